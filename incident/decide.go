@@ -1,0 +1,242 @@
+package incident
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Decision is what Decide makes of a command: the events to append, or,
+// for a command id seen before, its original outcome and no events.
+//
+// A rejected command produces exactly one event, of kind Rejected.
+type Decision struct {
+	Events    []Event
+	Duplicate *Outcome // set when the command id is in the dedup window
+}
+
+// Rejection returns the rejection carried by the decision's events, or nil
+// if the command was applied (or is a duplicate).
+func (d Decision) Rejection() *Rejection {
+	if len(d.Events) == 1 && d.Events[0].Kind == Rejected {
+		return d.Events[0].Rejection
+	}
+	return nil
+}
+
+// Decide applies the rules to one command against the incident's current
+// state. It is pure: the same inputs always give the same decision. The
+// events it returns are numbered from s.Version+1 and folding them into s
+// with Evolve gives the new state.
+func Decide(p Policy, s State, c Command) Decision {
+	if o, ok := s.Outcome(c.ID); ok && c.ID != "" {
+		return Decision{Duplicate: &o}
+	}
+	d := decider{policy: p, s: s, c: c}
+	if r := d.decide(); r != nil {
+		return Decision{Events: []Event{d.event(Rejected, func(e *Event) {
+			e.CommandKind = c.Kind
+			e.Rejection = r
+		})}}
+	}
+	return Decision{Events: d.events}
+}
+
+// decider holds one Decide call's inputs and the events it builds.
+type decider struct {
+	policy Policy
+	s      State
+	c      Command
+	events []Event
+}
+
+// event builds the next event, numbered after the state and any events
+// already built.
+func (d *decider) event(k EventKind, fill func(*Event)) Event {
+	e := Event{
+		Incident: d.c.Incident,
+		Version:  d.s.Version + uint64(len(d.events)) + 1,
+		Command:  d.c.ID,
+		Tenant:   d.c.Tenant,
+		Actor:    d.c.Actor,
+		At:       d.c.At,
+		Kind:     k,
+		Status:   d.s.Status,
+	}
+	if fill != nil {
+		fill(&e)
+	}
+	return e
+}
+
+func (d *decider) emit(k EventKind, fill func(*Event)) {
+	d.events = append(d.events, d.event(k, fill))
+}
+
+func (d *decider) decide() *Rejection {
+	c, s := d.c, d.s
+	switch {
+	case c.ID == "" || c.Incident == "" || c.Tenant == "":
+		return reject(CodeInvalidCommand, "command id, incident id and tenant are required")
+	case c.At.IsZero():
+		return reject(CodeInvalidCommand, "command has no time")
+	case !c.Kind.Valid():
+		return reject(CodeInvalidCommand, "unknown command %q", c.Kind)
+	}
+	if c.Kind == Declare {
+		return d.declare()
+	}
+	// Another tenant's incident is reported as unknown: ids reveal nothing.
+	if !s.Declared || s.Tenant != c.Tenant {
+		return reject(CodeUnknownIncident, "incident %s is not declared", c.Incident)
+	}
+	switch c.Kind {
+	case SetSeverity:
+		if !d.policy.validSeverity(c.Severity) {
+			return reject(CodeInvalidSeverity, "severity %q is not one of %s", c.Severity, strings.Join(d.policy.Severities, ", "))
+		}
+		if c.Severity == s.Severity {
+			return reject(CodeNoChange, "severity is already %s", c.Severity)
+		}
+		d.emit(SeverityChanged, func(e *Event) { e.Severity = c.Severity })
+	case SetTitle:
+		title := strings.TrimSpace(c.Title)
+		if r := checkTitle(title); r != nil {
+			return r
+		}
+		if title == s.Title {
+			return reject(CodeNoChange, "title is already %q", title)
+		}
+		d.emit(TitleChanged, func(e *Event) { e.Title = title })
+	case Assign:
+		return d.assign()
+	case Acknowledge:
+		switch s.Status {
+		case StatusResolved:
+			return reject(CodeAlreadyResolved, "incident is resolved")
+		case StatusAcknowledged:
+			return reject(CodeNoChange, "incident is already acknowledged")
+		case StatusMitigated:
+			return reject(CodeInvalidTransition, "incident is already mitigated")
+		}
+		d.emit(Acknowledged, func(e *Event) { e.Status = StatusAcknowledged })
+	case Mitigate:
+		switch s.Status {
+		case StatusResolved:
+			return reject(CodeAlreadyResolved, "incident is resolved")
+		case StatusMitigated:
+			return reject(CodeNoChange, "incident is already mitigated")
+		}
+		d.emit(Mitigated, func(e *Event) { e.Status = StatusMitigated })
+	case Resolve:
+		if s.Status == StatusResolved {
+			return reject(CodeAlreadyResolved, "incident is already resolved")
+		}
+		d.emit(Resolved, func(e *Event) { e.Status = StatusResolved })
+	case Reopen:
+		if s.Status != StatusResolved {
+			return reject(CodeNotResolved, "incident is %s, not resolved", s.Status)
+		}
+		d.emit(Reopened, func(e *Event) { e.Status = StatusOpen })
+	case AddNote:
+		note := strings.TrimSpace(c.Note)
+		if note == "" || len(note) > MaxNote || !utf8.ValidString(note) {
+			return reject(CodeInvalidNote, "a note is 1 to %d bytes of text", MaxNote)
+		}
+		d.emit(NoteAdded, func(e *Event) { e.Note = note })
+	case PinMessage:
+		m := c.Message
+		if m.Channel == "" || m.TS == "" || m.At.IsZero() {
+			return reject(CodeInvalidMessage, "a pinned message needs its channel, ts and time")
+		}
+		if len(m.Text) > MaxNote || !utf8.ValidString(m.Text) {
+			return reject(CodeInvalidMessage, "a pinned message's text is at most %d bytes", MaxNote)
+		}
+		d.emit(MessagePinned, func(e *Event) { e.Message = m })
+	case SetImpactStarted:
+		t := c.ImpactStarted
+		switch {
+		case t.IsZero() || t.After(c.At):
+			return reject(CodeInvalidImpactStart, "impact must have started before now")
+		case t.Equal(s.ImpactStartedAt):
+			return reject(CodeNoChange, "impact start is already %s", t.UTC().Format("2006-01-02T15:04:05Z07:00"))
+		}
+		d.emit(ImpactStartedSet, func(e *Event) { e.ImpactStarted = t })
+	case RecordSlackMessage:
+		m := c.Message
+		if m.Channel == "" || m.TS == "" {
+			return reject(CodeInvalidMessage, "a card reference needs its channel and ts")
+		}
+		if m.Channel == s.Card.Channel && m.TS == s.Card.TS {
+			return reject(CodeNoChange, "card is already recorded")
+		}
+		d.emit(SlackMessageRecorded, func(e *Event) { e.Message = SlackMessage{Channel: m.Channel, TS: m.TS} })
+	}
+	return nil
+}
+
+func (d *decider) declare() *Rejection {
+	c := d.c
+	if d.s.Declared {
+		return reject(CodeAlreadyDeclared, "incident %s is already declared", c.Incident)
+	}
+	title := strings.TrimSpace(c.Title)
+	if r := checkTitle(title); r != nil {
+		return r
+	}
+	sev := c.Severity
+	if sev == "" {
+		sev = d.policy.Severities[len(d.policy.Severities)-1]
+	}
+	if !d.policy.validSeverity(sev) {
+		return reject(CodeInvalidSeverity, "severity %q is not one of %s", sev, strings.Join(d.policy.Severities, ", "))
+	}
+	src := c.Source
+	switch src.Kind {
+	case FromDashboard:
+	case FromSlack:
+		if src.Team == "" || src.Channel == "" || src.ThreadTS == "" {
+			return reject(CodeInvalidCommand, "a Slack incident needs its team, channel and thread")
+		}
+	default:
+		return reject(CodeInvalidCommand, "unknown source %q", src.Kind)
+	}
+	d.emit(Declared, func(e *Event) {
+		e.Title = title
+		e.Severity = sev
+		e.Source = src
+		e.Status = StatusOpen
+	})
+	return nil
+}
+
+func (d *decider) assign() *Rejection {
+	c, s := d.c, d.s
+	person := strings.TrimSpace(c.Person)
+	if len(person) > MaxPerson || !utf8.ValidString(person) {
+		return reject(CodeInvalidPerson, "a person is at most %d bytes", MaxPerson)
+	}
+	var current string
+	switch c.Role {
+	case Commander:
+		current = s.Commander
+	case Assignee:
+		current = s.Assignee
+	default:
+		return reject(CodeInvalidRole, "role %q is not commander or assignee", c.Role)
+	}
+	if person == current {
+		return reject(CodeNoChange, "%s is already %q", c.Role, person)
+	}
+	d.emit(Assigned, func(e *Event) {
+		e.Role = c.Role
+		e.Person = person
+	})
+	return nil
+}
+
+func checkTitle(title string) *Rejection {
+	if title == "" || len(title) > MaxTitle || !utf8.ValidString(title) {
+		return reject(CodeInvalidTitle, "a title is 1 to %d bytes of text", MaxTitle)
+	}
+	return nil
+}

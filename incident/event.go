@@ -1,0 +1,77 @@
+package incident
+
+import (
+	"strconv"
+	"time"
+)
+
+// EventKind names what happened. The strings are stable: they appear in the
+// wire encoding, in ClickHouse and in the dashboard.
+type EventKind string
+
+// The events of the model.
+const (
+	Declared             EventKind = "declared"
+	SeverityChanged      EventKind = "severity_changed"
+	TitleChanged         EventKind = "title_changed"
+	Assigned             EventKind = "assigned"
+	Acknowledged         EventKind = "acknowledged"
+	Mitigated            EventKind = "mitigated"
+	Resolved             EventKind = "resolved"
+	Reopened             EventKind = "reopened"
+	NoteAdded            EventKind = "note_added"
+	MessagePinned        EventKind = "message_pinned"
+	ImpactStartedSet     EventKind = "impact_started_set"
+	SlackMessageRecorded EventKind = "slack_message_recorded"
+	Rejected             EventKind = "rejected"
+)
+
+// EventKinds lists every event kind, in a stable order.
+var EventKinds = []EventKind{
+	Declared, SeverityChanged, TitleChanged, Assigned, Acknowledged, Mitigated,
+	Resolved, Reopened, NoteAdded, MessagePinned, ImpactStartedSet,
+	SlackMessageRecorded, Rejected,
+}
+
+// Valid reports whether k is a known event kind.
+func (k EventKind) Valid() bool {
+	for _, e := range EventKinds {
+		if e == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Event is a fact about one incident. Events are never rejected: Evolve
+// folds any event into the state.
+type Event struct {
+	Incident string
+	Version  uint64 // per-incident sequence number, from 1, without gaps
+	Command  string // id of the command that caused it
+	Tenant   string
+	Actor    string
+	At       time.Time // the command's time
+	Kind     EventKind
+
+	Title         string       // Declared, TitleChanged
+	Severity      string       // Declared, SeverityChanged
+	Status        Status       // the status after the event
+	Source        Source       // Declared
+	Role          Role         // Assigned
+	Person        string       // Assigned
+	Note          string       // NoteAdded
+	Message       SlackMessage // MessagePinned, SlackMessageRecorded
+	ImpactStarted time.Time    // ImpactStartedSet
+	CommandKind   CommandKind  // Rejected: what was asked
+	Rejection     *Rejection   // Rejected: why not
+}
+
+// ID is the event's id, derived from (incident, version): the same event
+// delivered twice has the same id.
+func (e Event) ID() string { return EventID(e.Incident, e.Version) }
+
+// EventID returns the id of an incident's event at a version.
+func EventID(incident string, version uint64) string {
+	return incident + "/" + strconv.FormatUint(version, 10)
+}

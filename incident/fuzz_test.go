@@ -1,0 +1,143 @@
+package incident_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/incidentd/incidentd/incident"
+)
+
+// commandsFrom turns fuzz bytes into a command sequence over two incidents
+// and two tenants, reusing command ids so duplicates happen.
+func commandsFrom(data []byte) []incident.Command {
+	texts := []string{"", " ", "server down", "x\xffy", string(make([]byte, incident.MaxTitle+1)), "SEV1", "SEV4", "P0"}
+	pick := func(i int, b byte) string { return texts[(int(b)+i)%len(texts)] }
+	var cmds []incident.Command
+	for i := 0; i+3 < len(data); i += 4 {
+		op, a, b, c := data[i], data[i+1], data[i+2], data[i+3]
+		cmd := incident.Command{
+			ID:       "c" + string(rune('a'+a%20)),
+			Incident: []string{"i1", "i2"}[b%2],
+			Tenant:   []string{"t1", "t2"}[c%2],
+			Actor:    "U1",
+			At:       base.Add(time.Duration(i) * time.Minute),
+			Kind:     incident.CommandKinds[int(op)%len(incident.CommandKinds)],
+			Title:    pick(0, a),
+			Severity: pick(1, b),
+			Source:   incident.Source{Kind: []incident.SourceKind{incident.FromDashboard, incident.FromSlack, "x"}[c%3], Team: "T", Channel: "C", ThreadTS: pick(2, c)},
+			Role:     []incident.Role{incident.Commander, incident.Assignee, ""}[a%3],
+			Person:   pick(3, c),
+			Note:     pick(4, b),
+			Message:  incident.SlackMessage{Channel: pick(5, a), TS: pick(6, b), At: base.Add(time.Duration(c) * time.Second)},
+		}
+		if op&0x80 != 0 {
+			cmd.ImpactStarted = base.Add(time.Duration(int(a)-128) * time.Minute)
+		}
+		if op&0x40 != 0 {
+			cmd.At = time.Time{}
+		}
+		cmds = append(cmds, cmd)
+	}
+	return cmds
+}
+
+// FuzzDecide checks the model's laws on arbitrary command sequences: no
+// panic; versions run from 1 without gaps; folding the events reproduces the
+// state; the same inputs always give the same outputs; a duplicate command id
+// produces no events; a command produces events or exactly one rejection.
+func FuzzDecide(f *testing.F) {
+	f.Add([]byte{0, 1, 0, 0, 4, 2, 0, 0, 4, 2, 0, 0, 6, 3, 0, 0, 7, 3, 0, 0})
+	f.Add([]byte{0, 0, 0, 1, 1, 1, 0, 1, 0x8b, 200, 0, 1, 0x4a, 3, 1, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := incident.DefaultPolicy()
+		run := func() (map[string]incident.State, []incident.Event) {
+			states := map[string]incident.State{}
+			var all []incident.Event
+			for _, c := range commandsFrom(data) {
+				s := states[c.Incident]
+				d := incident.Decide(p, s, c)
+				if d.Duplicate != nil && len(d.Events) > 0 {
+					t.Fatalf("duplicate with events: %+v", d)
+				}
+				if d.Duplicate == nil && len(d.Events) == 0 {
+					t.Fatalf("command %+v decided nothing", c)
+				}
+				for i, e := range d.Events {
+					if e.Version != s.Version+uint64(i)+1 {
+						t.Fatalf("event version %d after state version %d", e.Version, s.Version)
+					}
+					if e.Kind == incident.Rejected && (len(d.Events) != 1 || e.Rejection == nil) {
+						t.Fatalf("rejection not alone or without reason: %+v", d.Events)
+					}
+				}
+				states[c.Incident] = incident.Fold(s, d.Events...)
+				all = append(all, d.Events...)
+			}
+			return states, all
+		}
+		s1, ev1 := run()
+		s2, ev2 := run()
+		if !reflect.DeepEqual(s1, s2) || !reflect.DeepEqual(ev1, ev2) {
+			t.Fatal("same inputs gave different outputs")
+		}
+		refold := map[string]incident.State{}
+		for _, e := range ev1 {
+			if o := incident.Sequence(refold[e.Incident].Version, e); o != incident.InOrder {
+				t.Fatalf("event %s out of sequence: %v", e.ID(), o)
+			}
+			refold[e.Incident] = incident.Evolve(refold[e.Incident], e)
+		}
+		if !reflect.DeepEqual(refold, s1) && !(len(refold) == 0 && len(s1) == 0) {
+			t.Fatalf("fold of events differs from state:\n%+v\n%+v", refold, s1)
+		}
+	})
+}
+
+// TestDedupWindowIsBounded checks that state keeps only the last
+// RecentWindow outcomes, and that a command id older than that is decided
+// afresh (the documented bound).
+func TestDedupWindowIsBounded(t *testing.T) {
+	p := incident.DefaultPolicy()
+	s := incident.Fold(incident.State{}, incident.Decide(p, incident.State{}, incident.Command{
+		ID: "declare", Incident: "i1", Tenant: "t1", At: base, Kind: incident.Declare, Title: "x",
+	}).Events...)
+	for i := 0; i < 3*incident.RecentWindow; i++ {
+		d := incident.Decide(p, s, incident.Command{
+			ID: "note" + string(rune('A'+i%26)) + string(rune('A'+i/26)), Incident: "i1", Tenant: "t1", At: base, Kind: incident.AddNote, Note: "n",
+		})
+		s = incident.Fold(s, d.Events...)
+	}
+	if len(s.Recent) != incident.RecentWindow {
+		t.Fatalf("window holds %d outcomes, want %d", len(s.Recent), incident.RecentWindow)
+	}
+	if _, ok := s.Outcome("declare"); ok {
+		t.Fatal("the oldest command is still in the window")
+	}
+	last := s.Recent[len(s.Recent)-1].Command
+	if d := incident.Decide(p, s, incident.Command{ID: last, Incident: "i1", Tenant: "t1", At: base, Kind: incident.AddNote, Note: "n"}); d.Duplicate == nil {
+		t.Fatalf("latest command %s not recognised as a duplicate", last)
+	}
+}
+
+func TestIDs(t *testing.T) {
+	a := incident.SlackIncidentID("T1", "C1", "1700000000.000100")
+	if a != incident.SlackIncidentID("T1", "C1", "1700000000.000100") {
+		t.Fatal("slack incident id is not deterministic")
+	}
+	for _, other := range []string{
+		incident.SlackIncidentID("T1", "C1", "1700000000.000101"),
+		incident.SlackIncidentID("T1", "C11", "700000000.000100"), // no ambiguity from concatenation
+		incident.SlackIncidentID("T2", "C1", "1700000000.000100"),
+	} {
+		if other == a {
+			t.Fatalf("different threads share id %s", a)
+		}
+	}
+	if incident.APIIncidentID("t1", "k") == incident.APIIncidentID("t2", "k") {
+		t.Fatal("idempotency keys of two tenants give the same incident")
+	}
+	if incident.CommandIDFor("slack", "Ev1") != incident.CommandIDFor("slack", "Ev1") {
+		t.Fatal("command id is not deterministic")
+	}
+}
