@@ -1,0 +1,155 @@
+// Command incidentd is the one binary of incidentd: a subcommand per
+// service, "run" for all of them in one process on an embedded broker, and
+// "broker" for the embedded Kafka-protocol broker alone.
+//
+// Every flag can also be set through the environment: -kafka.brokers is
+// INCIDENTD_KAFKA_BROKERS, -ingress.addr is INCIDENTD_INGRESS_ADDR. A flag
+// given on the command line wins over the environment.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// subcommand is one "incidentd NAME" command.
+type subcommand struct {
+	name string
+	help string
+	// setup registers the command's flags and returns the function that
+	// runs it once the flags are parsed.
+	setup func(fs *flag.FlagSet) func(ctx context.Context, e *env) error
+}
+
+func subcommands() []subcommand {
+	cmds := []subcommand{
+		{"run", "run every part of incidentd in one process, on the embedded broker unless -kafka.brokers is set", setupRunAll},
+		{"broker", "serve the embedded Kafka-protocol broker (kfake) with a persistent data directory", setupBroker},
+		{"topics", "create incidentd's topics (or check their partition counts) and exit", setupTopics},
+	}
+	for _, s := range services() {
+		cmds = append(cmds, subcommand{s.name, s.help, s.setup})
+	}
+	cmds = append(cmds, subcommand{"rebuild", "rebuild a view from the log: 'rebuild processor' or 'rebuild clickhouse'", setupRebuild})
+	return cmds
+}
+
+// run is main without the process: it returns the exit code, so tests
+// start the application in-process. Signals are handled only here.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return 0
+	}
+	var cmd *subcommand
+	for _, c := range subcommands() {
+		if c.name == args[0] {
+			cmd = &c
+			break
+		}
+	}
+	if cmd == nil {
+		fmt.Fprintf(stderr, "incidentd: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	fs := flag.NewFlagSet("incidentd "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	common := commonFlags(fs)
+	runFn := cmd.setup(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if err := applyEnv(fs, os.LookupEnv); err != nil {
+		fmt.Fprintf(stderr, "incidentd: %v\n", err)
+		return 2
+	}
+	e, err := common.env(cmd.name, fs.Args(), stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "incidentd: %v\n", err)
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		// A second signal exits at once.
+		<-ctx.Done()
+		stop()
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+		fmt.Fprintln(stderr, "incidentd: second signal, exiting now")
+		os.Exit(1)
+	}()
+	if err := runFn(ctx, e); err != nil && !errors.Is(err, context.Canceled) {
+		e.Logger.Error("exiting", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: incidentd COMMAND [flags]\n\ncommands:")
+	for _, c := range subcommands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.help)
+	}
+	fmt.Fprintln(w, "\n'incidentd COMMAND -h' lists a command's flags; every flag is also an INCIDENTD_* environment variable.")
+}
+
+// envName is the environment variable that sets a flag.
+func envName(flagName string) string {
+	r := strings.NewReplacer(".", "_", "-", "_")
+	return "INCIDENTD_" + strings.ToUpper(r.Replace(flagName))
+}
+
+// applyEnv sets every flag not given on the command line from its
+// environment variable, if that is set.
+func applyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	sort.Strings(names)
+	for _, n := range names {
+		if given[n] {
+			continue
+		}
+		if v, ok := lookup(envName(n)); ok {
+			if err := fs.Set(n, v); err != nil {
+				return fmt.Errorf("%s=%q: %w", envName(n), v, err)
+			}
+		}
+	}
+	return nil
+}
+
+// newLogger builds the one logger of the process.
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log.level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("-log.format %q: want text or json", format)
+}

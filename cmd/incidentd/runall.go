@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/incidentd/incidentd/internal/broker"
+	"github.com/incidentd/incidentd/internal/kafka"
+)
+
+// setupRunAll is "incidentd run": the embedded broker (unless brokers are
+// given), the topics, then every service, in one process.
+func setupRunAll(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
+	brokerAddr := fs.String("broker.addr", "127.0.0.1:9092", "listen address of the embedded broker (when -kafka.brokers is empty)")
+	var runs []func(ctx context.Context, e *env) error
+	svcs := services()
+	for _, s := range svcs {
+		runs = append(runs, s.setup(fs))
+	}
+	return func(ctx context.Context, e *env) error {
+		var brokerDone chan error
+		ctx, cancelBroker := context.WithCancel(ctx)
+		defer cancelBroker()
+		if len(e.Kafka.Brokers) == 0 {
+			addr, done, err := startBroker(ctx, e, *brokerAddr)
+			if err != nil {
+				return err
+			}
+			brokerDone = done
+			e.Kafka.Brokers = []string{addr}
+		}
+		if err := ensureTopics(ctx, e); err != nil {
+			return err
+		}
+
+		svcCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		errs := make([]error, len(svcs))
+		var wg sync.WaitGroup
+		for i, s := range svcs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				se := *e
+				se.Name = "run"
+				se.Logger = e.Logger.With("service", s.name)
+				if err := runs[i](svcCtx, &se); err != nil && !errors.Is(err, context.Canceled) {
+					errs[i] = fmt.Errorf("%s: %w", s.name, err)
+					cancel() // one part failing stops the others
+				}
+			}()
+		}
+		e.Announce("run", "all parts started; Ctrl-C stops them")
+		wg.Wait()
+		cancelBroker()
+		if brokerDone != nil {
+			if err := <-brokerDone; err != nil && !errors.Is(err, context.Canceled) {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+}
+
+// startBroker starts the embedded broker and waits until it listens.
+func startBroker(ctx context.Context, e *env, addr string) (string, chan error, error) {
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	cfg := broker.Config{Addr: addr, DataDir: filepath.Join(e.DataDir, "broker"), Partitions: e.Kafka.Partitions}
+	go func() { done <- broker.Run(ctx, cfg, e.Logger.With("part", "broker"), func(a string) { ready <- a }) }()
+	select {
+	case a := <-ready:
+		e.Announce("broker", "embedded Kafka-protocol broker on %s (data in %s)", a, cfg.DataDir)
+		return a, done, nil
+	case err := <-done:
+		return "", nil, fmt.Errorf("broker: %w", err)
+	case <-time.After(30 * time.Second):
+		return "", nil, errors.New("broker: not listening after 30s")
+	}
+}
+
+// ensureTopics creates the topics or checks them, as every service's start.
+func ensureTopics(ctx context.Context, e *env) error {
+	cl, err := kafka.NewClient(e.Kafka, e.Logger)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return kafka.EnsureTopics(ctx, kadm.NewClient(cl), e.Kafka)
+}
+
+func setupBroker(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
+	addr := fs.String("broker.addr", "127.0.0.1:9092", "listen address")
+	return func(ctx context.Context, e *env) error {
+		_, done, err := startBroker(ctx, e, *addr)
+		if err != nil {
+			return err
+		}
+		return <-done
+	}
+}
+
+func setupTopics(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
+	return func(ctx context.Context, e *env) error {
+		if len(e.Kafka.Brokers) == 0 {
+			e.Kafka.Brokers = []string{"127.0.0.1:9092"}
+		}
+		if err := ensureTopics(ctx, e); err != nil {
+			return err
+		}
+		t := kafka.NewTopics(e.Kafka.TopicPrefix)
+		e.Announce("topics", "%s, %s, %s, %s ready with %d partitions", t.Commands, t.Events, t.Changelog, t.DeadLetters, e.Kafka.Partitions)
+		return nil
+	}
+}
+
+func setupRebuild(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
+	return func(ctx context.Context, e *env) error {
+		if len(e.Args) != 1 {
+			return errors.New("rebuild: say what to rebuild: 'rebuild processor' or 'rebuild clickhouse'")
+		}
+		switch e.Args[0] {
+		case "processor":
+			return notBuilt(ctx, e, "rebuild", "issue #3")
+		case "clickhouse":
+			return notBuilt(ctx, e, "rebuild", "issue #5")
+		}
+		return fmt.Errorf("rebuild: unknown view %q: 'processor' or 'clickhouse'", e.Args[0])
+	}
+}
