@@ -72,6 +72,9 @@ func (c *common) env(name string, args []string, stdout, stderr io.Writer) (*env
 			kc.Brokers = append(kc.Brokers, b)
 		}
 	}
+	if len(kc.Brokers) == 0 && name != "run" {
+		kc.Brokers = []string{"127.0.0.1:9092"}
+	}
 	dir, err := filepath.Abs(*c.dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("-data-dir: %w", err)

@@ -21,7 +21,21 @@ import (
 	"syscall"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		// A second signal exits at once.
+		<-ctx.Done()
+		stop()
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+		fmt.Fprintln(os.Stderr, "incidentd: second signal, exiting now")
+		os.Exit(1)
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
 
 // subcommand is one "incidentd NAME" command.
 type subcommand struct {
@@ -46,8 +60,9 @@ func subcommands() []subcommand {
 }
 
 // run is main without the process: it returns the exit code, so tests
-// start the application in-process. Signals are handled only here.
-func run(args []string, stdout, stderr io.Writer) int {
+// start the application in-process and stop it by cancelling ctx. Signals
+// are handled only in main.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		return 0
@@ -83,19 +98,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "incidentd: %v\n", err)
 		return 2
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		// A second signal exits at once.
-		<-ctx.Done()
-		stop()
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-		<-sig
-		fmt.Fprintln(stderr, "incidentd: second signal, exiting now")
-		os.Exit(1)
-	}()
 	if err := runFn(ctx, e); err != nil && !errors.Is(err, context.Canceled) {
 		e.Logger.Error("exiting", "err", err)
 		return 1
