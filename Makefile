@@ -15,8 +15,7 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: setup build ## start incidentd with all its parts (embedded broker, local ClickHouse) on ./data
-	@deploy/local/clickhouse.sh $(DATA)/clickhouse 9000
-	./bin/incidentd run -data-dir=$(DATA)
+	@DATA=$(DATA) deploy/local/run.sh
 
 build: ## build ./bin/incidentd
 	$(GO) build -o bin/incidentd ./cmd/incidentd

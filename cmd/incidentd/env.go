@@ -86,7 +86,7 @@ func (c *common) env(name string, args []string, stdout, stderr io.Writer) (*env
 		Kafka: kc, Policy: policy, DataDir: dir, Stdout: stdout,
 	}
 	e.Announce = func(part, format string, args ...any) {
-		fmt.Fprintf(stdout, "incidentd %-9s %s\n", part+":", fmt.Sprintf(format, args...))
+		fmt.Fprintf(stdout, "incidentd %-11s %s\n", part+":", fmt.Sprintf(format, args...))
 	}
 	return e, nil
 }

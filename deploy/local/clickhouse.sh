@@ -10,6 +10,7 @@ port=${2:-9000}
 
 if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 	echo "clickhouse: something already listens on 127.0.0.1:$port; using it" >&2
+	rm -f "$dir/pid"
 	exit 0
 fi
 mkdir -p "$dir/tmp" "$dir/uf" "$dir/fs"
