@@ -130,7 +130,7 @@ func setupRebuild(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 		}
 		switch e.Args[0] {
 		case "processor":
-			return notBuilt(ctx, e, "rebuild", "issue #3")
+			return rebuildProcessor(ctx, e)
 		case "clickhouse":
 			return notBuilt(ctx, e, "rebuild", "issue #5")
 		}

@@ -1,0 +1,59 @@
+// Package processor applies commands to incidents: it is the one writer of
+// incident state, between the commands topic (ingress) and the events topic
+// (projector, notifier).
+//
+//	commands ──▶ processor ──▶ events       (the history)
+//	                 │    └──▶ changelog    (compacted state, for restore)
+//	                 │    └──▶ dead letters (records it cannot decode)
+//	                 └──▶ Pebble            (local state, a cache of the log)
+//
+// # Ownership
+//
+// Instances share one consumer group on the commands topic; the group
+// protocol decides which instance owns which partition (no leader election
+// of our own). Membership is static (the instance id is kept in the data
+// directory), so a restarted instance gets its partitions back without a
+// rebalance, and its transactional id fences its previous incarnation.
+// Commands, events and changelog are co-partitioned: the events and the
+// state of a command on partition p are produced to partition p.
+//
+// # The atomic step
+//
+// One loop polls up to Config.MaxBatch commands (whatever is fetched; it
+// never waits for more, so a lone command is applied at once) and applies
+// them one at a time, in log order, against a staging overlay over Pebble
+// (incident.Decide, then incident.Evolve). Its events, one changelog record
+// per changed incident, any dead letters and the consumed offsets are
+// committed in one Kafka transaction (franz-go's GroupTransactSession; a
+// zombie's commit fails on the group generation, KIP-447). Only once the
+// transaction commits are the staged states written to Pebble, in one
+// batch together with each partition's changelog offset. An aborted step
+// leaves Pebble untouched and the session rewinds to the committed
+// offsets. A crash between the commit and the Pebble write is repaired by
+// the restore below.
+//
+// # Restore
+//
+// A newly assigned partition is restored before any of its commands is
+// applied: its changelog is read (read committed) from the Pebble
+// checkpoint + 1 up to the last stable offset. Nothing local is wiped, on a
+// restart or on a revoke; a revoked partition stops at once (its open
+// transaction aborts) and its files stay for a quick return. Ready reports
+// whether every owned partition is restored.
+//
+// # Delivery guarantee
+//
+// Exactly-once effect per command: a command's events, state change and
+// consumed offset are committed together or not at all, and a command id
+// seen before (in the incident's dedup window) is not applied again; its
+// original events, which carry the command id, are already in the events
+// topic. Rejections are events too. A record that cannot be decoded, or
+// whose key is not its incident id, goes to the dead-letter topic with the
+// reason and its origin in headers, in the same transaction; it never
+// blocks the partition.
+//
+// # Rebuild
+//
+// Rebuild replays the events topic into a fresh store and compares it with
+// the live one, incident by incident, byte for byte.
+package processor

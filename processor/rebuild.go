@@ -1,0 +1,284 @@
+package processor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kslog"
+
+	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/wire"
+)
+
+// RebuildReport is what a rebuild found.
+type RebuildReport struct {
+	Events    int // events folded
+	Incidents int // incidents in the rebuilt store
+
+	// Problems in the events topic: an event whose version the incident
+	// already had (a duplicate) or one that skips versions (a gap). Gaps
+	// are reported, never folded over.
+	DuplicateEvents, Gaps, Undecodable int
+
+	// The live store compared with the rebuilt one, incident by incident.
+	Equal      int // same bytes
+	Behind     int // live state is an older version (a partition this instance no longer owns, or not yet caught up)
+	Missing    int // in the rebuilt store, not in the live one, in a partition the live store has a checkpoint for
+	Mismatched int // live state differs at the same version, is newer than the log, or is not in the log at all
+
+	Problems []string // the first few problems, for people
+}
+
+// OK reports whether the log is sound and the live store agrees with it
+// wherever it is up to date.
+func (r RebuildReport) OK() bool {
+	return r.DuplicateEvents == 0 && r.Gaps == 0 && r.Undecodable == 0 && r.Mismatched == 0
+}
+
+// Identical reports whether the live store holds exactly the rebuilt state.
+func (r RebuildReport) Identical() bool { return r.OK() && r.Behind == 0 && r.Missing == 0 }
+
+const maxProblems = 20
+
+func (r *RebuildReport) problem(format string, args ...any) {
+	if len(r.Problems) < maxProblems {
+		r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+	}
+}
+
+// Rebuild replays the events topic (read committed, up to its current
+// stable end) into a fresh Pebble store in cfg.Dir/rebuild, folding with
+// incident.Evolve, and compares it with the live store in cfg.Dir/pebble,
+// which must not be open (stop the processor first). progress, if not
+// nil, is called about once a second and at the end with the events
+// folded and the events to fold.
+func Rebuild(ctx context.Context, cfg Config, logger *slog.Logger, progress func(done, total int64)) (RebuildReport, error) {
+	var rep RebuildReport
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return rep, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	dir := filepath.Join(cfg.Dir, "rebuild")
+	if err := os.RemoveAll(dir); err != nil {
+		return rep, fmt.Errorf("processor: rebuild: clear %s: %w", dir, err)
+	}
+	fresh, err := OpenStore(dir, logger)
+	if err != nil {
+		return rep, err
+	}
+	defer fresh.Close()
+	if err := replay(ctx, cfg, logger, fresh, &rep, progress); err != nil {
+		return rep, err
+	}
+	live := filepath.Join(cfg.Dir, "pebble")
+	if _, err := os.Stat(live); errors.Is(err, os.ErrNotExist) {
+		return rep, fmt.Errorf("processor: rebuild: no live store in %s", live)
+	}
+	ls, err := OpenStore(live, logger)
+	if err != nil {
+		return rep, fmt.Errorf("processor: rebuild: %w (is the processor still running?)", err)
+	}
+	defer ls.Close()
+	return rep, compare(ls, fresh, &rep)
+}
+
+// replay folds the events topic into store.
+func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, rep *RebuildReport, progress func(done, total int64)) error {
+	topic := cfg.Kafka.Topics().Events
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(cfg.Kafka.Brokers...),
+		kgo.WithLogger(kslog.New(slog.New(warnOnly{logger.Handler()}))),
+		kgo.ClientID("incidentd-rebuild"),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(200*time.Millisecond),
+	)
+	if err != nil {
+		return fmt.Errorf("processor: rebuild: new client: %w", err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("processor: rebuild: list %s end offsets: %w", topic, err)
+	}
+	target := map[int32]int64{}
+	from := map[int32]kgo.Offset{}
+	var total int64
+	for _, lo := range ends[topic] {
+		if lo.Offset > 0 {
+			target[lo.Partition] = lo.Offset
+			from[lo.Partition] = kgo.NewOffset().AtStart()
+			total += lo.Offset
+		}
+	}
+	if len(from) == 0 {
+		if progress != nil {
+			progress(0, 0)
+		}
+		return nil
+	}
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: from})
+
+	// Fold through a bounded overlay: states are written to Pebble every
+	// flushEvery events, so memory does not grow with the incident count.
+	const flushEvery = 20000
+	overlay := map[string]*staged{}
+	flush := func() error {
+		w := store.newBatch()
+		defer w.discard()
+		for id, st := range overlay {
+			b, err := wire.EncodeState(st.state)
+			if err != nil {
+				return fmt.Errorf("processor: rebuild: encode state of %s: %w", id, err)
+			}
+			if err := w.setState(st.partition, id, b); err != nil {
+				return fmt.Errorf("processor: rebuild: %w", err)
+			}
+		}
+		clear(overlay)
+		return w.commit()
+	}
+	var done int64
+	last := time.Now()
+	pending := 0
+	for len(target) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fs.EachError(func(t string, part int32, err error) {
+			logger.Warn("rebuild fetch error", "topic", t, "partition", part, "err", err)
+		})
+		var ferr error
+		fs.EachRecord(func(rec *kgo.Record) {
+			end, ok := target[rec.Partition]
+			if !ok || ferr != nil {
+				return
+			}
+			done++
+			if rec.Offset >= end-1 {
+				delete(target, rec.Partition)
+			}
+			if rec.Attrs.IsControl() {
+				return
+			}
+			e, err := wire.DecodeEvent(rec.Value)
+			if err != nil {
+				rep.Undecodable++
+				rep.problem("partition %d offset %d: undecodable event: %v", rec.Partition, rec.Offset, err)
+				return
+			}
+			st, ok := overlay[e.Incident]
+			if !ok {
+				s, err := store.State(rec.Partition, e.Incident)
+				if err != nil {
+					ferr = err
+					return
+				}
+				st = &staged{partition: rec.Partition, state: s}
+				overlay[e.Incident] = st
+			}
+			switch incident.Sequence(st.state.Version, e) {
+			case incident.Seen:
+				rep.DuplicateEvents++
+				rep.problem("event %s is a duplicate (incident at version %d)", e.ID(), st.state.Version)
+				return
+			case incident.Gap:
+				rep.Gaps++
+				rep.problem("event %s follows version %d: gap", e.ID(), st.state.Version)
+				return
+			}
+			st.state = incident.Evolve(st.state, e)
+			rep.Events++
+			pending++
+		})
+		if ferr != nil {
+			return ferr
+		}
+		if pending >= flushEvery {
+			if err := flush(); err != nil {
+				return err
+			}
+			pending = 0
+		}
+		if progress != nil && time.Since(last) >= time.Second {
+			progress(min(done, total), total)
+			last = time.Now()
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if progress != nil {
+		progress(total, total)
+	}
+	return nil
+}
+
+// compare checks the live store against the rebuilt one.
+func compare(live, fresh *Store, rep *RebuildReport) error {
+	checkpoints, err := live.Checkpoints()
+	if err != nil {
+		return err
+	}
+	// Every rebuilt incident against the live store.
+	err = fresh.Each(func(part int32, id string, want []byte) error {
+		rep.Incidents++
+		got, err := live.raw(part, id)
+		if err != nil {
+			return err
+		}
+		if got == nil {
+			if _, ok := checkpoints[part]; ok {
+				rep.Missing++
+			}
+			return nil
+		}
+		if bytes.Equal(got, want) {
+			rep.Equal++
+			return nil
+		}
+		g, gerr := wire.DecodeState(got)
+		w, werr := wire.DecodeState(want)
+		switch {
+		case gerr != nil || werr != nil:
+			rep.Mismatched++
+			rep.problem("incident %s: undecodable state: live %v, rebuilt %v", id, gerr, werr)
+		case g.Version < w.Version:
+			rep.Behind++
+		default:
+			rep.Mismatched++
+			rep.problem("incident %s: live state at version %d differs from the log's at version %d", id, g.Version, w.Version)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Live incidents the log does not have at all.
+	return live.Each(func(part int32, id string, _ []byte) error {
+		b, err := fresh.raw(part, id)
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			rep.Mismatched++
+			rep.problem("incident %s: in the live store, not in the events topic", id)
+		}
+		return nil
+	})
+}

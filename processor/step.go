@@ -1,0 +1,280 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/wire"
+)
+
+// endTimeout bounds ending a transaction, also at shutdown: End must not
+// be cancelled half-way (that leaves the client in an unknown state).
+const endTimeout = 30 * time.Second
+
+// staged is one incident's state as the step in progress left it.
+type staged struct {
+	partition int32
+	state     incident.State
+	changed   bool   // events were folded into it
+	encoded   []byte // the final state's bytes, once encoded
+}
+
+// stepRun is one atomic step: the commands of one poll, applied in log
+// order per partition, their events, dead letters and final states
+// produced in one transaction, and the states written to Pebble once it
+// commits.
+type stepRun struct {
+	p      *Processor
+	sess   *kgo.GroupTransactSession
+	store  *Store
+	logger *slog.Logger
+
+	states map[string]*staged // the staging overlay over Pebble
+	order  []string           // incidents in first-touched order
+
+	wg         sync.WaitGroup
+	mu         sync.Mutex
+	produceErr error
+	changelog  map[int32]int64 // highest changelog offset produced, per partition
+
+	commands, duplicates, events, deadLetters int
+	rejections                                map[incident.Code]int
+}
+
+// step applies records (one poll's worth) in one transaction.
+func (p *Processor) step(ctx context.Context, sess *kgo.GroupTransactSession, store *Store, records []*kgo.Record, logger *slog.Logger) error {
+	p.beginStep()
+	if err := sess.Begin(); err != nil {
+		return fmt.Errorf("processor: begin transaction: %w", err)
+	}
+	start := time.Now()
+	s := &stepRun{
+		p: p, sess: sess, store: store, logger: logger,
+		states: map[string]*staged{}, changelog: map[int32]int64{}, rejections: map[incident.Code]int{},
+	}
+	commit := true
+	for _, r := range records {
+		// A revoked or lost partition stops the step at once; the
+		// session would abort it anyway.
+		if p.stopped() || p.isPending(r.Partition) {
+			commit = false
+			break
+		}
+		if err := s.apply(ctx, r); err != nil {
+			s.abort(ctx)
+			return err
+		}
+	}
+	if commit {
+		for _, id := range s.order {
+			st := s.states[id]
+			if !st.changed {
+				continue
+			}
+			b, err := wire.EncodeState(st.state)
+			if err != nil {
+				s.abort(ctx)
+				return fatal(fmt.Errorf("processor: encode state of %s: %w", id, err))
+			}
+			st.encoded = b
+			s.produce(ctx, &kgo.Record{Topic: p.topics.Changelog, Partition: st.partition, Key: []byte(id), Value: b})
+		}
+	}
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
+	defer cancel()
+	if commit {
+		// Flush and look at every produce result before ending, so a
+		// failed produce aborts rather than commits a partial step.
+		if err := sess.Client().Flush(ectx); err != nil {
+			return fmt.Errorf("processor: flush: %w", err)
+		}
+		s.wg.Wait()
+		if s.produceErr != nil {
+			logger.Warn("produce failed; aborting the step", "err", s.produceErr)
+			commit = false
+		}
+	}
+	committed, err := sess.End(ectx, kgo.TransactionEndTry(commit))
+	result := "aborted"
+	if committed {
+		result = "committed"
+	}
+	p.metrics.txnSeconds.WithLabelValues(result).Observe(time.Since(start).Seconds())
+	if err != nil {
+		return fmt.Errorf("processor: end transaction: %w", err)
+	}
+	if !committed {
+		// The session rewound to the committed offsets: the commands are
+		// fetched again, by us or by the partition's new owner.
+		logger.Info("step aborted", "commands", len(records))
+		return nil
+	}
+	s.wg.Wait()
+	p.commits++
+	if p.cfg.AfterCommit != nil {
+		p.cfg.AfterCommit(p.commits)
+	}
+	if err := s.write(); err != nil {
+		return fatal(err)
+	}
+	s.count(len(records))
+	return nil
+}
+
+// apply decides one command record against the overlay and produces its
+// events, or its dead letter.
+func (s *stepRun) apply(ctx context.Context, r *kgo.Record) error {
+	p := s.p
+	c, err := wire.DecodeCommand(r.Value)
+	if err == nil && c.Incident != string(r.Key) {
+		err = fmt.Errorf("record key %q is not the command's incident id %q", r.Key, c.Incident)
+	}
+	if err != nil {
+		s.deadLetter(ctx, r, err)
+		return nil
+	}
+	log := s.logger.With("partition", r.Partition, "offset", r.Offset, "incident_id", c.Incident, "command_id", c.ID)
+	st, err := s.state(r.Partition, c.Incident)
+	if err != nil {
+		return err
+	}
+	s.commands++
+	d := incident.Decide(p.cfg.Policy, st.state, c)
+	if d.Duplicate != nil {
+		s.duplicates++
+		log.Debug("duplicate command; its outcome is already in the events topic",
+			"from_version", d.Duplicate.From, "to_version", d.Duplicate.To)
+		return nil
+	}
+	if rej := d.Rejection(); rej != nil {
+		s.rejections[rej.Code]++
+		log.Debug("command rejected", "code", rej.Code, "reason", rej.Reason)
+	}
+	for _, e := range d.Events {
+		b, err := wire.EncodeEvent(e)
+		if err != nil {
+			return fatal(fmt.Errorf("processor: encode event %s: %w", e.ID(), err))
+		}
+		s.produce(ctx, &kgo.Record{Topic: p.topics.Events, Partition: r.Partition, Key: r.Key, Value: b})
+		st.state = incident.Evolve(st.state, e)
+		st.changed = true
+		s.events++
+	}
+	return nil
+}
+
+// state returns the staged state of an incident, loading it from Pebble on
+// first use in this step.
+func (s *stepRun) state(part int32, id string) (*staged, error) {
+	if st, ok := s.states[id]; ok {
+		return st, nil
+	}
+	state, err := s.store.State(part, id)
+	if err != nil {
+		return nil, fatal(err)
+	}
+	st := &staged{partition: part, state: state}
+	s.states[id] = st
+	s.order = append(s.order, id)
+	return st, nil
+}
+
+// Dead-letter headers.
+const (
+	HeaderReason    = "incidentd-reason"
+	HeaderTopic     = "incidentd-topic"
+	HeaderPartition = "incidentd-partition"
+	HeaderOffset    = "incidentd-offset"
+)
+
+// deadLetter sends a record that cannot be applied to the dead-letter
+// topic, in the step's transaction, with why and where it came from.
+func (s *stepRun) deadLetter(ctx context.Context, r *kgo.Record, reason error) {
+	s.deadLetters++
+	s.logger.Warn("command record sent to the dead-letter topic",
+		"partition", r.Partition, "offset", r.Offset, "err", reason)
+	s.produce(ctx, &kgo.Record{
+		Topic: s.p.topics.DeadLetters, Partition: r.Partition, Key: r.Key, Value: r.Value,
+		Headers: []kgo.RecordHeader{
+			{Key: HeaderReason, Value: []byte(reason.Error())},
+			{Key: HeaderTopic, Value: []byte(r.Topic)},
+			{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
+			{Key: HeaderOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
+		},
+	})
+}
+
+func (s *stepRun) produce(ctx context.Context, r *kgo.Record) {
+	s.wg.Add(1)
+	s.sess.Produce(ctx, r, func(r *kgo.Record, err error) {
+		defer s.wg.Done()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err != nil {
+			s.produceErr = errors.Join(s.produceErr, fmt.Errorf("produce to %s/%d: %w", r.Topic, r.Partition, err))
+			return
+		}
+		if prev, ok := s.changelog[r.Partition]; r.Topic == s.p.topics.Changelog && (!ok || r.Offset > prev) {
+			s.changelog[r.Partition] = r.Offset
+		}
+	})
+}
+
+// abort ends the transaction without committing, for a step that cannot
+// go on; errors are the caller's to report.
+func (s *stepRun) abort(ctx context.Context) {
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
+	defer cancel()
+	if _, err := s.sess.End(ectx, kgo.TryAbort); err != nil {
+		s.logger.Warn("abort transaction", "err", err)
+	}
+	s.wg.Wait()
+}
+
+// write stores the committed states and, per partition, the changelog
+// offset they reflect, in one Pebble batch.
+func (s *stepRun) write() error {
+	start := time.Now()
+	w := s.store.newBatch()
+	for _, id := range s.order {
+		st := s.states[id]
+		if !st.changed {
+			continue
+		}
+		if err := w.setState(st.partition, id, st.encoded); err != nil {
+			w.discard()
+			return fmt.Errorf("processor: stage state of %s: %w", id, err)
+		}
+	}
+	for part, off := range s.changelog {
+		if err := w.setCheckpoint(part, off); err != nil {
+			w.discard()
+			return fmt.Errorf("processor: stage checkpoint of partition %d: %w", part, err)
+		}
+	}
+	if err := w.commit(); err != nil {
+		return err
+	}
+	s.p.metrics.storeSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+func (s *stepRun) count(records int) {
+	m := s.p.metrics
+	m.batchSize.Observe(float64(records))
+	m.commands.Add(float64(s.commands))
+	m.duplicates.Add(float64(s.duplicates))
+	m.events.Add(float64(s.events))
+	m.deadLetters.Add(float64(s.deadLetters))
+	for code, n := range s.rejections {
+		m.rejections.WithLabelValues(string(code)).Add(float64(n))
+	}
+}
