@@ -41,21 +41,25 @@ const (
 	MaxLimit     = 500
 )
 
-// ListPage is one page of incidents.
+// ListPage is one page of incidents. Times are in UTC, at millisecond
+// precision (what ClickHouse stores).
 type ListPage struct {
 	Incidents  []incident.State // Recent is not filled in
 	NextCursor string           // empty on the last page
 }
 
 // Timeline is one incident with every event of its history, oldest first
-// (rejections included: they are part of the history).
+// (rejections included: they are part of the history). Rejections of
+// commands another tenant sent for the same id are not shown (their
+// versions are missing from Events).
 type Timeline struct {
 	Incident incident.State
 	Events   []incident.Event
 }
 
 // AnalyticsQuery selects the incidents analytics are computed over: those
-// declared within [From, To), bucketed by Bucket.
+// declared within [From, To), bucketed by Bucket. From and To are required;
+// at most MaxBuckets buckets.
 type AnalyticsQuery struct {
 	From, To time.Time
 	Bucket   time.Duration // default 24h; at least 1 minute
@@ -85,11 +89,13 @@ type SeverityStats struct {
 	MTTRSeconds  float64 // 0 when nothing resolved
 }
 
-// Bucket counts incidents declared and resolved in one interval.
+// Bucket counts incidents declared and resolved in one interval
+// [Start, Start+Bucket). Buckets start at From; the last one may reach past
+// To (it still only counts incidents declared before To).
 type Bucket struct {
 	Start       time.Time
-	Declared    map[string]int // by severity
-	Resolved    int
-	MTTASeconds float64 // of incidents declared in the bucket
-	MTTRSeconds float64
+	Declared    map[string]int // incidents declared in the bucket, by severity
+	Resolved    int            // incidents resolved now whose latest resolution is in the bucket (whenever declared)
+	MTTASeconds float64        // of incidents declared in the bucket
+	MTTRSeconds float64        // of incidents declared in the bucket and resolved now
 }

@@ -1,0 +1,236 @@
+package projector
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/incidentd/incidentd/incident"
+)
+
+// This file maps events and states to table columns and back. Times are
+// stored as milliseconds since the Unix epoch (0 = not set), so they come
+// back truncated to the millisecond, in UTC; the instant 1970-01-01T00:00:00Z
+// itself reads back as "not set".
+
+func toMillis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// eventBlock is a set of event rows as columns, in eventColumns order, so
+// a batch appends each column in one call.
+type eventBlock struct {
+	incident, tenant, command, actor, kind, title, severity, status []string
+	srcKind, srcTeam, srcChannel, srcThread, role, person, note     []string
+	msgChannel, msgTS, msgAuthor, msgText, commandKind, rejCode     []string
+	rejReason                                                       []string
+	version                                                         []uint64
+	at, msgAt, impact                                               []int64
+	rejected                                                        []uint8
+}
+
+func (b *eventBlock) add(e incident.Event) {
+	b.incident = append(b.incident, e.Incident)
+	b.version = append(b.version, e.Version)
+	b.tenant = append(b.tenant, e.Tenant)
+	b.command = append(b.command, e.Command)
+	b.actor = append(b.actor, e.Actor)
+	b.at = append(b.at, toMillis(e.At))
+	b.kind = append(b.kind, string(e.Kind))
+	b.title = append(b.title, e.Title)
+	b.severity = append(b.severity, e.Severity)
+	b.status = append(b.status, string(e.Status))
+	b.srcKind = append(b.srcKind, string(e.Source.Kind))
+	b.srcTeam = append(b.srcTeam, e.Source.Team)
+	b.srcChannel = append(b.srcChannel, e.Source.Channel)
+	b.srcThread = append(b.srcThread, e.Source.ThreadTS)
+	b.role = append(b.role, string(e.Role))
+	b.person = append(b.person, e.Person)
+	b.note = append(b.note, e.Note)
+	b.msgChannel = append(b.msgChannel, e.Message.Channel)
+	b.msgTS = append(b.msgTS, e.Message.TS)
+	b.msgAuthor = append(b.msgAuthor, e.Message.Author)
+	b.msgText = append(b.msgText, e.Message.Text)
+	b.msgAt = append(b.msgAt, toMillis(e.Message.At))
+	b.impact = append(b.impact, toMillis(e.ImpactStarted))
+	b.commandKind = append(b.commandKind, string(e.CommandKind))
+	var rej uint8
+	var code, reason string
+	if e.Rejection != nil {
+		rej, code, reason = 1, string(e.Rejection.Code), e.Rejection.Reason
+	}
+	b.rejected = append(b.rejected, rej)
+	b.rejCode = append(b.rejCode, code)
+	b.rejReason = append(b.rejReason, reason)
+}
+
+func (b *eventBlock) len() int { return len(b.incident) }
+
+// columns returns the block's columns in eventColumns order.
+func (b *eventBlock) columns() []any {
+	return []any{
+		b.incident, b.version, b.tenant, b.command, b.actor, b.at, b.kind,
+		b.title, b.severity, b.status,
+		b.srcKind, b.srcTeam, b.srcChannel, b.srcThread,
+		b.role, b.person, b.note,
+		b.msgChannel, b.msgTS, b.msgAuthor, b.msgText, b.msgAt,
+		b.impact, b.commandKind, b.rejected, b.rejCode, b.rejReason,
+	}
+}
+
+// stateBlock is a set of incident state rows as columns, in incidentColumns
+// order.
+type stateBlock struct {
+	incident, tenant, title, severity, status, reporter, commander, assignee []string
+	srcKind, srcTeam, srcChannel, srcThread, cardChannel, cardTS             []string
+	version                                                                  []uint64
+	declared, impact, acked, mitigated, resolved, updated                    []int64
+	notes, pins                                                              []uint32
+}
+
+func (b *stateBlock) add(s incident.State) {
+	b.incident = append(b.incident, s.Incident)
+	b.tenant = append(b.tenant, s.Tenant)
+	b.version = append(b.version, s.Version)
+	b.title = append(b.title, s.Title)
+	b.severity = append(b.severity, s.Severity)
+	b.status = append(b.status, string(s.Status))
+	b.reporter = append(b.reporter, s.Reporter)
+	b.commander = append(b.commander, s.Commander)
+	b.assignee = append(b.assignee, s.Assignee)
+	b.srcKind = append(b.srcKind, string(s.Source.Kind))
+	b.srcTeam = append(b.srcTeam, s.Source.Team)
+	b.srcChannel = append(b.srcChannel, s.Source.Channel)
+	b.srcThread = append(b.srcThread, s.Source.ThreadTS)
+	b.cardChannel = append(b.cardChannel, s.Card.Channel)
+	b.cardTS = append(b.cardTS, s.Card.TS)
+	b.declared = append(b.declared, toMillis(s.DeclaredAt))
+	b.impact = append(b.impact, toMillis(s.ImpactStartedAt))
+	b.acked = append(b.acked, toMillis(s.AcknowledgedAt))
+	b.mitigated = append(b.mitigated, toMillis(s.MitigatedAt))
+	b.resolved = append(b.resolved, toMillis(s.ResolvedAt))
+	b.updated = append(b.updated, toMillis(s.UpdatedAt))
+	b.notes = append(b.notes, clampU32(s.Notes))
+	b.pins = append(b.pins, clampU32(s.Pins))
+}
+
+func (b *stateBlock) len() int { return len(b.incident) }
+
+func (b *stateBlock) columns() []any {
+	return []any{
+		b.incident, b.tenant, b.version, b.title, b.severity, b.status,
+		b.reporter, b.commander, b.assignee,
+		b.srcKind, b.srcTeam, b.srcChannel, b.srcThread,
+		b.cardChannel, b.cardTS,
+		b.declared, b.impact, b.acked, b.mitigated, b.resolved, b.updated,
+		b.notes, b.pins,
+	}
+}
+
+func clampU32(n int) uint32 {
+	switch {
+	case n < 0:
+		return 0
+	case n > 1<<32-1:
+		return 1<<32 - 1
+	}
+	return uint32(n)
+}
+
+// stateRow is a scan target for incidentColumns.
+type stateRow struct {
+	incident, tenant, title, severity, status, reporter, commander, assignee string
+	srcKind, srcTeam, srcChannel, srcThread, cardChannel, cardTS             string
+	version                                                                  uint64
+	declared, impact, acked, mitigated, resolved, updated                    int64
+	notes, pins                                                              uint32
+}
+
+func (r *stateRow) dest() []any {
+	return []any{
+		&r.incident, &r.tenant, &r.version, &r.title, &r.severity, &r.status,
+		&r.reporter, &r.commander, &r.assignee,
+		&r.srcKind, &r.srcTeam, &r.srcChannel, &r.srcThread,
+		&r.cardChannel, &r.cardTS,
+		&r.declared, &r.impact, &r.acked, &r.mitigated, &r.resolved, &r.updated,
+		&r.notes, &r.pins,
+	}
+}
+
+// state returns the row as a declared incident's state (Recent is not
+// stored).
+func (r *stateRow) state() incident.State {
+	return incident.State{
+		Incident: r.incident, Tenant: r.tenant, Version: r.version, Declared: true,
+		Title: r.title, Severity: r.severity, Status: incident.Status(r.status),
+		Reporter: r.reporter, Commander: r.commander, Assignee: r.assignee,
+		Source:     incident.Source{Kind: incident.SourceKind(r.srcKind), Team: r.srcTeam, Channel: r.srcChannel, ThreadTS: r.srcThread},
+		Card:       incident.SlackMessage{Channel: r.cardChannel, TS: r.cardTS},
+		DeclaredAt: fromMillis(r.declared), ImpactStartedAt: fromMillis(r.impact),
+		AcknowledgedAt: fromMillis(r.acked), MitigatedAt: fromMillis(r.mitigated),
+		ResolvedAt: fromMillis(r.resolved), UpdatedAt: fromMillis(r.updated),
+		Notes: int(r.notes), Pins: int(r.pins),
+	}
+}
+
+// eventRow is a scan target for eventColumns.
+type eventRow struct {
+	incident, tenant, command, actor, kind, title, severity, status string
+	srcKind, srcTeam, srcChannel, srcThread, role, person, note     string
+	msgChannel, msgTS, msgAuthor, msgText, commandKind, rejCode     string
+	rejReason                                                       string
+	version                                                         uint64
+	at, msgAt, impact                                               int64
+	rejected                                                        uint8
+}
+
+func (r *eventRow) dest() []any {
+	return []any{
+		&r.incident, &r.version, &r.tenant, &r.command, &r.actor, &r.at, &r.kind,
+		&r.title, &r.severity, &r.status,
+		&r.srcKind, &r.srcTeam, &r.srcChannel, &r.srcThread,
+		&r.role, &r.person, &r.note,
+		&r.msgChannel, &r.msgTS, &r.msgAuthor, &r.msgText, &r.msgAt,
+		&r.impact, &r.commandKind, &r.rejected, &r.rejCode, &r.rejReason,
+	}
+}
+
+func (r *eventRow) event() incident.Event {
+	e := incident.Event{
+		Incident: r.incident, Version: r.version, Command: r.command, Tenant: r.tenant, Actor: r.actor,
+		At: fromMillis(r.at), Kind: incident.EventKind(r.kind), Title: r.title, Severity: r.severity,
+		Status: incident.Status(r.status),
+		Source: incident.Source{Kind: incident.SourceKind(r.srcKind), Team: r.srcTeam, Channel: r.srcChannel, ThreadTS: r.srcThread},
+		Role:   incident.Role(r.role), Person: r.person, Note: r.note,
+		Message: incident.SlackMessage{
+			Channel: r.msgChannel, TS: r.msgTS, Author: r.msgAuthor, Text: r.msgText, At: fromMillis(r.msgAt),
+		},
+		ImpactStarted: fromMillis(r.impact), CommandKind: incident.CommandKind(r.commandKind),
+	}
+	if r.rejected != 0 {
+		e.Rejection = &incident.Rejection{Code: incident.Code(r.rejCode), Reason: r.rejReason}
+	}
+	return e
+}
+
+// appendColumns appends whole columns to a prepared batch and sends it.
+func appendColumns(b driver.Batch, cols []any) error {
+	for i, c := range cols {
+		if err := b.Column(i).Append(c); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("column %d: %w", i, err)
+		}
+	}
+	return b.Send()
+}

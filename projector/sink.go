@@ -1,0 +1,138 @@
+package projector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/incidentd/incidentd/incident"
+)
+
+// Sink is where the projector writes rows and reads back the states it
+// folds onto. ClickHouseSink is the real one; tests wrap it to make
+// ClickHouse refuse chosen rows.
+type Sink interface {
+	// Insert writes event rows and state rows. It either fails or has
+	// written them all; writing the same rows again is harmless.
+	Insert(ctx context.Context, events []incident.Event, states []incident.State) error
+	// Latest returns the latest stored state of each of the incidents that
+	// has one (declared incidents only).
+	Latest(ctx context.Context, incidents []string) (map[string]incident.State, error)
+}
+
+// ClickHouseSink writes to one table set of a ClickHouse database.
+type ClickHouseSink struct {
+	conn driver.Conn
+
+	mu     sync.Mutex
+	tables tableSet
+}
+
+// NewClickHouseSink returns a sink writing the live tables of database.
+func NewClickHouseSink(conn driver.Conn, database string) *ClickHouseSink {
+	return &ClickHouseSink{conn: conn, tables: liveTables(database)}
+}
+
+func (s *ClickHouseSink) current() tableSet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tables
+}
+
+func (s *ClickHouseSink) setTables(t tableSet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tables = t
+}
+
+// Insert implements Sink: the events table first, then the incidents table,
+// so a state row is never visible before the events it folds.
+func (s *ClickHouseSink) Insert(ctx context.Context, events []incident.Event, states []incident.State) error {
+	t := s.current()
+	if len(events) > 0 {
+		var blk eventBlock
+		for _, e := range events {
+			blk.add(e)
+		}
+		b, err := s.conn.PrepareBatch(ctx, sqlInsertEvents(t))
+		if err != nil {
+			return fmt.Errorf("insert %s: %w", t.events(), err)
+		}
+		if err := appendColumns(b, blk.columns()); err != nil {
+			return fmt.Errorf("insert %s: %w", t.events(), err)
+		}
+	}
+	if len(states) > 0 {
+		var blk stateBlock
+		for _, st := range states {
+			blk.add(st)
+		}
+		b, err := s.conn.PrepareBatch(ctx, sqlInsertIncidents(t))
+		if err != nil {
+			return fmt.Errorf("insert %s: %w", t.incidents(), err)
+		}
+		if err := appendColumns(b, blk.columns()); err != nil {
+			return fmt.Errorf("insert %s: %w", t.incidents(), err)
+		}
+	}
+	return nil
+}
+
+// latestChunk bounds the incident ids of one Latest query.
+const latestChunk = 5000
+
+// Latest implements Sink.
+func (s *ClickHouseSink) Latest(ctx context.Context, ids []string) (map[string]incident.State, error) {
+	t := s.current()
+	out := make(map[string]incident.State, len(ids))
+	for len(ids) > 0 {
+		n := min(len(ids), latestChunk)
+		set := make([]any, n)
+		for i, id := range ids[:n] {
+			set[i] = id
+		}
+		ids = ids[n:]
+		rows, err := s.conn.Query(ctx, sqlLatestStates(t), clickhouse.GroupSet{Value: set})
+		if err != nil {
+			return nil, fmt.Errorf("load states: %w", err)
+		}
+		for rows.Next() {
+			var r stateRow
+			if err := rows.Scan(r.dest()...); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("load states: %w", err)
+			}
+			out[r.incident] = r.state()
+		}
+		err = errors.Join(rows.Err(), rows.Close())
+		if err != nil {
+			return nil, fmt.Errorf("load states: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// Refused reports whether err is ClickHouse refusing the data itself (an
+// exception the server raised about the statement or its rows), as opposed
+// to the server being unreachable, slow or overloaded, which are worth
+// retrying.
+func Refused(err error) bool {
+	var ex *clickhouse.Exception
+	if !errors.As(err, &ex) {
+		return false
+	}
+	switch ex.Code {
+	case 60, 81, // unknown table or database: a swap or migration in progress
+		159, 209, 210, // timeouts, network
+		202, 203, // too many queries, no free connection
+		241, 242, 252, // memory limit, read-only table, too many parts
+		236, 394, // aborted, query was cancelled
+		999, 1000, 1001: // keeper, POCO and std exceptions
+		return false
+	}
+	return true
+}
