@@ -163,7 +163,9 @@ func measure(brokers []string, ct contender, n, k int, parts int32, dir, tag str
 func workload(n, k int) []incident.Command {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	steps := []func(c *incident.Command, i int){
-		func(c *incident.Command, i int) { c.Kind, c.Title, c.Severity = incident.Declare, "bench incident", "SEV3" },
+		func(c *incident.Command, i int) {
+			c.Kind, c.Title, c.Severity = incident.Declare, "bench incident", "SEV3"
+		},
 		func(c *incident.Command, i int) { c.Kind = incident.Acknowledge },
 		func(c *incident.Command, i int) { c.Kind, c.Severity = incident.SetSeverity, "SEV2" },
 		func(c *incident.Command, i int) { c.Kind, c.Role, c.Person = incident.Assign, incident.Commander, "U2" },
