@@ -1,0 +1,392 @@
+package processor_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/internal/testenv"
+	"github.com/incidentd/incidentd/internal/wire"
+	"github.com/incidentd/incidentd/processor"
+)
+
+// topicSeq gives every test its own topic prefix.
+var topicSeq = struct {
+	sync.Mutex
+	n int
+}{}
+
+// startKafka starts a broker and creates the topics, with partitions
+// partitions, under a fresh prefix.
+func startKafka(t testing.TB, partitions int32, opts ...testenv.KafkaOpt) (*testenv.Kafka, kafka.Config) {
+	t.Helper()
+	k := testenv.StartKafka(t, opts...)
+	topicSeq.Lock()
+	topicSeq.n++
+	prefix := fmt.Sprintf("t%d.", topicSeq.n)
+	topicSeq.Unlock()
+	cfg := kafka.Config{Brokers: []string{k.Addr()}, TopicPrefix: prefix, Partitions: partitions}
+	cl, err := kafka.NewClient(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := kafka.EnsureTopics(ctx, kadm.NewClient(cl), cfg); err != nil {
+		t.Fatal(err)
+	}
+	return k, cfg
+}
+
+// runProcessor runs a processor until the test ends (or stop is called)
+// and returns it with a function that stops it and waits for Run.
+func runProcessor(t testing.TB, cfg processor.Config) (*processor.Processor, func()) {
+	t.Helper()
+	if cfg.SessionTimeout == 0 {
+		cfg.SessionTimeout = 6 * time.Second
+		cfg.TransactionTimeout = 5 * time.Second
+	}
+	p, err := processor.New(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("processor Run: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("processor did not stop within 30s")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return p, stop
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// workload generates commands over incidents: each declared first, then a
+// random mix that is applied or rejected, some for incidents never
+// declared, and some re-sent (same id: duplicates).
+type workload struct {
+	rng      *rand.Rand
+	base     time.Time
+	n        int
+	sent     map[string][]incident.Command // per incident, what was sent
+	declared map[string]bool
+	ids      []string
+}
+
+func newWorkload(seed uint64, incidents int) *workload {
+	w := &workload{
+		rng:  rand.New(rand.NewPCG(seed, 7)),
+		base: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		sent: map[string][]incident.Command{}, declared: map[string]bool{},
+	}
+	for i := range incidents {
+		w.ids = append(w.ids, fmt.Sprintf("in-%04d-%d", i, seed))
+	}
+	return w
+}
+
+// next returns the next command and whether it re-sends an earlier one.
+func (w *workload) next() (incident.Command, bool) {
+	id := w.ids[w.rng.IntN(len(w.ids))]
+	if prev := w.sent[id]; len(prev) > 0 && w.rng.IntN(20) == 0 {
+		return prev[len(prev)-1-w.rng.IntN(min(len(prev), 8))], true
+	}
+	w.n++
+	c := incident.Command{
+		ID: fmt.Sprintf("c-%d-%s", w.n, id), Incident: id, Tenant: "t1", Actor: "U1",
+		At: w.base.Add(time.Duration(w.n) * time.Second),
+	}
+	switch {
+	case !w.declared[id] && w.rng.IntN(10) > 0:
+		w.declared[id] = true
+		c.Kind, c.Title, c.Source = incident.Declare, "server down "+id, incident.Source{Kind: incident.FromDashboard}
+	default:
+		kinds := []incident.CommandKind{incident.SetSeverity, incident.SetTitle, incident.Assign, incident.Acknowledge,
+			incident.Mitigate, incident.Resolve, incident.Reopen, incident.AddNote, incident.Declare}
+		c.Kind = kinds[w.rng.IntN(len(kinds))]
+		c.Title = fmt.Sprintf("title %d", w.rng.IntN(3))
+		c.Severity = fmt.Sprintf("SEV%d", 1+w.rng.IntN(4))
+		c.Role, c.Person = incident.Commander, fmt.Sprintf("U%d", w.rng.IntN(3))
+		c.Note = fmt.Sprintf("note %d", w.n)
+		c.Source = incident.Source{Kind: incident.FromDashboard}
+	}
+	w.sent[id] = append(w.sent[id], c)
+	return c, false
+}
+
+// commandRecord encodes c as ingress does: keyed by incident id.
+func commandRecord(t testing.TB, topic string, c incident.Command) *kgo.Record {
+	t.Helper()
+	b, err := wire.EncodeCommand(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &kgo.Record{Topic: topic, Key: []byte(c.Incident), Value: b}
+}
+
+// produce sends records and waits for the broker's acks.
+func produce(t testing.TB, cfg kafka.Config, rs ...*kgo.Record) {
+	t.Helper()
+	cl, err := kafka.NewClient(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readTopic reads a topic, read committed, from the start to its current
+// stable end, and returns its records.
+func readTopic(t testing.TB, cfg kafka.Config, topic string) []*kgo.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := kafka.NewClient(cfg, nil, kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := map[int32]int64{}
+	from := map[int32]kgo.Offset{}
+	for _, lo := range ends[topic] {
+		if lo.Offset > 0 {
+			target[lo.Partition] = lo.Offset
+			from[lo.Partition] = kgo.NewOffset().AtStart()
+		}
+	}
+	if len(from) == 0 {
+		return nil
+	}
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: from})
+	var out []*kgo.Record
+	for len(target) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("reading %s: %v (still to read: %v)", topic, ctx.Err(), target)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			end, ok := target[r.Partition]
+			if !ok {
+				return
+			}
+			if r.Offset >= end-1 {
+				delete(target, r.Partition)
+			}
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
+		})
+	}
+	return out
+}
+
+// logEvents is the events topic decoded: per incident, in log order.
+type logEvents struct {
+	byIncident map[string][]incident.Event
+	partition  map[string]int32 // incident -> partition
+	byCommand  map[string][]incident.Event
+}
+
+func readEvents(t testing.TB, cfg kafka.Config) logEvents {
+	t.Helper()
+	le := logEvents{byIncident: map[string][]incident.Event{}, partition: map[string]int32{}, byCommand: map[string][]incident.Event{}}
+	for _, r := range readTopic(t, cfg, cfg.Topics().Events) {
+		e, err := wire.DecodeEvent(r.Value)
+		if err != nil {
+			t.Fatalf("events partition %d offset %d: %v", r.Partition, r.Offset, err)
+		}
+		if string(r.Key) != e.Incident {
+			t.Fatalf("event %s has key %q", e.ID(), r.Key)
+		}
+		if p, ok := le.partition[e.Incident]; ok && p != r.Partition {
+			t.Fatalf("incident %s has events on partitions %d and %d", e.Incident, p, r.Partition)
+		}
+		le.partition[e.Incident] = r.Partition
+		le.byIncident[e.Incident] = append(le.byIncident[e.Incident], e)
+		le.byCommand[e.Command] = append(le.byCommand[e.Command], e)
+	}
+	return le
+}
+
+// checkLog checks the invariants of the events topic against the commands
+// sent: every command has exactly one outcome (each command of the model
+// yields one event), and every incident's versions run 1..n without
+// duplicate or gap.
+func (le logEvents) check(t testing.TB, commands map[string]incident.Command) {
+	t.Helper()
+	for id, c := range commands {
+		evs := le.byCommand[id]
+		if len(evs) != 1 {
+			t.Errorf("command %s (%s on %s) has %d events, want exactly 1", id, c.Kind, c.Incident, len(evs))
+		}
+	}
+	for id := range le.byCommand {
+		if _, ok := commands[id]; !ok {
+			t.Errorf("events for command %s, which was never sent", id)
+		}
+	}
+	for id, evs := range le.byIncident {
+		for i, e := range evs {
+			if e.Version != uint64(i+1) {
+				t.Errorf("incident %s: event %d of the log has version %d, want %d (duplicate or gap)", id, i, e.Version, i+1)
+				break
+			}
+		}
+	}
+}
+
+// foldState returns the encoded fold of an incident's first n events.
+func (le logEvents) foldState(t testing.TB, id string, n uint64) []byte {
+	t.Helper()
+	evs := le.byIncident[id]
+	if n > uint64(len(evs)) {
+		t.Fatalf("incident %s: fold of %d events, the log has %d", id, n, len(evs))
+	}
+	b, err := wire.EncodeState(incident.Fold(incident.State{}, evs[:n]...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// storeStates reads every state of a (closed) processor directory.
+func storeStates(t testing.TB, dir string) map[string][]byte {
+	t.Helper()
+	s, err := processor.OpenStore(dir+"/pebble", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out := map[string][]byte{}
+	if err := s.Each(func(_ int32, id string, b []byte) error {
+		out[id] = append([]byte(nil), b...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// checkStore checks a processor's store against the log: every incident of
+// the partitions in exact equals the fold of all its events; every other
+// stored state equals the fold of the events up to its version.
+func (le logEvents) checkStore(t testing.TB, name string, states map[string][]byte, exact map[int32]bool) {
+	t.Helper()
+	for id, part := range le.partition {
+		if !exact[part] {
+			continue
+		}
+		want := le.foldState(t, id, uint64(len(le.byIncident[id])))
+		if got, ok := states[id]; !ok {
+			t.Errorf("%s: incident %s (partition %d) missing from the store", name, id, part)
+		} else if string(got) != string(want) {
+			t.Errorf("%s: incident %s (partition %d):\n got %s\nwant %s", name, id, part, got, want)
+		}
+	}
+	for id, b := range states {
+		st, err := wire.DecodeState(b)
+		if err != nil {
+			t.Fatalf("%s: incident %s: %v", name, id, err)
+		}
+		if st.Version > uint64(len(le.byIncident[id])) {
+			t.Errorf("%s: incident %s at version %d, the log has %d events", name, id, st.Version, len(le.byIncident[id]))
+			continue
+		}
+		if want := le.foldState(t, id, st.Version); string(b) != string(want) {
+			t.Errorf("%s: incident %s at version %d is not the fold of its events:\n got %s\nwant %s", name, id, st.Version, b, want)
+		}
+	}
+}
+
+func allPartitions(n int32) map[int32]bool {
+	m := map[int32]bool{}
+	for p := range n {
+		m[p] = true
+	}
+	return m
+}
+
+func sortedKeys[V any](m map[int32]V) []int32 {
+	var ks []int32
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Slice(ks, func(i, j int) bool { return ks[i] < ks[j] })
+	return ks
+}
+
+// caughtUp reports whether the group has committed every command.
+func caughtUp(t testing.TB, cfg kafka.Config, group string) bool {
+	t.Helper()
+	cl, err := kafka.NewClient(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(ctx, cfg.Topics().Commands)
+	if err != nil || ends.Error() != nil {
+		return false
+	}
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err != nil || committed.Error() != nil {
+		return false
+	}
+	ok := true
+	ends.Each(func(lo kadm.ListedOffset) {
+		if lo.Offset == 0 {
+			return
+		}
+		c, found := committed.Lookup(lo.Topic, lo.Partition)
+		if !found || c.At < lo.Offset {
+			ok = false
+		}
+	})
+	return ok
+}
