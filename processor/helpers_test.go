@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -52,11 +53,16 @@ func startKafka(t testing.TB, partitions int32, opts ...testenv.KafkaOpt) (*test
 // and returns it with a function that stops it and waits for Run.
 func runProcessor(t testing.TB, cfg processor.Config) (*processor.Processor, func()) {
 	t.Helper()
+	return runProcessorWith(t, cfg, nil)
+}
+
+func runProcessorWith(t testing.TB, cfg processor.Config, reg prometheus.Registerer) (*processor.Processor, func()) {
+	t.Helper()
 	if cfg.SessionTimeout == 0 {
 		cfg.SessionTimeout = 6 * time.Second
 		cfg.TransactionTimeout = 5 * time.Second
 	}
-	p, err := processor.New(cfg, nil, nil)
+	p, err := processor.New(cfg, nil, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
