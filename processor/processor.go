@@ -200,6 +200,7 @@ func (p *Processor) clientOpts(id string, logger *slog.Logger) []kgo.Opt {
 		kgo.TransactionalID("incidentd-processor-" + id),
 		kgo.TransactionTimeout(p.cfg.TransactionTimeout),
 		kgo.SessionTimeout(p.cfg.SessionTimeout),
+		kgo.HeartbeatInterval(p.cfg.SessionTimeout / 6),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(0),
 		kgo.FetchMaxWait(time.Second),
