@@ -1,0 +1,372 @@
+package ingress
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/gorilla/mux"
+
+	"github.com/incidentd/incidentd/incident"
+)
+
+// maxIdempotencyKey bounds the Idempotency-Key header.
+const maxIdempotencyKey = 200
+
+// apiWrite is one POST /api/v1/incidents/{id}/PATH route: the command kind
+// it issues and how its body fills the command.
+type apiWrite struct {
+	path string
+	kind incident.CommandKind
+	// fill decodes the (possibly empty) body into c; nil means the route
+	// takes no fields (an empty body or {}).
+	fill func(body []byte, c *incident.Command) error
+}
+
+var apiWrites = []apiWrite{
+	{"severity", incident.SetSeverity, func(b []byte, c *incident.Command) error {
+		var v struct {
+			Severity string `json:"severity"`
+		}
+		if err := decodeBody(b, &v); err != nil {
+			return err
+		}
+		c.Severity = strings.TrimSpace(v.Severity)
+		return required("severity", c.Severity)
+	}},
+	{"title", incident.SetTitle, func(b []byte, c *incident.Command) error {
+		var v struct {
+			Title string `json:"title"`
+		}
+		if err := decodeBody(b, &v); err != nil {
+			return err
+		}
+		c.Title = v.Title
+		return required("title", strings.TrimSpace(v.Title))
+	}},
+	{"assign", incident.Assign, func(b []byte, c *incident.Command) error {
+		var v struct {
+			Role   string  `json:"role"`
+			Person *string `json:"person"`
+		}
+		if err := decodeBody(b, &v); err != nil {
+			return err
+		}
+		if v.Role != string(incident.Commander) && v.Role != string(incident.Assignee) {
+			return fieldError("role must be \"commander\" or \"assignee\"")
+		}
+		if v.Person == nil {
+			return fieldError("person is required (\"\" unassigns)")
+		}
+		c.Role, c.Person = incident.Role(v.Role), *v.Person
+		return nil
+	}},
+	{"acknowledge", incident.Acknowledge, nil},
+	{"mitigate", incident.Mitigate, nil},
+	{"resolve", incident.Resolve, nil},
+	{"reopen", incident.Reopen, nil},
+	{"notes", incident.AddNote, func(b []byte, c *incident.Command) error {
+		var v struct {
+			Note string `json:"note"`
+		}
+		if err := decodeBody(b, &v); err != nil {
+			return err
+		}
+		c.Note = v.Note
+		return required("note", strings.TrimSpace(v.Note))
+	}},
+	{"impact-started", incident.SetImpactStarted, func(b []byte, c *incident.Command) error {
+		var v struct {
+			At string `json:"at"`
+		}
+		if err := decodeBody(b, &v); err != nil {
+			return err
+		}
+		if err := required("at", v.At); err != nil {
+			return err
+		}
+		t, err := time.Parse(time.RFC3339Nano, v.At)
+		if err != nil {
+			return fieldError("at must be an RFC 3339 time, such as 2026-01-02T15:04:05Z")
+		}
+		c.ImpactStarted = t
+		return nil
+	}},
+}
+
+// bodyError is a request body the API refuses; status and code say how.
+type bodyError struct {
+	status int
+	code   string
+	detail string
+}
+
+func (e *bodyError) Error() string { return e.detail }
+
+func fieldError(format string, args ...any) error {
+	return &bodyError{http.StatusUnprocessableEntity, CodeInvalidField, fmt.Sprintf(format, args...)}
+}
+
+func required(name, v string) error {
+	if v == "" {
+		return fieldError("%s is required", name)
+	}
+	return nil
+}
+
+// decodeBody decodes one JSON object strictly: unknown fields and trailing
+// data are errors. An empty body decodes as {}.
+func decodeBody(b []byte, into any) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		return &bodyError{http.StatusBadRequest, CodeMalformedBody, "body is not the expected JSON object: " + err.Error()}
+	}
+	if dec.More() {
+		return &bodyError{http.StatusBadRequest, CodeMalformedBody, "body has data after the JSON object"}
+	}
+	return nil
+}
+
+// readBody reads a bounded request body.
+func readBody(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(r.Body)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, &bodyError{http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", mbe.Limit)}
+	}
+	if err != nil {
+		return nil, &bodyError{http.StatusBadRequest, CodeMalformedBody, "reading the body: " + err.Error()}
+	}
+	return b, nil
+}
+
+func writeBodyError(w http.ResponseWriter, err error) {
+	var be *bodyError
+	if errors.As(err, &be) {
+		writeProblem(w, be.status, be.code, be.detail)
+		return
+	}
+	writeProblem(w, http.StatusBadRequest, CodeMalformedBody, err.Error())
+}
+
+// apiDeclare is POST /api/v1/incidents.
+func (s *Server) apiDeclare(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	body, err := readBody(r)
+	if err != nil {
+		writeBodyError(w, err)
+		return
+	}
+	var v struct {
+		Title    string `json:"title"`
+		Severity string `json:"severity"`
+	}
+	if err := decodeBody(body, &v); err != nil {
+		writeBodyError(w, err)
+		return
+	}
+	if strings.TrimSpace(v.Title) == "" {
+		writeProblem(w, http.StatusUnprocessableEntity, CodeInvalidField, "title is required")
+		return
+	}
+	key, ok := s.idempotencyKey(w, r)
+	if !ok {
+		return
+	}
+	c := incident.Command{
+		Tenant: p.Tenant, Actor: p.Name, At: s.cfg.Now().UTC(), Kind: incident.Declare,
+		Title: v.Title, Severity: strings.TrimSpace(v.Severity),
+		Source: incident.Source{Kind: incident.FromDashboard},
+	}
+	if key != "" {
+		c.Incident = incident.APIIncidentID(p.Tenant, key)
+		c.ID = incident.CommandIDFor(p.Tenant, key)
+	} else {
+		rnd, err := s.random()
+		if err != nil {
+			writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "no randomness for a fresh id")
+			return
+		}
+		c.Incident = incident.NewIncidentID(rnd)
+		c.ID = incident.CommandIDFor("api", hex.EncodeToString(rnd[:]))
+	}
+	s.apiSubmit(w, r, c)
+}
+
+// apiWrite returns the handler of one POST /api/v1/incidents/{id}/PATH.
+func (s *Server) apiWrite(spec apiWrite) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p := principalOf(r)
+		id := mux.Vars(r)["id"]
+		body, err := readBody(r)
+		if err != nil {
+			writeBodyError(w, err)
+			return
+		}
+		c := incident.Command{Incident: id, Tenant: p.Tenant, Actor: p.Name, At: s.cfg.Now().UTC(), Kind: spec.kind}
+		if spec.fill != nil {
+			err = spec.fill(body, &c)
+		} else {
+			err = decodeBody(body, &struct{}{})
+		}
+		if err != nil {
+			writeBodyError(w, err)
+			return
+		}
+		if !validIncidentID(id) {
+			writeProblem(w, http.StatusNotFound, CodeNotFound, "no incident "+id)
+			return
+		}
+		// Another tenant's incident is answered like an unknown one, and
+		// nothing is produced.
+		if t, ok := s.tracker.incident(id); ok && t.State.Declared && t.State.Tenant != p.Tenant {
+			writeProblem(w, http.StatusNotFound, CodeNotFound, "no incident "+id)
+			return
+		}
+		key, ok := s.idempotencyKey(w, r)
+		if !ok {
+			return
+		}
+		if key != "" {
+			c.ID = incident.CommandIDFor(p.Tenant, key)
+		} else {
+			rnd, err := s.random()
+			if err != nil {
+				writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "no randomness for a fresh id")
+				return
+			}
+			c.ID = incident.CommandIDFor("api", hex.EncodeToString(rnd[:]))
+		}
+		s.apiSubmit(w, r, c)
+	}
+}
+
+// apiSubmit produces c and answers: 202 once in the log, or with ?wait the
+// outcome (200 applied, 404/409/422 rejected, 202 if not known in time).
+func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request, c incident.Command) {
+	wait, err := s.parseWait(r)
+	if err != nil {
+		writeBodyError(w, err)
+		return
+	}
+	if err := s.submit(r.Context(), "api", c); err != nil {
+		writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable,
+			"the command log (Kafka) did not acknowledge the command in time; nothing was accepted, retry with the same Idempotency-Key")
+		return
+	}
+	w.Header().Set("Location", "/api/v1/incidents/"+c.Incident)
+	res := WriteResult{IncidentID: c.Incident, CommandID: c.ID, Status: "accepted"}
+	if wait <= 0 {
+		writeJSON(w, http.StatusAccepted, res)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	o, ok := s.tracker.wait(ctx, c.ID)
+	if !ok {
+		res.Note = fmt.Sprintf("the command is in the log; its outcome was not known within %v", wait)
+		writeJSON(w, http.StatusAccepted, res)
+		return
+	}
+	if o.Rejection != nil {
+		writeProblemDoc(w, Problem{
+			Status: rejectionStatus(o.Rejection.Code), Code: string(o.Rejection.Code),
+			Title: "command rejected", Detail: o.Rejection.Reason, IncidentID: c.Incident, CommandID: c.ID,
+		})
+		return
+	}
+	res.Status, res.FromVersion, res.Version = "applied", o.From, o.To
+	if t, ok := s.tracker.incident(c.Incident); ok && t.Complete && t.State.Tenant == c.Tenant && t.State.Version >= o.To {
+		j := incidentJSON(t.State)
+		res.Incident = &j
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// parseWait reads ?wait=DURATION ("2s", "500ms"), capped at MaxWait.
+func (s *Server) parseWait(r *http.Request) (time.Duration, error) {
+	v := r.URL.Query().Get("wait")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, &bodyError{http.StatusBadRequest, CodeInvalidField, fmt.Sprintf("wait=%q: want a duration such as 2s (at most %v)", v, s.cfg.MaxWait)}
+	}
+	return min(d, s.cfg.MaxWait), nil
+}
+
+// idempotencyKey returns the request's Idempotency-Key ("" if none), or
+// answers 400 for an unusable one.
+func (s *Server) idempotencyKey(w http.ResponseWriter, r *http.Request) (string, bool) {
+	k := r.Header.Get("Idempotency-Key")
+	if k == "" {
+		return "", true
+	}
+	ok := len(k) <= maxIdempotencyKey
+	for _, c := range k {
+		if c > unicode.MaxASCII || !unicode.IsPrint(c) {
+			ok = false
+		}
+	}
+	if !ok {
+		writeProblem(w, http.StatusBadRequest, CodeInvalidField, fmt.Sprintf("Idempotency-Key must be 1 to %d printable ASCII characters", maxIdempotencyKey))
+		return "", false
+	}
+	return k, true
+}
+
+func (s *Server) random() ([16]byte, error) {
+	var b [16]byte
+	_, err := io.ReadFull(s.cfg.Random, b[:])
+	return b, err
+}
+
+// validIncidentID is the shape of every incident id: a short prefix and
+// hex; anything else cannot be an incident.
+func validIncidentID(id string) bool {
+	if len(id) < 4 || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+type ctxKey int
+
+const principalKey ctxKey = 0
+
+func principalOf(r *http.Request) principal {
+	p, _ := r.Context().Value(principalKey).(principal)
+	return p
+}
+
+// requireToken authenticates every /api/v1 request but the OpenAPI
+// document.
+func (s *Server) requireToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := authenticate(s.cfg.Tokens, r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="incidentd"`)
+			writeProblem(w, http.StatusUnauthorized, CodeUnauthorized, "a valid bearer API token is required (Authorization: Bearer TOKEN)")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+	})
+}

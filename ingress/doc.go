@@ -1,0 +1,39 @@
+// Package ingress is incidentd's HTTP edge: the Slack receivers (Events
+// API, slash commands, interactivity) and the dashboard's JSON API under
+// /api/v1.
+//
+// # Place in the flow
+//
+//	Slack, dashboard ─▶ ingress ─▶ [commands topic] ─▶ processor ─▶ [events topic]
+//	                       ▲                                              │
+//	                       └────────── results tracker (read committed) ◀─┘
+//	                       └────────── ClickHouse (projector.Queries) for reads
+//
+// Ingress authenticates a request (Slack's v0 signature, or a bearer API
+// token scoped to one tenant), validates it, turns it into one
+// incident.Command keyed by incident id and produces it to the commands
+// topic. It decides nothing about the rules: incident.Decide, in the
+// processor, applies or rejects the command; the notifier shows the result
+// in Slack.
+//
+// # Delivery guarantee
+//
+// A request is acknowledged (202 for the API, 200 for Slack) only after the
+// broker acked the produce: the producer is idempotent, waits for all
+// in-sync replicas and never lingers, so the acknowledgement costs one
+// broker round trip. If the broker does not ack within ProduceTimeout
+// (1 s by default) the request gets 503 with Retry-After and no 2xx is ever
+// sent for a command that is not in the log. A command that was produced
+// but not answered (timeout after send) may still land: that is why every
+// command carries an id derived from the request (Slack's event_id, the
+// caller's Idempotency-Key), so a retry is a no-op downstream.
+//
+// # Outcomes and read-your-writes
+//
+// The results tracker consumes the events topic itself (read committed, no
+// consumer group) and remembers, bounded, each command's outcome and each
+// incident's latest version and folded state. A write with ?wait=DURATION
+// blocks (capped by MaxWait) until its outcome is known and answers with the
+// applied state or the rejection; a read with ?min_version=N waits, bounded,
+// until the view (ClickHouse) has that version.
+package ingress

@@ -1,0 +1,17 @@
+package ingress
+
+import (
+	_ "embed"
+	"net/http"
+)
+
+// openAPI is the API's description. TestOpenAPIMatchesRoutes checks it
+// against the registered routes in both directions.
+//
+//go:embed openapi.json
+var openAPI []byte
+
+func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openAPI)
+}

@@ -1,0 +1,142 @@
+package ingress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/incidentd/incidentd/incident"
+)
+
+// slackReply is the JSON answer to a slash command.
+type slackReply struct {
+	ResponseType string `json:"response_type"`
+	Text         string `json:"text"`
+}
+
+func ephemeral(w http.ResponseWriter, format string, args ...any) {
+	writeJSON(w, http.StatusOK, slackReply{ResponseType: "ephemeral", Text: fmt.Sprintf(format, args...)})
+}
+
+// slackCommands is POST /slack/commands:
+//
+//	/incident                          open the declare form
+//	/incident declare <title>          declare (anchored to a message posted in the channel)
+//	/incident <verb> <incident-id> ... severity, assign, commander, unassign, ack, mitigate, resolve, reopen, title, note
+//	/incident help
+//
+// Slack does not retry slash commands; the command id comes from the
+// request's trigger_id all the same.
+func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
+	sc, err := slack.SlashCommandParse(r)
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "not a slash command form: "+err.Error())
+		return
+	}
+	if sc.TeamID == "" || sc.UserID == "" || sc.ChannelID == "" || sc.TriggerID == "" {
+		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "slash command without team_id, user_id, channel_id or trigger_id")
+		return
+	}
+	ws, ok := s.workspaces[sc.TeamID]
+	if !ok {
+		s.log.Warn("slash command from unknown workspace", "team", sc.TeamID)
+		ephemeral(w, "This Slack workspace is not set up for incidentd (team %s).", sc.TeamID)
+		return
+	}
+	if sc.Command != s.cfg.SlashCommand {
+		ephemeral(w, "incidentd answers to %s, not %s.", s.cfg.SlashCommand, sc.Command)
+		return
+	}
+	text := strings.TrimSpace(sc.Text)
+	if text == "" {
+		if err := s.openDeclareForm(r.Context(), ws, sc.TriggerID, sc.ChannelID); err != nil {
+			s.log.Warn("open declare form", "team", ws.TeamID, "err", err)
+			ephemeral(w, "I could not open the declare form (%v). Try `%s declare <title>`.", err, s.cfg.SlashCommand)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	cmdID := incident.CommandIDFor("slack-command", ws.TeamID, sc.TriggerID)
+	verb, rest, _ := strings.Cut(text, " ")
+	rest = strings.TrimSpace(rest)
+	req, err := parseSlackText(text, sc.UserID, s.cfg.Policy)
+	switch {
+	case err != nil && !isVerbWithID(verb):
+		ephemeral(w, "%s", err.Error())
+		return
+	case err == nil && req.Verb == "help":
+		ephemeral(w, slackHelp, s.cfg.PinEmoji)
+		return
+	case err == nil && (req.Verb == "declare" || req.Verb == ""):
+		s.slashDeclare(w, r, ws, sc, cmdID, req.Title)
+		return
+	}
+	// verb INCIDENT-ID [args]
+	id, args, _ := strings.Cut(rest, " ")
+	if !validIncidentID(id) {
+		ephemeral(w, "Which incident? `%s %s <incident-id> ...` (the id is on the incident card).", s.cfg.SlashCommand, strings.ToLower(verb))
+		return
+	}
+	req, err = parseSlackText(verb+" "+args, sc.UserID, s.cfg.Policy)
+	if err != nil {
+		ephemeral(w, "%s", err.Error())
+		return
+	}
+	c := incident.Command{ID: cmdID, Incident: id, Tenant: ws.Tenant, Actor: sc.UserID, At: s.cfg.Now().UTC()}
+	req.apply(&c)
+	if err := s.submit(r.Context(), "slack", c); err != nil {
+		writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "the command log is unavailable")
+		return
+	}
+	ephemeral(w, "`%s` sent for %s; the incident card will show the result.", req.Verb, id)
+}
+
+// isVerbWithID reports whether a slash verb targets an existing incident.
+func isVerbWithID(verb string) bool {
+	switch strings.ToLower(verb) {
+	case "severity", "sev", "assign", "commander", "unassign", "ack", "acknowledge", "mitigate", "mitigated",
+		"resolve", "resolved", "reopen", "title", "note":
+		return true
+	}
+	return false
+}
+
+// errAnchor is a failure to post the anchor message of a declare.
+type errAnchor struct{ err error }
+
+func (e *errAnchor) Error() string { return "ingress: post incident anchor: " + e.err.Error() }
+
+// declareAnchored posts the anchor message in channel and declares the
+// incident anchored to it. The error is an *errAnchor or wraps errNotInLog.
+func (s *Server) declareAnchored(ctx context.Context, ws workspace, channel, user, cmdID, title, severity string) (string, error) {
+	ts, err := s.postAnchor(ctx, ws, channel, fmt.Sprintf(":rotating_light: Incident declared by <@%s>: %s", user, title))
+	if err != nil {
+		s.log.Warn("post incident anchor", "team", ws.TeamID, "channel", channel, "err", err)
+		return "", &errAnchor{err}
+	}
+	c := incident.Command{
+		ID: cmdID, Incident: incident.SlackIncidentID(ws.TeamID, channel, ts), Tenant: ws.Tenant,
+		Actor: user, At: s.cfg.Now().UTC(), Kind: incident.Declare, Title: title, Severity: severity,
+		Source: incident.Source{Kind: incident.FromSlack, Team: ws.TeamID, Channel: channel, ThreadTS: ts},
+	}
+	return c.Incident, s.submit(ctx, "slack", c)
+}
+
+// slashDeclare declares from a slash command and answers it.
+func (s *Server) slashDeclare(w http.ResponseWriter, r *http.Request, ws workspace, sc slack.SlashCommand, cmdID, title string) {
+	id, err := s.declareAnchored(r.Context(), ws, sc.ChannelID, sc.UserID, cmdID, title, "")
+	var ae *errAnchor
+	switch {
+	case errors.As(err, &ae):
+		ephemeral(w, "I could not post in this channel (%v); invite me, or mention me with `@fire <title>`.", ae.err)
+	case err != nil:
+		writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "the command log is unavailable")
+	default:
+		ephemeral(w, "Declaring %q (%s); the incident card follows in the thread.", title, id)
+	}
+}

@@ -1,0 +1,152 @@
+package ingress
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/incidentd/incidentd/incident"
+)
+
+// The incident card's interactive elements (notifier/card.go): every
+// element's block_id is "incident:<incident id>"; a button's value is the
+// incident id.
+const (
+	cardBlockPrefix = "incident:"
+	actionSeverity  = "incident_severity" // static_select, option value = severity
+	actionAssign    = "incident_assign"   // users_select
+	actionAck       = "incident_ack"
+	actionResolve   = "incident_resolve"
+	actionMitigate  = "incident_mitigate"
+	actionReopen    = "incident_reopen"
+)
+
+// slackInteractions is POST /slack/interactions: block_actions from the
+// incident card and view_submission of the declare form.
+func (s *Server) slackInteractions(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "not a form body: "+err.Error())
+		return
+	}
+	payload := r.PostForm.Get("payload")
+	if payload == "" {
+		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "no payload field")
+		return
+	}
+	var cb slack.InteractionCallback
+	if err := json.Unmarshal([]byte(payload), &cb); err != nil {
+		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "payload is not an interaction: "+err.Error())
+		return
+	}
+	ws, ok := s.workspaces[cb.Team.ID]
+	if !ok {
+		s.log.Warn("slack interaction from unknown workspace", "team", cb.Team.ID)
+		ephemeral(w, "This Slack workspace is not set up for incidentd (team %s).", cb.Team.ID)
+		return
+	}
+	switch cb.Type {
+	case slack.InteractionTypeBlockActions:
+		s.cardActions(w, r, ws, cb)
+	case slack.InteractionTypeViewSubmission:
+		s.declareSubmission(w, r, ws, cb)
+	default:
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+// cardActions turns the card's buttons and selects into commands.
+func (s *Server) cardActions(w http.ResponseWriter, r *http.Request, ws workspace, cb slack.InteractionCallback) {
+	if cb.User.ID == "" {
+		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "block_actions without user")
+		return
+	}
+	var cmds []incident.Command
+	for _, a := range cb.ActionCallback.BlockActions {
+		if a == nil {
+			continue
+		}
+		id, ok := strings.CutPrefix(a.BlockID, cardBlockPrefix)
+		if !ok || !validIncidentID(id) {
+			continue // not an incident card element
+		}
+		c := incident.Command{
+			ID:       incident.CommandIDFor("slack-action", ws.TeamID, cb.TriggerID, a.ActionTs, a.ActionID, a.BlockID),
+			Incident: id, Tenant: ws.Tenant, Actor: cb.User.ID, At: s.cfg.Now().UTC(),
+		}
+		switch a.ActionID {
+		case actionSeverity:
+			c.Kind, c.Severity = incident.SetSeverity, a.SelectedOption.Value
+		case actionAssign:
+			c.Kind, c.Role, c.Person = incident.Assign, incident.Assignee, a.SelectedUser
+		case actionAck:
+			c.Kind = incident.Acknowledge
+		case actionResolve:
+			c.Kind = incident.Resolve
+		case actionMitigate:
+			c.Kind = incident.Mitigate
+		case actionReopen:
+			c.Kind = incident.Reopen
+		default:
+			continue
+		}
+		cmds = append(cmds, c)
+	}
+	for _, c := range cmds {
+		if err := s.submit(r.Context(), "slack", c); err != nil {
+			writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "the command log is unavailable")
+			return
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// viewErrors is a view_submission answer that keeps the modal open with
+// errors under its inputs.
+type viewErrors struct {
+	ResponseAction string            `json:"response_action"`
+	Errors         map[string]string `json:"errors"`
+}
+
+// declareSubmission declares the incident of a submitted declare form.
+func (s *Server) declareSubmission(w http.ResponseWriter, r *http.Request, ws workspace, cb slack.InteractionCallback) {
+	if cb.View.CallbackID != declareCallbackID {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	var title, sev string
+	if cb.View.State != nil {
+		title = strings.TrimSpace(cb.View.State.Values[declareTitle][declareTitle].Value)
+		sev = cb.View.State.Values[declareSeverity][declareSeverity].SelectedOption.Value
+	}
+	if title == "" || len(title) > incident.MaxTitle {
+		writeJSON(w, http.StatusOK, viewErrors{"errors", map[string]string{declareTitle: "A title is 1 to 200 characters."}})
+		return
+	}
+	if sev != "" {
+		if _, ok := matchSeverity(sev, s.cfg.Policy); !ok {
+			writeJSON(w, http.StatusOK, viewErrors{"errors", map[string]string{declareSeverity: "Pick one of " + strings.Join(s.cfg.Policy.Severities, ", ") + "."}})
+			return
+		}
+	}
+	channel := cb.View.PrivateMetadata
+	if channel == "" {
+		channel = ws.IncidentsChannel
+	}
+	if cb.User.ID == "" || channel == "" || cb.View.ID == "" {
+		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "view_submission without user, view id or channel")
+		return
+	}
+	_, err := s.declareAnchored(r.Context(), ws, channel, cb.User.ID, incident.CommandIDFor("slack-view", ws.TeamID, cb.View.ID), title, sev)
+	var ae *errAnchor
+	switch {
+	case errors.As(err, &ae):
+		writeJSON(w, http.StatusOK, viewErrors{"errors", map[string]string{declareTitle: "I could not post in the channel: " + ae.err.Error()}})
+	case err != nil:
+		writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "the command log is unavailable")
+	default:
+		w.WriteHeader(http.StatusOK) // closes the form
+	}
+}
