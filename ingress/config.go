@@ -57,6 +57,10 @@ type Config struct {
 	// PinEmoji is the reaction that pins a message to the timeline.
 	PinEmoji string
 
+	// OutboxPath is the notifier's outbox file (notifier.ReadOutbox),
+	// served at /api/v1/outbox; empty: no outbox (404).
+	OutboxPath string
+
 	// MaxBodyBytes bounds every request body.
 	MaxBodyBytes int64
 	// ProduceTimeout bounds the wait for the broker's ack.

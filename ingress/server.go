@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/incidentd/incidentd/ingress/web"
 	"github.com/incidentd/incidentd/internal/kafka"
 )
 
@@ -201,7 +203,19 @@ func (s *Server) routes() *mux.Router {
 		api("/incidents/{id}/"+w.path, s.apiWrite(w), http.MethodPost)
 	}
 	api("/analytics", s.apiAnalytics, http.MethodGet)
+	api("/outbox", s.apiOutbox, http.MethodGet)
+
+	// The dashboard's pages: every other GET outside /api and /slack.
+	// isPage comes first: a matching path prefix would clear a method
+	// mismatch found on an API route (gorilla/mux), turning 405 into 404.
+	r.MatcherFunc(isPage).PathPrefix("/").Methods(http.MethodGet, http.MethodHead).Handler(web.Handler())
 	return r
+}
+
+// isPage matches the paths the dashboard's pages may have.
+func isPage(r *http.Request, _ *mux.RouteMatch) bool {
+	p := r.URL.Path
+	return !strings.HasPrefix(p, "/api/") && !strings.HasPrefix(p, "/slack/")
 }
 
 // limitBody bounds every request body.
