@@ -102,27 +102,33 @@
     return h('time', { datetime: d.toISOString(), title: d.toISOString() }, (short ? shortFmt : dateFmt).format(d));
   }
 
+  const UNITS = [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]];
+
+  // ago is a coarse "how long ago": its largest unit only.
   function ago(v) {
     const d = parseTime(v);
     if (!d) return '';
-    return fmtDuration((Date.now() - d.getTime()) / 1000) + ' ago';
+    const sec = Math.max(0, (Date.now() - d.getTime()) / 1000);
+    if (sec < 60) return 'just now';
+    const [u, n] = UNITS.find(([, n]) => sec >= n);
+    return Math.floor(sec / n) + u + ' ago';
   }
 
-  // fmtDuration renders seconds as the two largest units: "45s", "12m 5s",
-  // "3h 5m", "2d 4h".
+  // fmtDuration renders seconds as the largest unit and the one after it,
+  // if not zero: "45s", "12m 5s", "3h", "3h 5m", "2d 4h".
   function fmtDuration(sec) {
     if (sec === null || sec === undefined || !isFinite(sec)) return '—';
     sec = Math.max(0, Math.round(sec));
-    const units = [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]];
-    const parts = [];
-    for (const [u, n] of units) {
-      if (sec >= n || (u === 's' && parts.length === 0)) {
-        parts.push(Math.floor(sec / n) + u);
-        sec %= n;
-      }
-      if (parts.length === 2) break;
+    const found = UNITS.findIndex(([, n]) => sec >= n);
+    const i = found === -1 ? 3 : found;
+    const [u, n] = UNITS[i];
+    let out = Math.floor(sec / n) + u;
+    if (i < 3) {
+      const [u2, n2] = UNITS[i + 1];
+      const rest = Math.floor((sec % n) / n2);
+      if (rest) out += ' ' + rest + u2;
     }
-    return parts.join(' ');
+    return out;
   }
 
   function noteSeverity(sev) {
@@ -368,7 +374,7 @@
 
     const fStatus = select('f-status', listState.status, [['', 'Any status'], ...STATUSES.map((x) => [x, x])]);
     const fSev = select('f-severity', listState.severity, [['', 'Any severity'], ...severities.map((x) => [x, x])]);
-    const fAssignee = h('input', { id: 'f-assignee', type: 'text', value: listState.assignee, placeholder: 'anyone', size: 12 });
+    const fAssignee = h('input', { id: 'f-assignee', type: 'text', value: listState.assignee, placeholder: 'anyone' });
     const fFrom = h('input', { id: 'f-from', type: 'datetime-local', value: listState.from });
     const fTo = h('input', { id: 'f-to', type: 'datetime-local', value: listState.to });
     const fQ = h('input', { id: 'f-q', type: 'search', value: listState.q, placeholder: 'words in the title' });
@@ -393,7 +399,6 @@
     const filters = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter incidents', onsubmit: apply },
       field('Search', 'f-q', fQ), field('Status', 'f-status', fStatus), field('Severity', 'f-severity', fSev),
       field('Assignee', 'f-assignee', fAssignee), field('Declared from', 'f-from', fFrom), field('to', 'f-to', fTo),
-      field('Sort', 'f-sort', fSort),
       h('div', { class: 'field buttons' }, h('button', { type: 'submit', class: 'primary' }, 'Apply'),
         h('button', { type: 'button', onclick: clear }, 'Clear')));
 
@@ -459,6 +464,7 @@
 
     show('Incidents',
       h('div', { class: 'pagehead' }, h('h1', null, 'Incidents'),
+        h('div', { class: 'field inline' }, h('label', { for: 'f-sort' }, 'Sort'), fSort),
         h('a', { class: 'button primary', href: '#/declare' }, 'Declare an incident')),
       filters, errBox,
       h('div', { class: 'tablewrap' }, table), empty,
@@ -544,13 +550,13 @@
     const sevSel = h('select', { id: 'a-severity', name: 'severity' }, severities.map((x) => h('option', { value: x }, x)));
     const titleIn = h('input', { id: 'a-title', name: 'title', type: 'text', maxlength: 500, autocomplete: 'off' });
     const roleSel = h('select', { id: 'a-role', name: 'role' }, h('option', { value: 'commander' }, 'Commander'), h('option', { value: 'assignee' }, 'Assignee'));
-    const personIn = h('input', { id: 'a-person', name: 'person', type: 'text', autocomplete: 'off', placeholder: 'name or @handle; empty unassigns' });
+    const personIn = h('input', { id: 'a-person', name: 'person', type: 'text', autocomplete: 'off', placeholder: 'person (empty: nobody)' });
     const noteIn = h('textarea', { id: 'a-note', name: 'note', rows: 3 });
     const impactIn = h('input', { id: 'a-impact', name: 'impact', type: 'datetime-local', step: 1 });
 
     const actions = h('section', { class: 'actions card', 'aria-labelledby': 'actions-h' },
       h('h2', { id: 'actions-h' }, 'Actions'),
-      statusRow,
+      statusRow, msg, errBox,
       actForm('Severity', [h('label', { for: 'a-severity', class: 'sr-only' }, 'Severity'), sevSel],
         () => act('severity', { severity: sevSel.value }, 'Severity changed to ' + sevSel.value), 'Change severity'),
       actForm('Title', [h('label', { for: 'a-title', class: 'sr-only' }, 'Title'), titleIn],
@@ -565,8 +571,7 @@
           const at = localInputToRFC3339(impactIn.value);
           if (!at) { showError('Pick the time the impact started.'); impactIn.focus(); return; }
           act('impact-started', { at }, 'Impact start set');
-        }, 'Set'),
-      msg, errBox);
+        }, 'Set'));
 
     function setBusy(b) {
       busy = b;
@@ -768,6 +773,7 @@
 
   function niceMax(v) {
     if (!(v > 0)) return 1;
+    if (v <= 1) return 1;
     const p = Math.pow(10, Math.floor(Math.log10(v)));
     for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
     return 10 * p;
@@ -775,7 +781,7 @@
 
   // niceDurationMax rounds seconds up to a readable axis top.
   function niceDurationMax(v) {
-    const steps = [60, 300, 600, 1800, 3600, 7200, 4 * 3600, 8 * 3600, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400];
+    const steps = [60, 300, 600, 1800, 3600, 7200, 4 * 3600, 8 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400];
     for (const x of steps) if (x >= v) return x;
     return niceMax(v);
   }
@@ -790,6 +796,11 @@
     return h('figure', { class: 'chart card' }, h('figcaption', null, h('h2', null, title), desc ? h('p', { class: 'help' }, desc) : null), svgEl, table);
   }
 
+  function wide(el) {
+    el.classList.add('wide');
+    return el;
+  }
+
   function legend(items) {
     return h('ul', { class: 'legend' }, items.map(([cls, text]) => h('li', null, h('span', { class: 'swatch ' + cls, 'aria-hidden': 'true' }), text)));
   }
@@ -797,7 +808,7 @@
   // barsBySeverity: for each severity, an MTTA bar and an MTTR bar,
   // horizontal, sharing one duration axis.
   function barsBySeverity(stats) {
-    const W = 560; const rowH = 34; const left = 70; const right = 70; const top = 8;
+    const W = 560; const rowH = 44; const left = 64; const right = 70; const top = 8;
     const H = top + stats.length * rowH + 24;
     const max = niceDurationMax(Math.max(1, ...stats.flatMap((x) => [x.mtta_seconds || 0, x.mttr_seconds || 0])));
     const x = (v) => left + (W - left - right) * (v / max);
@@ -812,15 +823,15 @@
       g.append(s('text', { x: left - 8, y: y + rowH / 2 + 4, class: 'label', 'text-anchor': 'end' }, st.severity || 'all'));
       const bar = (v, dy, cls, name) => {
         if (!(v > 0)) {
-          g.append(s('text', { x: left + 4, y: y + dy + 10, class: 'tick' }, name + ': none yet'));
+          g.append(s('text', { x: left + 4, y: y + dy + 12, class: 'tick' }, name + ': none yet'));
           return;
         }
-        g.append(s('rect', { x: left, y: y + dy, width: Math.max(2, x(v) - left), height: 12, rx: 2, class: cls },
+        g.append(s('rect', { x: left, y: y + dy, width: Math.max(2, x(v) - left), height: 15, rx: 2, class: cls },
           s('title', null, `${st.severity} ${name} ${fmtDuration(v)}`)),
-        s('text', { x: x(v) + 4, y: y + dy + 10, class: 'val' }, fmtDuration(v)));
+        s('text', { x: x(v) + 5, y: y + dy + 12, class: 'val' }, fmtDuration(v)));
       };
-      bar(st.mtta_seconds, 4, 'c-mtta', 'MTTA');
-      bar(st.mttr_seconds, 18, 'c-mttr', 'MTTR');
+      bar(st.mtta_seconds, 5, 'c-mtta', 'MTTA');
+      bar(st.mttr_seconds, 22, 'c-mttr', 'MTTR');
     });
     return g;
   }
@@ -841,14 +852,15 @@
     const W = 640; const H = 240; const left = 36; const right = 12; const top = 10; const bottom = 28;
     const n = Math.max(1, buckets.length);
     const totals = buckets.map((b) => Object.values(b.declared || {}).reduce((a, c) => a + c, 0));
-    const max = niceMax(Math.max(1, ...totals, ...buckets.map((b) => b.resolved || 0)));
+    // Counts get whole-number ticks: four steps of a round size.
+    const max = 4 * Math.max(1, niceMax(Math.max(...totals, ...buckets.map((b) => b.resolved || 0), 1) / 4));
     const bw = (W - left - right) / n;
     const y = (v) => H - bottom - (H - top - bottom) * (v / max);
     const g = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'Incidents declared per interval by severity, and incidents resolved', class: 'svgchart' });
     for (let i = 0; i <= 4; i++) {
       const v = (max * i) / 4;
       g.append(s('line', { x1: left, x2: W - right, y1: y(v), y2: y(v), class: 'grid' }),
-        s('text', { x: left - 6, y: y(v) + 4, class: 'tick', 'text-anchor': 'end' }, Number.isInteger(v) ? v : v.toFixed(1)));
+        s('text', { x: left - 6, y: y(v) + 4, class: 'tick', 'text-anchor': 'end' }, String(Math.round(v))));
     }
     const nth = everyNth(n);
     buckets.forEach((b, i) => {
@@ -876,7 +888,7 @@
   // (nothing acknowledged or resolved) breaks the line instead of
   // pretending to be zero.
   function linesOverTime(buckets, bucketSec) {
-    const W = 640; const H = 240; const left = 56; const right = 12; const top = 10; const bottom = 28;
+    const W = 1240; const H = 190; const left = 56; const right = 12; const top = 10; const bottom = 28;
     const n = Math.max(1, buckets.length);
     const max = niceDurationMax(Math.max(1, ...buckets.flatMap((b) => [b.mtta_seconds || 0, b.mttr_seconds || 0])));
     const bw = (W - left - right) / n;
@@ -980,11 +992,11 @@
             [legend(severities.slice(0, 4).map((x) => ['sevfill sev' + sevIndex(x), x]).concat([['c-resolved', 'Resolved']])),
               dataTable('per interval', ['Interval', ...severities, 'Resolved'],
                 buckets.map((b) => [bucketLabel(b.start, bucketSec), ...severities.map((x) => (b.declared || {})[x] || 0), b.resolved || 0]))]),
-          chartCard('MTTA and MTTR over time', 'Of the incidents declared in each interval; gaps are intervals with nothing acknowledged or resolved.',
+          wide(chartCard('MTTA and MTTR over time', 'Of the incidents declared in each interval; gaps are intervals with nothing acknowledged or resolved.',
             linesOverTime(buckets, bucketSec),
             [legend([['c-mtta', 'MTTA'], ['c-mttr', 'MTTR']]),
               dataTable('per interval', ['Interval', 'MTTA', 'MTTR'],
-                buckets.map((b) => [bucketLabel(b.start, bucketSec), b.mtta_seconds > 0 ? fmtDuration(b.mtta_seconds) : '—', b.mttr_seconds > 0 ? fmtDuration(b.mttr_seconds) : '—']))])));
+                buckets.map((b) => [bucketLabel(b.start, bucketSec), b.mtta_seconds > 0 ? fmtDuration(b.mtta_seconds) : '—', b.mttr_seconds > 0 ? fmtDuration(b.mttr_seconds) : '—']))]))));
     }
 
     show('Analytics',
@@ -998,12 +1010,39 @@
 
   // ---- Slack outbox ----------------------------------------------------------
 
+  const EMOJI = {
+    rotating_light: '🚨', white_check_mark: '✅', warning: '⚠️', fire: '🔥', pushpin: '📌', eyes: '👀',
+    large_green_circle: '🟢', large_yellow_circle: '🟡', large_orange_circle: '🟠', red_circle: '🔴', memo: '📝',
+    hammer_and_wrench: '🛠️', arrows_counterclockwise: '🔄', bust_in_silhouette: '👤', clock3: '🕒',
+  };
+
+  // mrkdwn renders the little of Slack's mrkdwn a preview needs: *bold*,
+  // known :emoji: and <url|label> links as their label. The result is
+  // text nodes and <strong> elements only.
+  function mrkdwn(text) {
+    const out = [];
+    const plain = String(text)
+      .replace(/<([^<>|]+)\|([^<>]+)>/g, '$2')
+      .replace(/<([^<>]+)>/g, '$1')
+      .replace(/:([a-z0-9_+-]+):/g, (m, name) => EMOJI[name] || m);
+    const re = /\*([^*\n]+)\*/g;
+    let last = 0;
+    let m;
+    while ((m = re.exec(plain))) {
+      if (m.index > last) out.push(plain.slice(last, m.index));
+      out.push(h('strong', null, m[1]));
+      last = re.lastIndex;
+    }
+    if (last < plain.length) out.push(plain.slice(last));
+    return out;
+  }
+
   // blockPreview renders Slack Block Kit blocks roughly as Slack would:
-  // text stays text (mrkdwn is not interpreted), buttons are shown, not
-  // clickable.
+  // text stays text (bold and emoji only, see mrkdwn), buttons are shown,
+  // not clickable.
   function blockPreview(blocks) {
     if (!Array.isArray(blocks)) return null;
-    const txt = (t) => (t && typeof t === 'object' ? t.text : t) || '';
+    const txt = (t) => mrkdwn((t && typeof t === 'object' ? t.text : t) || '');
     return h('div', { class: 'blocks' }, blocks.map((b) => {
       switch (b && b.type) {
         case 'header': return h('div', { class: 'b-header' }, txt(b.text));
@@ -1012,7 +1051,7 @@
           Array.isArray(b.fields) ? h('div', { class: 'b-fields' }, b.fields.map((f) => h('div', null, txt(f)))) : null);
         case 'context': return h('div', { class: 'b-context' }, (b.elements || []).map((e) => h('span', null, txt(e))));
         case 'actions': return h('div', { class: 'b-actions' }, (b.elements || []).map((e) =>
-          h('span', { class: 'b-button' + (e.style ? ' ' + String(e.style).replace(/[^a-z]/g, '') : '') }, txt(e.text) || e.type || 'control')));
+          h('span', { class: 'b-button' + (e.style ? ' ' + String(e.style).replace(/[^a-z]/g, '') : '') }, e.text ? txt(e.text) : (e.type || 'control'))));
         default: return h('div', { class: 'b-other muted' }, '[' + ((b && b.type) || 'block') + ']');
       }
     }));
@@ -1045,7 +1084,7 @@
             h('span', { class: 'spacer' }),
             e.incident_id ? h('a', { href: '#/incidents/' + encodeURIComponent(e.incident_id) }, e.incident_id) : null,
             timeEl(e.time)),
-          e.text ? h('p', { class: 'outtext' }, e.text) : null,
+          e.text ? h('p', { class: 'outtext' }, mrkdwn(e.text)) : null,
           blockPreview(e.blocks))));
       } catch (e) {
         if (e.name === 'AbortError') return;
