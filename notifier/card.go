@@ -1,0 +1,198 @@
+package notifier
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/incidentd/incidentd/incident"
+)
+
+// The incident card's interactive elements. Ingress's interaction receiver
+// reads these: every element sits in the block whose id is
+// BlockIDPrefix+incident id, and each button's value is the incident id.
+const (
+	// ActionSeverity is a static_select; option values are the policy's
+	// severity names.
+	ActionSeverity = "incident_severity"
+	// ActionAssign is a users_select; the selected user becomes assignee.
+	ActionAssign = "incident_assign"
+	// ActionAcknowledge, ActionMitigate, ActionResolve and ActionReopen are
+	// buttons whose value is the incident id.
+	ActionAcknowledge = "incident_ack"
+	ActionMitigate    = "incident_mitigate"
+	ActionResolve     = "incident_resolve"
+	ActionReopen      = "incident_reopen"
+
+	// BlockIDPrefix starts the block_id of the card's actions block; the
+	// incident id follows.
+	BlockIDPrefix = "incident:"
+)
+
+// BlockID is the block_id of an incident's card actions.
+func BlockID(incidentID string) string { return BlockIDPrefix + incidentID }
+
+// IncidentFromBlockID returns the incident id a card's block_id names.
+func IncidentFromBlockID(blockID string) (string, bool) {
+	id, ok := strings.CutPrefix(blockID, BlockIDPrefix)
+	return id, ok && id != ""
+}
+
+// Limits Slack puts on blocks.
+const (
+	maxHeader = 150  // header block text
+	maxField  = 2000 // section field text
+)
+
+// DashboardLink is the dashboard page of an incident.
+func DashboardLink(base, incidentID string) string {
+	return strings.TrimRight(base, "/") + "/incidents/" + url.PathEscape(incidentID)
+}
+
+// CardText is the card's plain-text fallback (notifications, screen
+// readers, and the outbox): the fields the card shows, on one line.
+func CardText(s incident.State) string {
+	return fmt.Sprintf("[%s] %s: %s, commander %s, assignee %s",
+		s.Severity, s.Title, s.Status, personText(s.Commander), personText(s.Assignee))
+}
+
+// RenderCard builds the incident card for a state.
+func RenderCard(s incident.State, p incident.Policy, dashboardURL string) (string, []slack.Block) {
+	link := DashboardLink(dashboardURL, s.Incident)
+	header := slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType,
+		truncate(fmt.Sprintf("%s %s: %s", statusEmoji(s.Status), s.Severity, s.Title), maxHeader), true, false))
+	header.BlockID = "card-header"
+	field := func(name, value string) *slack.TextBlockObject {
+		return slack.NewTextBlockObject(slack.MarkdownType, truncate("*"+name+"*\n"+value, maxField), false, false)
+	}
+	fields := slack.NewSectionBlock(nil, []*slack.TextBlockObject{
+		field("Severity", escape(s.Severity)),
+		field("Status", string(s.Status)),
+		field("Commander", person(s.Commander)),
+		field("Assignee", person(s.Assignee)),
+		field("Declared", slackDate(s.DeclaredAt)+" by "+person(s.Reporter)),
+		field("Dashboard", "<"+link+"|Open incident "+escape(s.Incident)+">"),
+	}, nil)
+	fields.BlockID = "card-fields"
+
+	ctx := slack.NewContextBlock("card-context", slack.NewTextBlockObject(slack.MarkdownType,
+		fmt.Sprintf("Incident `%s` · updated %s · <%s|dashboard>", escape(s.Incident), slackDate(s.UpdatedAt), link), false, false))
+
+	blocks := []slack.Block{header, fields, ctx, slack.NewActionBlock(BlockID(s.Incident), controls(s, p)...)}
+	return CardText(s), blocks
+}
+
+// controls are the card's interactive elements for the incident's status.
+func controls(s incident.State, p incident.Policy) []slack.BlockElement {
+	var opts []*slack.OptionBlockObject
+	var initial *slack.OptionBlockObject
+	for _, sev := range p.Severities {
+		o := slack.NewOptionBlockObject(sev, slack.NewTextBlockObject(slack.PlainTextType, sev, false, false), nil)
+		opts = append(opts, o)
+		if sev == s.Severity {
+			initial = o
+		}
+	}
+	sevSel := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic,
+		slack.NewTextBlockObject(slack.PlainTextType, "Severity", false, false), ActionSeverity, opts...)
+	sevSel.InitialOption = initial
+	assign := slack.NewOptionsSelectBlockElement(slack.OptTypeUser,
+		slack.NewTextBlockObject(slack.PlainTextType, "Assign", false, false), ActionAssign)
+	assign.InitialUser = s.Assignee
+	els := []slack.BlockElement{sevSel, assign}
+
+	button := func(action, label string, style slack.Style) *slack.ButtonBlockElement {
+		b := slack.NewButtonBlockElement(action, s.Incident, slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
+		if style != "" {
+			b = b.WithStyle(style)
+		}
+		return b
+	}
+	switch s.Status {
+	case incident.StatusResolved:
+		els = append(els, button(ActionReopen, "Reopen", ""))
+	default:
+		if s.Status == incident.StatusOpen {
+			els = append(els, button(ActionAcknowledge, "Acknowledge", slack.StylePrimary))
+		}
+		if s.Status != incident.StatusMitigated {
+			els = append(els, button(ActionMitigate, "Mitigated", ""))
+		}
+		els = append(els, button(ActionResolve, "Resolve", slack.StyleDanger))
+	}
+	return els
+}
+
+func statusEmoji(s incident.Status) string {
+	switch s {
+	case incident.StatusAcknowledged:
+		return "👀"
+	case incident.StatusMitigated:
+		return "🩹"
+	case incident.StatusResolved:
+		return "✅"
+	}
+	return "🔥"
+}
+
+// person is a Slack mention of a user id, or a placeholder.
+func person(id string) string {
+	if id == "" {
+		return "_none_"
+	}
+	if slackUserID(id) {
+		return "<@" + id + ">"
+	}
+	return escape(id)
+}
+
+func personText(id string) string {
+	if id == "" {
+		return "none"
+	}
+	return id
+}
+
+// slackUserID reports whether s looks like a Slack user id (U… or W…).
+func slackUserID(s string) bool {
+	if len(s) < 2 || (s[0] != 'U' && s[0] != 'W') {
+		return false
+	}
+	for _, r := range s[1:] {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// slackDate formats a time with Slack's date token, so each reader sees it
+// in their own time zone; the fallback is UTC.
+func slackDate(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+// escape escapes the three characters Slack's mrkdwn reserves.
+func escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -1,0 +1,380 @@
+package notifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/internal/wire"
+)
+
+// Notifier keeps Slack (or the outbox) in step with the events topic.
+type Notifier struct {
+	cfg      Config
+	log      *slog.Logger
+	m        *metrics
+	topics   kafka.Topics
+	byTeam   map[string]Workspace
+	byTenant map[string]Workspace
+
+	// mu guards everything below and the records it holds; store writes
+	// happen under it, so a record is never written older than it is.
+	mu    sync.Mutex
+	st    *store
+	recs  map[string]*record // incidents loaded: those with work, and the current fetch's
+	lanes map[string]*lane   // by channel key, while they have work
+}
+
+// New checks cfg and registers the metrics. Run does the work.
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Notifier, error) {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("notifier: register metrics: %w", err)
+	}
+	n := &Notifier{
+		cfg: cfg, log: logger, m: m, topics: cfg.Kafka.Topics(),
+		byTeam: map[string]Workspace{}, byTenant: map[string]Workspace{},
+		recs: map[string]*record{}, lanes: map[string]*lane{},
+	}
+	for _, w := range cfg.Workspaces {
+		n.byTeam[w.TeamID] = w
+		n.byTenant[w.Tenant] = w
+	}
+	return n, nil
+}
+
+// Run consumes the events topic and sends until ctx is done, then stops
+// its senders and returns ctx's error. It returns early only if it cannot
+// start (store, broker, topics) or the store fails.
+func (n *Notifier) Run(ctx context.Context) error {
+	if err := os.MkdirAll(n.cfg.Dir, 0o755); err != nil {
+		return fmt.Errorf("notifier: data dir: %w", err)
+	}
+	st, err := openStore(filepath.Join(n.cfg.Dir, "store"), n.log)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+
+	sender := n.cfg.Sender
+	if sender == nil {
+		if n.cfg.OutboxMode() {
+			ob, err := OpenOutbox(filepath.Join(n.cfg.Dir, OutboxFile), n.cfg.Now)
+			if err != nil {
+				return err
+			}
+			defer ob.Close()
+			sender = ob
+		} else {
+			sender = NewSlackSender(n.cfg.SlackAPIURL, n.cfg.CallTimeout)
+		}
+	}
+
+	cl, err := kafka.NewClient(n.cfg.Kafka, n.log,
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(0),
+	)
+	if err != nil {
+		return fmt.Errorf("notifier: %w", err)
+	}
+	defer cl.Close()
+	parts, err := n.partitions(ctx, cl)
+	if err != nil {
+		return err
+	}
+
+	n.mu.Lock()
+	n.st = st
+	offsets, err := st.offsets()
+	if err != nil {
+		n.mu.Unlock()
+		return err
+	}
+	pending, err := st.pending()
+	n.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	start := map[int32]kgo.Offset{}
+	for p := range parts {
+		start[p] = kgo.NewOffset().AtStart()
+		if next, ok := offsets[p]; ok {
+			start[p] = kgo.NewOffset().At(next)
+		}
+	}
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{n.topics.Events: start})
+
+	d := &dispatcher{n: n, cl: cl, sender: sender, sem: make(chan struct{}, n.cfg.Concurrency)}
+	dctx, stopLanes := context.WithCancel(ctx)
+	defer func() {
+		stopLanes()
+		d.wg.Wait()
+	}()
+	n.mu.Lock()
+	for _, id := range pending {
+		rec, err := n.load(id)
+		if err != nil {
+			n.mu.Unlock()
+			return err
+		}
+		d.kick(dctx, id, rec)
+	}
+	n.mu.Unlock()
+	n.log.Info("notifier consuming", "topic", n.topics.Events, "partitions", parts, "resumed_incidents", len(pending), "outbox", n.cfg.OutboxMode())
+
+	for {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			n.log.Warn("fetch", "topic", topic, "partition", p, "err", err)
+		})
+		if err := n.consume(ctx, d, dctx, fetches); err != nil {
+			return err
+		}
+	}
+}
+
+// partitions returns the events topic's partitions.
+func (n *Notifier) partitions(ctx context.Context, cl *kgo.Client) (map[int32]bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	td, err := kadm.NewClient(cl).ListTopics(ctx, n.topics.Events)
+	if err != nil {
+		return nil, fmt.Errorf("notifier: list topic %s: %w", n.topics.Events, err)
+	}
+	t, ok := td[n.topics.Events]
+	if !ok || t.Err != nil {
+		return nil, fmt.Errorf("notifier: events topic %s: not found (%v); create the topics first (incidentd topics)", n.topics.Events, t.Err)
+	}
+	parts := map[int32]bool{}
+	for p := range t.Partitions {
+		parts[p] = true
+	}
+	return parts, nil
+}
+
+// load returns an incident's record, from memory or the store. n.mu held.
+func (n *Notifier) load(id string) (*record, error) {
+	if r, ok := n.recs[id]; ok {
+		return r, nil
+	}
+	r, err := n.st.record(id)
+	if err != nil {
+		return nil, err
+	}
+	n.recs[id] = r
+	return r, nil
+}
+
+// consume folds one poll's events into the records and stores them, with
+// the offsets, in one synced batch; then it hands the incidents with work
+// to their channel lanes. Dead letters for events it cannot handle are
+// produced before the batch commits, so a crash repeats them rather than
+// losing them.
+func (n *Notifier) consume(ctx context.Context, d *dispatcher, dctx context.Context, fetches kgo.Fetches) error {
+	if fetches.NumRecords() == 0 {
+		return nil
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	touched := map[string]*record{}
+	next := map[int32]int64{}
+	var dead []DeadLetter
+	var err error
+	fetches.EachRecord(func(r *kgo.Record) {
+		if err != nil {
+			return
+		}
+		next[r.Partition] = r.Offset + 1
+		e, derr := wire.DecodeEvent(r.Value)
+		if derr != nil || e.Incident == "" {
+			if derr == nil {
+				derr = errors.New("event without an incident id")
+			}
+			n.m.events.WithLabelValues("malformed").Inc()
+			n.log.Error("malformed event", "partition", r.Partition, "offset", r.Offset, "err", derr)
+			dead = append(dead, DeadLetter{IncidentID: string(r.Key), Error: "malformed_event",
+				Reason: fmt.Sprintf("event at partition %d offset %d: %v", r.Partition, r.Offset, derr), Record: r.Value})
+			return
+		}
+		var rec *record
+		if rec, err = n.load(e.Incident); err != nil {
+			return
+		}
+		log := n.log.With("incident_id", e.Incident, "partition", r.Partition, "offset", r.Offset)
+		var dl []DeadLetter
+		if dl, err = n.apply(log, rec, e); err != nil {
+			return
+		}
+		dead = append(dead, dl...)
+		touched[e.Incident] = rec
+	})
+	if err != nil {
+		return err
+	}
+	for _, dl := range dead {
+		if err := d.deadLetter(ctx, dl); err != nil {
+			return err
+		}
+	}
+	b := n.st.batch()
+	for id, rec := range touched {
+		if err := b.putRecord(id, rec); err != nil {
+			b.discard()
+			return err
+		}
+	}
+	for p, o := range next {
+		if err := b.putOffset(p, o); err != nil {
+			b.discard()
+			return err
+		}
+	}
+	if err := b.commit(); err != nil {
+		return err
+	}
+	for id, rec := range touched {
+		if rec.hasWork() {
+			d.kick(dctx, id, rec)
+		} else if !d.queued(id) {
+			delete(n.recs, id)
+		}
+	}
+	return nil
+}
+
+// apply folds one event into its record and notes what it asks to send.
+// It returns dead letters for work that cannot be routed. n.mu held.
+func (n *Notifier) apply(log *slog.Logger, rec *record, e incident.Event) ([]DeadLetter, error) {
+	switch incident.Sequence(rec.State.Version, e) {
+	case incident.Seen:
+		n.m.events.WithLabelValues("duplicate").Inc()
+		return nil, nil
+	case incident.Gap:
+		// Views never fold over a gap silently: report it. The notifier
+		// still shows the newer state, since a card stuck on an old
+		// state is worse than one that skipped a version.
+		n.m.events.WithLabelValues("gap").Inc()
+		log.Warn("version gap in events", "have", rec.State.Version, "got", e.Version)
+	default:
+		n.m.events.WithLabelValues("applied").Inc()
+	}
+	rec.State = incident.Evolve(rec.State, e)
+	id := e.ID()
+
+	switch e.Kind {
+	case incident.Rejected:
+		src := rec.State.Source
+		if src.Kind != incident.FromSlack || src.Channel == "" || !slackUserID(e.Actor) || e.CommandKind == incident.RecordSlackMessage {
+			return nil, nil // nobody in Slack to tell
+		}
+		if sent, err := n.st.sent(id); err != nil || sent {
+			return nil, err
+		}
+		rec.Ephemerals = append(rec.Ephemerals, ephemeral{Event: id, User: e.Actor, Text: RejectionText(e)})
+	case incident.SlackMessageRecorded:
+		m := incident.SlackMessage{Channel: e.Message.Channel, TS: e.Message.TS}
+		if rec.Card != m {
+			if rec.Card.TS != "" {
+				log.Warn("card recorded in the log differs from ours; following the log",
+					"ours", rec.Card.Channel+"/"+rec.Card.TS, "log", m.Channel+"/"+m.TS)
+			}
+			rec.Card = m
+			rec.CardShown = 0 // show the latest state on the recorded card
+			rec.CardWant = rec.State.Version
+		}
+		rec.CardCmd = false
+	default:
+		if !rec.State.Declared {
+			return nil, nil
+		}
+		if rec.CardWant <= rec.CardShown {
+			rec.dirtySince = n.cfg.Now()
+		}
+		rec.CardWant = e.Version
+		if line, ok := TimelineLine(e); ok {
+			sent, err := n.st.sent(id)
+			if err != nil {
+				return nil, err
+			}
+			if !sent {
+				rec.Timeline = append(rec.Timeline, timelineLine{Event: id, Text: line})
+			}
+		}
+	}
+	if !rec.hasWork() {
+		return nil, nil
+	}
+	if _, err := n.route(rec.State); err != nil {
+		// Nothing can be sent for this incident: say so once per event
+		// and drop the work, so the incident does not stay pending.
+		rec.CardShown = rec.CardWant
+		rec.CardCmd, rec.Timeline, rec.Ephemerals = false, nil, nil
+		return []DeadLetter{{IncidentID: e.Incident, EventID: id, Team: rec.State.Source.Team,
+			Error: "no_workspace", Reason: err.Error()}}, nil
+	}
+	return nil, nil
+}
+
+// target is where an incident's messages go.
+type target struct {
+	ws      Workspace
+	channel string // the channel of the card and the thread
+	thread  string // the thread the card goes in ("" for a top-level card)
+	slack   bool   // declared in Slack: replies go in its thread
+}
+
+// key names the channel lane: its rate limit is the channel's.
+func (t target) key() string { return t.ws.TeamID + "/" + t.channel }
+
+// route says where an incident's messages go: the Slack thread it was
+// declared in, with its team's bot token, or its tenant's incidents channel.
+func (n *Notifier) route(s incident.State) (target, error) {
+	if s.Source.Kind == incident.FromSlack {
+		if s.Source.Channel == "" {
+			return target{}, fmt.Errorf("notifier: incident %s: declared in Slack without a channel", s.Incident)
+		}
+		t := target{channel: s.Source.Channel, thread: s.Source.ThreadTS, slack: true}
+		if n.cfg.OutboxMode() {
+			return t, nil
+		}
+		w, ok := n.byTeam[s.Source.Team]
+		if !ok {
+			return target{}, fmt.Errorf("notifier: incident %s: no workspace configured for Slack team %q", s.Incident, s.Source.Team)
+		}
+		t.ws = w
+		return t, nil
+	}
+	if n.cfg.OutboxMode() {
+		return target{channel: OutboxChannel}, nil
+	}
+	w, ok := n.byTenant[s.Tenant]
+	if !ok {
+		return target{}, fmt.Errorf("notifier: incident %s: no workspace configured for tenant %q", s.Incident, s.Tenant)
+	}
+	return target{ws: w, channel: w.IncidentsChannel}, nil
+}

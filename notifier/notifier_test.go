@@ -1,0 +1,186 @@
+package notifier_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/notifier"
+)
+
+// TestStorm: 1,000 changes on 50 incidents, through a real broker, against
+// the Slack stand-in with its one-message-a-second limit. Every incident
+// ends with one card, edited in place to the final state and recorded in
+// the incident, every timeline change in its thread once, every rejected
+// Slack command answered once; no channel is sent more than Slack allows.
+func TestStorm(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, time.Second)
+	r.startNotifier(r.config(t.TempDir()))
+	r.send(storm(50, 20, "s")...)
+	eventually(t, 40*time.Second, func() string {
+		dups, p := check(r, 50)
+		if p == "" && dups != 0 {
+			t.Fatalf("%d duplicate messages", dups)
+		}
+		return p
+	})
+	posts, updates := 0, 0
+	for _, c := range r.fake.Calls() {
+		if !c.OK() {
+			continue
+		}
+		switch c.Method {
+		case notifier.MethodPostMessage:
+			posts++
+		case notifier.MethodUpdate:
+			updates++
+		}
+	}
+	// Coalescing: far fewer messages than changes.
+	if posts+updates >= 500 {
+		t.Errorf("%d posts and %d edits for 1,000 changes: not coalesced", posts, updates)
+	}
+	t.Logf("%d posts, %d edits, %d calls in all", posts, updates, len(r.fake.Calls()))
+}
+
+// TestFailuresGoOn: a 5xx is retried; a channel the bot is not in and a
+// team without a workspace are dead letters with their reasons, and the
+// other incidents are served all the same.
+func TestFailuresGoOn(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 0)
+	r.fake.FailNext(notifier.MethodPostMessage, 3, http.StatusServiceUnavailable)
+	r.fake.SetChannelError("CBROKEN", "not_in_channel")
+	r.startNotifier(r.config(t.TempDir()))
+
+	at := time.Now().UTC()
+	decl := func(id, team, channel string) incident.Command {
+		return incident.Command{ID: "c-" + id, Incident: id, Tenant: "tenant1", Actor: "U1", At: at, Kind: incident.Declare,
+			Title: "t " + id, Source: incident.Source{Kind: incident.FromSlack, Team: team, Channel: channel, ThreadTS: "1.1"}}
+	}
+	r.send(decl("sl-broken", "T1", "CBROKEN"), decl("sl-noteam", "T9", "C1"), decl("sl-fine", "T1", "CFINE"))
+
+	dl := consumeAll(t, r.kc, r.kc.Topics().DeadLetters, 2)
+	byIncident := map[string]notifier.DeadLetter{}
+	for _, rec := range dl {
+		var d notifier.DeadLetter
+		if err := json.Unmarshal(rec.Value, &d); err != nil {
+			t.Fatal(err)
+		}
+		if string(rec.Key) != d.IncidentID {
+			t.Errorf("dead letter key %q, incident %q", rec.Key, d.IncidentID)
+		}
+		byIncident[d.IncidentID] = d
+	}
+	if d := byIncident["sl-broken"]; d.Error != "not_in_channel" || d.Method != notifier.MethodPostMessage || d.Channel != "CBROKEN" {
+		t.Errorf("dead letter for the broken channel = %+v", d)
+	}
+	if d := byIncident["sl-noteam"]; d.Error != "no_workspace" || !strings.Contains(d.Reason, `no workspace configured for Slack team "T9"`) {
+		t.Errorf("dead letter for the unknown team = %+v", d)
+	}
+	eventually(t, 10*time.Second, func() string {
+		for _, m := range r.fake.Messages("CFINE") {
+			if id, ok := cardIncident(m.Blocks); ok && id == "sl-fine" {
+				return ""
+			}
+		}
+		return "no card for sl-fine"
+	})
+	var failed int
+	for _, c := range r.fake.CallsTo(notifier.MethodPostMessage) {
+		if c.Status == http.StatusServiceUnavailable {
+			failed++
+		}
+	}
+	if failed != 3 {
+		t.Errorf("%d calls answered 503, want 3", failed)
+	}
+	if n := len(r.fake.Messages("CFINE")); n != 1 {
+		t.Errorf("%d messages in CFINE after retries, want 1", n)
+	}
+}
+
+// consumeAll reads n records of a topic from the start.
+func consumeAll(t *testing.T, kc kafka.Config, topic string, n int) []*kgo.Record {
+	t.Helper()
+	cl, err := kafka.NewClient(kc, nil, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out []*kgo.Record
+	for len(out) < n {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("%d records in %s, want %d", len(out), topic, n)
+		}
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
+	}
+	return out
+}
+
+// TestOutbox: without workspaces, what would go to Slack goes to the
+// outbox file, and ReadOutbox returns the newest entries first.
+func TestOutbox(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 0)
+	dir := t.TempDir()
+	cfg := r.config(dir)
+	cfg.Workspaces, cfg.SlackAPIURL = nil, ""
+	r.startNotifier(cfg)
+	r.send(storm(3, 4, "o")...)
+	path := filepath.Join(dir, notifier.OutboxFile)
+	eventually(t, 15*time.Second, func() string {
+		states, _, err := r.proc.snapshot()
+		if err != nil {
+			return err.Error()
+		}
+		if len(states) != 3 {
+			return fmt.Sprintf("%d incidents, want 3", len(states))
+		}
+		es, err := notifier.ReadOutbox(path, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, s := range states {
+			if s.Card.TS == "" {
+				return fmt.Sprintf("incident %s: card not recorded", id)
+			}
+			found := false
+			for _, e := range es { // newest first: the first card entry is the latest
+				if e.IncidentID == id && e.Blocks != nil {
+					if e.Text != notifier.CardText(s) {
+						return fmt.Sprintf("incident %s: outbox card %q, want %q", id, e.Text, notifier.CardText(s))
+					}
+					found = true
+					break
+				}
+			}
+			if !found {
+				return "no card for " + id
+			}
+		}
+		return ""
+	})
+	es, err := notifier.ReadOutbox(path, 2)
+	if err != nil || len(es) != 2 || es[0].Time.Before(es[1].Time) {
+		t.Fatalf("ReadOutbox(2) = %+v, %v", es, err)
+	}
+	for _, e := range es {
+		if e.Channel == "" || e.Method == "" || e.IncidentID == "" || e.Text == "" {
+			t.Errorf("outbox entry missing fields: %+v", e)
+		}
+	}
+}

@@ -1,0 +1,385 @@
+package notifier_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/internal/testenv"
+	"github.com/incidentd/incidentd/internal/wire"
+	"github.com/incidentd/incidentd/notifier"
+	"github.com/incidentd/incidentd/notifier/slackfake"
+)
+
+// The rig: a kfake broker over TCP, a Slack stand-in with five workspaces,
+// and a stand-in processor that decides commands (the test's and the
+// notifier's RecordSlackMessage) with the real model and produces events.
+
+const nTeams = 5
+
+func teams() ([]slackfake.Team, []notifier.Workspace) {
+	var ts []slackfake.Team
+	var ws []notifier.Workspace
+	for i := 1; i <= nTeams; i++ {
+		tok := fmt.Sprintf("xoxb-team-%d", i)
+		ts = append(ts, slackfake.Team{ID: fmt.Sprintf("T%d", i), Name: fmt.Sprintf("team%d", i), Token: tok, BotUserID: fmt.Sprintf("UBOT%d", i), BotID: fmt.Sprintf("B%d", i)})
+		ws = append(ws, notifier.Workspace{TeamID: fmt.Sprintf("T%d", i), Tenant: fmt.Sprintf("tenant%d", i), BotToken: tok, IncidentsChannel: fmt.Sprintf("CINC%d", i)})
+	}
+	return ts, ws
+}
+
+type rig struct {
+	t     testing.TB
+	k     *testenv.Kafka
+	kc    kafka.Config
+	fake  *slackfake.Server
+	ws    []notifier.Workspace
+	proc  *processor
+	cl    *kgo.Client // produces the test's commands
+	start time.Time
+}
+
+func newRig(t testing.TB, interval time.Duration) *rig {
+	t.Helper()
+	k := testenv.StartKafka(t)
+	kc := kafka.Config{Brokers: []string{k.Addr()}, TopicPrefix: "nt.", Partitions: 3}
+	kc.Defaults()
+	cl, err := kafka.NewClient(kc, nil, kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := kafka.EnsureTopics(ctx, kadm.NewClient(cl), kc); err != nil {
+		t.Fatal(err)
+	}
+	st, ws := teams()
+	r := &rig{t: t, k: k, kc: kc, ws: ws, cl: cl, start: time.Now(),
+		fake: slackfake.Start(t, slackfake.WithTeams(st...), slackfake.WithMessageInterval(interval))}
+	r.proc = startProcessor(t, kc)
+	return r
+}
+
+// config is a notifier config for the rig.
+func (r *rig) config(dir string) notifier.Config {
+	return notifier.Config{Kafka: r.kc, Dir: dir, Workspaces: r.ws, SlackAPIURL: r.fake.APIURL(),
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, CallTimeout: 5 * time.Second}
+}
+
+// startNotifier runs a notifier in this process until the returned stop is
+// called (or the test ends).
+func (r *rig) startNotifier(cfg notifier.Config) (stop func()) {
+	r.t.Helper()
+	n, err := notifier.New(cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil && ctx.Err() == nil {
+				r.t.Errorf("notifier: %v", err)
+			}
+		})
+	}
+	r.t.Cleanup(stop)
+	return stop
+}
+
+// send produces test commands to the commands topic.
+func (r *rig) send(cmds ...incident.Command) {
+	r.t.Helper()
+	var recs []*kgo.Record
+	for _, c := range cmds {
+		v, err := wire.EncodeCommand(c)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		recs = append(recs, &kgo.Record{Topic: r.kc.Topics().Commands, Key: []byte(c.Incident), Value: v})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// processor is the test's stand-in for incidentd's processor: one
+// goroutine deciding every command with the real model, producing the
+// events in order.
+type processor struct {
+	mu     sync.Mutex
+	states map[string]incident.State
+	events map[string][]incident.Event
+	err    error
+}
+
+func startProcessor(t testing.TB, kc kafka.Config) *processor {
+	p := &processor{states: map[string]incident.State{}, events: map[string][]incident.Event{}}
+	cl, err := kafka.NewClient(kc, nil, kgo.ConsumeTopics(kc.Topics().Commands),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done; cl.Close() })
+	policy := incident.DefaultPolicy()
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			fs := cl.PollFetches(ctx)
+			var out []*kgo.Record
+			fs.EachRecord(func(rec *kgo.Record) {
+				c, err := wire.DecodeCommand(rec.Value)
+				if err != nil {
+					p.fail(err)
+					return
+				}
+				p.mu.Lock()
+				d := incident.Decide(policy, p.states[c.Incident], c)
+				p.states[c.Incident] = incident.Fold(p.states[c.Incident], d.Events...)
+				p.events[c.Incident] = append(p.events[c.Incident], d.Events...)
+				p.mu.Unlock()
+				for _, e := range d.Events {
+					v, err := wire.EncodeEvent(e)
+					if err != nil {
+						p.fail(err)
+						return
+					}
+					out = append(out, &kgo.Record{Topic: kc.Topics().Events, Key: []byte(e.Incident), Value: v})
+				}
+			})
+			if len(out) > 0 {
+				if err := cl.ProduceSync(ctx, out...).FirstErr(); err != nil && ctx.Err() == nil {
+					p.fail(err)
+				}
+			}
+		}
+	}()
+	return p
+}
+
+func (p *processor) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err == nil {
+		p.err = err
+	}
+}
+
+func (p *processor) snapshot() (map[string]incident.State, map[string][]incident.Event, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := make(map[string]incident.State, len(p.states))
+	ev := make(map[string][]incident.Event, len(p.events))
+	for k, v := range p.states {
+		st[k] = v
+	}
+	for k, v := range p.events {
+		ev[k] = append([]incident.Event(nil), v...)
+	}
+	return st, ev, p.err
+}
+
+// storm builds the commands of n incidents with perIncident commands each
+// (the declare included), spread over the rig's workspaces: four in five
+// declared in Slack threads (two incidents per channel), one in five on
+// the dashboard. Some commands are rejected by the model (no_change,
+// invalid transitions), as they would be in life.
+func storm(n, perIncident int, seed string) []incident.Command {
+	at := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
+	var out []incident.Command
+	var ids []string
+	for i := range n {
+		team := i%nTeams + 1
+		c := incident.Command{ID: fmt.Sprintf("%s-%d-0", seed, i), Tenant: fmt.Sprintf("tenant%d", team), Actor: fmt.Sprintf("U%d", i%7+1),
+			At: at, Kind: incident.Declare, Title: fmt.Sprintf("%s incident %d <&>", seed, i), Severity: "SEV3"}
+		if i%5 == 4 {
+			c.Incident = incident.APIIncidentID(c.Tenant, c.ID)
+			c.Source = incident.Source{Kind: incident.FromDashboard}
+		} else {
+			ch := fmt.Sprintf("C%s%02d", strings.ToUpper(seed), i/2)
+			thread := fmt.Sprintf("1600000000.%06d", i)
+			c.Incident = incident.SlackIncidentID(fmt.Sprintf("T%d", team), ch, thread)
+			c.Source = incident.Source{Kind: incident.FromSlack, Team: fmt.Sprintf("T%d", team), Channel: ch, ThreadTS: thread}
+		}
+		ids = append(ids, c.Incident)
+		out = append(out, c)
+	}
+	kinds := []incident.CommandKind{incident.SetSeverity, incident.Assign, incident.AddNote, incident.Acknowledge,
+		incident.SetSeverity, incident.Assign, incident.Mitigate, incident.Acknowledge, incident.Resolve, incident.Reopen}
+	for k := 1; k < perIncident; k++ {
+		for i, id := range ids {
+			team := i%nTeams + 1
+			c := incident.Command{ID: fmt.Sprintf("%s-%d-%d", seed, i, k), Incident: id, Tenant: fmt.Sprintf("tenant%d", team),
+				Actor: fmt.Sprintf("U%d", (i+k)%7+1), At: at.Add(time.Duration(k) * time.Second), Kind: kinds[(k+i)%len(kinds)]}
+			switch c.Kind {
+			case incident.SetSeverity:
+				c.Severity = fmt.Sprintf("SEV%d", (k+i)%4+1)
+			case incident.Assign:
+				c.Role, c.Person = incident.Assignee, fmt.Sprintf("U%d", (k*i)%9+1)
+				if k%3 == 0 {
+					c.Role = incident.Commander
+				}
+			case incident.AddNote:
+				c.Note = fmt.Sprintf("note %d on %d", k, i)
+			}
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+var versionRE = regexp.MustCompile(`\(v(\d+)\)$`)
+
+// check compares Slack with the processor's states and events: one card per
+// incident showing the final state, recorded in the incident; every
+// timeline event in the incident's thread; every rejection of a Slack
+// command answered to its author. It returns a description of the first
+// difference, or of duplicates (with allowDup, duplicates are counted and
+// returned instead).
+func check(r *rig, want int) (dups int, problem string) {
+	states, events, err := r.proc.snapshot()
+	if err != nil {
+		return 0, "processor: " + err.Error()
+	}
+	if len(states) != want {
+		return 0, fmt.Sprintf("processor has %d incidents, want %d", len(states), want)
+	}
+	msgs := r.fake.Messages("")
+	cards := map[string][]slackfake.Message{}
+	type key struct{ channel, thread, line string }
+	lines := map[key]int{}
+	ephem := map[key]int{}
+	wantEphem := map[key]int{}
+	for _, m := range msgs {
+		if m.Ephemeral {
+			if testing.Verbose() && strings.Contains(m.Text, "already") {
+				fmt.Printf("ephemeral seq %d %s %q\n", m.Seq, m.User, m.Text)
+			}
+			ephem[key{m.Channel, m.User, m.Text}]++
+			continue
+		}
+		if id, ok := cardIncident(m.Blocks); ok {
+			cards[id] = append(cards[id], m)
+			continue
+		}
+		for _, l := range strings.Split(m.Text, "\n") {
+			lines[key{m.Channel, m.ThreadTS, l}]++
+		}
+	}
+	for id, s := range states {
+		cs := cards[id]
+		if len(cs) == 0 {
+			return 0, fmt.Sprintf("incident %s: no card", id)
+		}
+		dups += len(cs) - 1
+		if len(cs) > 1 && testing.Verbose() {
+			fmt.Printf("dup card %s: %d\n", id, len(cs))
+		}
+		card := cs[len(cs)-1]
+		if s.Card.TS == "" {
+			return 0, fmt.Sprintf("incident %s: card not recorded in the incident", id)
+		}
+		for _, c := range cs {
+			if c.TS == s.Card.TS {
+				card = c
+			}
+		}
+		if wantText := notifier.CardText(s); card.Text != wantText {
+			return 0, fmt.Sprintf("incident %s: card shows %q, want %q", id, card.Text, wantText)
+		}
+		thread := s.Source.ThreadTS
+		channel := s.Source.Channel
+		if s.Source.Kind != incident.FromSlack {
+			thread, channel = s.Card.TS, card.Channel
+		}
+		for _, e := range events[id] {
+			if l, ok := notifier.TimelineLine(e); ok {
+				n := lines[key{channel, thread, l}]
+				if n == 0 {
+					return 0, fmt.Sprintf("incident %s: timeline line %q missing", id, l)
+				}
+				dups += n - 1
+				if n > 1 && testing.Verbose() {
+					fmt.Printf("dup line %s %q: %d\n", id, l, n)
+				}
+			}
+			if e.Kind == incident.Rejected && s.Source.Kind == incident.FromSlack && e.CommandKind != incident.RecordSlackMessage {
+				wantEphem[key{channel, e.Actor, notifier.RejectionText(e)}]++
+			}
+		}
+	}
+	for k, n := range wantEphem {
+		got := ephem[k]
+		if got < n {
+			return 0, fmt.Sprintf("%d ephemeral replies %q to %s, want %d", got, k.line, k.thread, n)
+		}
+		dups += got - n
+		if got > n && testing.Verbose() {
+			fmt.Printf("dup ephemeral %q to %s in %s: %d want %d\n", k.line, k.thread, k.channel, got, n)
+			for _, m := range msgs {
+				if m.Ephemeral && m.Text == k.line {
+					fmt.Printf("   seq %d user %s ch %s thread %s\n", m.Seq, m.User, m.Channel, m.ThreadTS)
+				}
+			}
+		}
+	}
+	return dups, ""
+}
+
+// cardIncident finds the incident a card message is for, by its actions
+// block id.
+func cardIncident(blocks json.RawMessage) (string, bool) {
+	var bs []struct {
+		BlockID string `json:"block_id"`
+	}
+	if json.Unmarshal(blocks, &bs) != nil {
+		return "", false
+	}
+	for _, b := range bs {
+		if id, ok := notifier.IncidentFromBlockID(b.BlockID); ok {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// eventually polls cond until it returns "" or the deadline passes.
+func eventually(t testing.TB, d time.Duration, cond func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	last := ""
+	for time.Now().Before(deadline) {
+		if last = cond(); last == "" {
+			return
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	}
+	t.Fatalf("not converged after %s: %s", d, last)
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild())
+	}
+	os.Exit(m.Run())
+}

@@ -1,0 +1,86 @@
+package notifier
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Workspace is one Slack workspace incidentd is installed in. The file
+// given by -notifier.workspaces holds them; ingress reads the same file.
+type Workspace struct {
+	TeamID           string `json:"team_id"`           // Slack team id, T...
+	Tenant           string `json:"tenant"`            // incidentd tenant of the workspace's incidents
+	BotToken         string `json:"bot_token"`         // xoxb-...; never logged
+	IncidentsChannel string `json:"incidents_channel"` // where dashboard-declared incidents get their card
+}
+
+// String hides the token, so a Workspace can be logged or printed.
+func (w Workspace) String() string {
+	return fmt.Sprintf("workspace(team=%s tenant=%s channel=%s)", w.TeamID, w.Tenant, w.IncidentsChannel)
+}
+
+// workspacesFile is the file's shape.
+type workspacesFile struct {
+	Workspaces []Workspace `json:"workspaces"`
+}
+
+// LoadWorkspaces reads and checks a workspaces file:
+//
+//	{"workspaces":[{"team_id":"T1","tenant":"acme","bot_token":"xoxb-...","incidents_channel":"C123"}]}
+func LoadWorkspaces(path string) ([]Workspace, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("notifier: load workspaces: %w", err)
+	}
+	ws, err := ParseWorkspaces(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("notifier: load workspaces %s: %w", path, err)
+	}
+	return ws, nil
+}
+
+// ParseWorkspaces decodes and checks workspaces from JSON. Unknown fields,
+// missing fields, a token that is not a bot token, and a team id or tenant
+// listed twice are errors; errors never contain the token.
+func ParseWorkspaces(r io.Reader) ([]Workspace, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var f workspacesFile
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("decode: trailing data after the JSON object")
+	}
+	if len(f.Workspaces) == 0 {
+		return nil, errors.New(`no workspaces (want {"workspaces":[{"team_id":...}]})`)
+	}
+	teams, tenants := map[string]int{}, map[string]int{}
+	for i, w := range f.Workspaces {
+		var missing []string
+		for _, kv := range [][2]string{{"team_id", w.TeamID}, {"tenant", w.Tenant}, {"bot_token", w.BotToken}, {"incidents_channel", w.IncidentsChannel}} {
+			if strings.TrimSpace(kv[1]) == "" {
+				missing = append(missing, kv[0])
+			}
+		}
+		if len(missing) > 0 {
+			return nil, fmt.Errorf("workspace %d (team %q): missing %s", i, w.TeamID, strings.Join(missing, ", "))
+		}
+		if !strings.HasPrefix(w.BotToken, "xoxb-") {
+			return nil, fmt.Errorf("workspace %d (team %q): bot_token is not a bot token (want xoxb-...)", i, w.TeamID)
+		}
+		if j, dup := teams[w.TeamID]; dup {
+			return nil, fmt.Errorf("workspace %d: team_id %q already used by workspace %d", i, w.TeamID, j)
+		}
+		if j, dup := tenants[w.Tenant]; dup {
+			return nil, fmt.Errorf("workspace %d: tenant %q already used by workspace %d", i, w.Tenant, j)
+		}
+		teams[w.TeamID], tenants[w.Tenant] = i, i
+	}
+	return f.Workspaces, nil
+}
