@@ -14,8 +14,13 @@ import (
 )
 
 // restoreBatch bounds the changelog records per Pebble commit of a
-// restore, so memory stays flat however long the changelog is.
-const restoreBatch = 20000
+// restore, so memory stays flat however long the changelog is. It keeps a
+// batch under half of Pebble's memtable: larger batches are held whole in
+// memory until flushed.
+const restoreBatch = 2000
+
+// restoreFetchBytes bounds one changelog fetch of a restore.
+const restoreFetchBytes = 2 << 20
 
 // restorer brings newly assigned partitions' state up to date from the
 // changelog, from each partition's Pebble checkpoint onward.
@@ -121,6 +126,10 @@ func (r *restorer) consume(ctx context.Context, from map[int32]kgo.Offset, targe
 		// offset below the stable end, which is always a marker.
 		kgo.KeepControlRecords(),
 		kgo.FetchMaxWait(200*time.Millisecond),
+		// Small fetches keep a restore's memory flat: a fetch is decoded
+		// into records all at once, and one more is buffered meanwhile.
+		kgo.FetchMaxBytes(restoreFetchBytes),
+		kgo.FetchMaxPartitionBytes(restoreFetchBytes/4),
 	)
 	if err != nil {
 		return 0, fmt.Errorf("processor: restore: new client: %w", err)
@@ -169,6 +178,9 @@ func (r *restorer) consume(ctx context.Context, from map[int32]kgo.Offset, targe
 				delete(target, rec.Partition)
 				r.p.metrics.restoreLeft.DeleteLabelValues(strconv.Itoa(int(rec.Partition)))
 			}
+			if w.len() >= restoreBatch {
+				werr = flush()
+			}
 		})
 		if werr != nil {
 			return n, werr
@@ -178,7 +190,7 @@ func (r *restorer) consume(ctx context.Context, from map[int32]kgo.Offset, targe
 				r.p.metrics.restoreLeft.WithLabelValues(strconv.Itoa(int(part))).Set(float64(end - off - 1))
 			}
 		}
-		if w.len() >= restoreBatch || len(target) == 0 {
+		if len(target) == 0 {
 			if err := flush(); err != nil {
 				return n, err
 			}
