@@ -430,7 +430,7 @@ func newRepliesStub(t testing.TB, fake *slackfake.Server) *repliesStub {
 			return
 		}
 		_ = r.ParseForm()
-		if r.Header.Get("Authorization") != "Bearer "+botToken {
+		if r.Header.Get("Authorization") != "Bearer "+botToken && r.Form.Get("token") != botToken {
 			_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "invalid_auth"})
 			return
 		}
