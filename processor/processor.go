@@ -204,7 +204,7 @@ func (p *Processor) clientOpts(id string, logger *slog.Logger) []kgo.Opt {
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(0),
 		kgo.FetchMaxWait(time.Second),
-		kgo.FetchMaxBytes(8<<20),
+		kgo.FetchMaxBytes(8 << 20),
 		kgo.OnPartitionsAssigned(p.onAssigned),
 		kgo.OnPartitionsRevoked(p.onRevoked),
 		kgo.OnPartitionsLost(p.onRevoked),
