@@ -142,7 +142,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 		d.kick(dctx, id, rec)
 	}
 	n.mu.Unlock()
-	n.log.Info("notifier consuming", "topic", n.topics.Events, "partitions", parts, "resumed_incidents", len(pending), "outbox", n.cfg.OutboxMode())
+	n.log.Info("notifier consuming", "topic", n.topics.Events, "partitions", len(parts), "resumed_incidents", len(pending), "outbox", n.cfg.OutboxMode())
 
 	for {
 		fetches := cl.PollFetches(ctx)
