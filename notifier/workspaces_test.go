@@ -1,0 +1,62 @@
+package notifier_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/incidentd/incidentd/notifier"
+)
+
+func TestLoadWorkspaces(t *testing.T) {
+	dir := t.TempDir()
+	write := func(s string) string {
+		p := filepath.Join(dir, "ws.json")
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ws, err := notifier.LoadWorkspaces(write(`{"workspaces":[{"team_id":"T1","tenant":"acme","bot_token":"xoxb-secret-1","incidents_channel":"C123"}]}`))
+	if err != nil || len(ws) != 1 || ws[0].TeamID != "T1" || ws[0].Tenant != "acme" || ws[0].IncidentsChannel != "C123" {
+		t.Fatalf("LoadWorkspaces = %+v, %v", ws, err)
+	}
+	if s := ws[0].String(); strings.Contains(s, "secret") {
+		t.Errorf("String() shows the token: %s", s)
+	}
+	for _, tc := range []struct{ name, json, want string }{
+		{"not json", `{`, "decode"},
+		{"unknown field", `{"workspaces":[{"team":"T1"}]}`, `unknown field "team"`},
+		{"empty", `{"workspaces":[]}`, "no workspaces"},
+		{"missing", `{"workspaces":[{"team_id":"T1","tenant":"a"}]}`, "missing bot_token, incidents_channel"},
+		{"user token", `{"workspaces":[{"team_id":"T1","tenant":"a","bot_token":"xoxp-secret","incidents_channel":"C"}]}`, "not a bot token"},
+		{"dup team", `{"workspaces":[{"team_id":"T1","tenant":"a","bot_token":"xoxb-secret","incidents_channel":"C"},{"team_id":"T1","tenant":"b","bot_token":"xoxb-secret","incidents_channel":"C"}]}`, `team_id "T1" already used`},
+		{"dup tenant", `{"workspaces":[{"team_id":"T1","tenant":"a","bot_token":"xoxb-secret","incidents_channel":"C"},{"team_id":"T2","tenant":"a","bot_token":"xoxb-secret","incidents_channel":"C"}]}`, `tenant "a" already used`},
+		{"trailing", `{"workspaces":[{"team_id":"T1","tenant":"a","bot_token":"xoxb-secret","incidents_channel":"C"}]} {}`, "trailing data"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := notifier.LoadWorkspaces(write(tc.json))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Fatalf("error shows the token: %v", err)
+			}
+		})
+	}
+	if _, err := notifier.LoadWorkspaces(filepath.Join(dir, "missing.json")); err == nil || !strings.Contains(err.Error(), "notifier: load workspaces") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func FuzzParseWorkspaces(f *testing.F) {
+	f.Add(`{"workspaces":[{"team_id":"T1","tenant":"acme","bot_token":"xoxb-1","incidents_channel":"C123"}]}`)
+	f.Add(`{"workspaces":null}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		ws, err := notifier.ParseWorkspaces(strings.NewReader(s))
+		if err == nil && len(ws) == 0 {
+			t.Fatal("no error and no workspaces")
+		}
+	})
+}
