@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -155,6 +156,25 @@ func (in *instance) ready() bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
+}
+
+// get fetches path from the instance's HTTP server and fails the test
+// unless it answers 200.
+func (in *instance) get(path string) string {
+	in.t.Helper()
+	in.mu.Lock()
+	addr := in.httpAddr
+	in.mu.Unlock()
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		in.t.Fatalf("%s: GET %s: %v", in.name, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		in.t.Fatalf("%s: GET %s: %d %v", in.name, path, resp.StatusCode, err)
+	}
+	return string(b)
 }
 
 func (in *instance) id() string {
@@ -312,6 +332,13 @@ loop:
 	waitFor(t, 60*time.Second, "the processors to apply every command", func() bool {
 		return caughtUp(t, kc, processor.DefaultGroup) && ins[0].ready() && ins[1].ready() && ins[2].ready()
 	})
+
+	for _, path := range []string{"/healthz", "/metrics"} {
+		body := ins[0].get(path)
+		if path == "/metrics" && !strings.Contains(body, "incidentd_processor_commands_total") {
+			t.Errorf("/metrics has no incidentd_processor_commands_total:\n%.500s", body)
+		}
+	}
 
 	// Who owns what now: those partitions must be exactly the fold.
 	owners := map[string]map[int32]bool{}

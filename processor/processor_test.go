@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
@@ -36,12 +37,15 @@ func TestApplyCommandsOnceWithDeadLetters(t *testing.T) {
 	// Bad input: undecodable, and a key that is not the incident id.
 	good := commandRecord(t, kc.Topics().Commands, incident.Command{ID: "c-x", Incident: "in-x", Tenant: "t1", At: time.Now(), Kind: incident.Acknowledge})
 	good.Key = []byte("in-other")
-	produce(t, kc, &kgo.Record{Topic: kc.Topics().Commands, Key: []byte("in-bad"), Value: []byte("{not json")}, good)
+	noIncident := commandRecord(t, kc.Topics().Commands, incident.Command{ID: "c-y", Tenant: "t1", At: time.Now(), Kind: incident.Acknowledge})
+	produce(t, kc, &kgo.Record{Topic: kc.Topics().Commands, Key: []byte("in-bad"), Value: []byte("{not json")}, good, noIncident)
 	sent2 := sendWorkload(t, kc, 2, 10, 50) // after the bad records: the partition goes on
+	resent := 400 - len(sent) + 50 - len(sent2)
 
 	dir := t.TempDir()
 	cfg := processor.Config{Kafka: kc, Dir: dir, InstanceID: "a"}
-	p, stop := runProcessor(t, cfg)
+	reg := prometheus.NewRegistry()
+	p, stop := runProcessorWith(t, cfg, reg)
 	waitFor(t, 30*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
 	if !p.Ready() {
 		t.Error("caught up but not ready")
@@ -54,14 +58,24 @@ func TestApplyCommandsOnceWithDeadLetters(t *testing.T) {
 	le := readEvents(t, kc)
 	t.Logf("%d commands sent, %d incidents in the log, %d commands with events", len(sent), len(le.byIncident), len(le.byCommand))
 	le.check(t, sent)
-	if le.byCommand["c-x"] != nil {
-		t.Error("the command with a mismatched key was applied")
+	if le.byCommand["c-x"] != nil || le.byCommand["c-y"] != nil {
+		t.Error("a command with a mismatched key or no incident id was applied")
 	}
 	le.checkStore(t, "processor", storeStates(t, dir), allPartitions(3))
 
+	if got := counter(t, reg, "incidentd_processor_duplicates_total"); got != float64(resent) {
+		t.Errorf("duplicates metric %v, want %d (commands re-sent)", got, resent)
+	}
+	if got := counter(t, reg, "incidentd_processor_dead_letters_total"); got != 3 {
+		t.Errorf("dead letters metric %v, want 3", got)
+	}
+	if got := counter(t, reg, "incidentd_processor_rejections_total"); got == 0 {
+		t.Error("no rejections counted")
+	}
+
 	dead := readTopic(t, kc, kc.Topics().DeadLetters)
-	if len(dead) != 2 {
-		t.Fatalf("%d dead letters, want 2", len(dead))
+	if len(dead) != 3 {
+		t.Fatalf("%d dead letters, want 3", len(dead))
 	}
 	for _, r := range dead {
 		h := map[string]string{}

@@ -134,7 +134,11 @@ func (p *Processor) step(ctx context.Context, sess *kgo.GroupTransactSession, st
 func (s *stepRun) apply(ctx context.Context, r *kgo.Record) error {
 	p := s.p
 	c, err := wire.DecodeCommand(r.Value)
-	if err == nil && c.Incident != string(r.Key) {
+	switch {
+	case err != nil:
+	case c.Incident == "":
+		err = errors.New("command has no incident id")
+	case c.Incident != string(r.Key):
 		err = fmt.Errorf("record key %q is not the command's incident id %q", r.Key, c.Incident)
 	}
 	if err != nil {
