@@ -10,9 +10,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// Kafka is a single-broker kfake cluster listening on a loopback TCP port.
-// It is safe for concurrent use; Restart keeps the port, so clients that were
-// connected before reconnect to the new broker on their own.
+// Kafka is a single broker listening on a loopback TCP port: a kfake
+// cluster, or with INCIDENTD_TEST_BROKER=kafka an Apache Kafka broker (see
+// KafkaBroker). It is safe for concurrent use; Restart keeps the port, so
+// clients that were connected before reconnect to the new broker on their
+// own.
 type Kafka struct {
 	dataDir string
 	extra   []kfake.Opt
@@ -20,6 +22,7 @@ type Kafka struct {
 	mu      sync.Mutex
 	port    int
 	cluster *kfake.Cluster // nil while stopped
+	apache  *apacheKafka   // the leased Apache Kafka broker; nil with kfake
 }
 
 // KafkaOpt configures StartKafka.
@@ -41,11 +44,24 @@ func WithKfakeOpts(opts ...kfake.Opt) KafkaOpt {
 // StartKafka starts a kfake broker on a free 127.0.0.1 port and stops it when
 // the test ends. Without WithDataDir the broker keeps everything in memory
 // and Restart loses it.
+//
+// With INCIDENTD_TEST_BROKER=kafka it hands the test an empty Apache Kafka
+// broker instead, from a pool the test binary keeps (see apache_kafka.go);
+// the broker always persists, WithDataDir is ignored, and WithKfakeOpts
+// fails the test, which needs kfake.
 func StartKafka(t testing.TB, opts ...KafkaOpt) *Kafka {
 	t.Helper()
 	k := &Kafka{}
 	for _, o := range opts {
 		o(k)
+	}
+	switch b := KafkaBroker(); b {
+	case "kfake":
+	case "kafka":
+		k.startApache(t)
+		return k
+	default:
+		t.Fatalf("testenv: %s=%q: want kfake or kafka", BrokerEnv, b)
 	}
 	if err := k.start(0); err != nil {
 		t.Fatalf("testenv: start kafka: %v", err)
@@ -63,10 +79,13 @@ func (k *Kafka) Addr() string {
 
 // Cluster returns the running kfake cluster, for its control hooks
 // (kfake.Cluster.ControlKey and friends). It is nil while stopped and
-// changes on Restart.
+// changes on Restart. On Apache Kafka it panics: the test needs kfake.
 func (k *Kafka) Cluster() *kfake.Cluster {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.apache != nil {
+		panic("testenv: Kafka.Cluster: this test needs kfake (kfake's control hooks), but " + BrokerEnv + "=kafka runs Apache Kafka")
+	}
 	return k.cluster
 }
 
@@ -74,6 +93,10 @@ func (k *Kafka) Cluster() *kfake.Cluster {
 // directory, and starts it again on the same port and directory.
 func (k *Kafka) Restart(t testing.TB) {
 	t.Helper()
+	if k.apache != nil {
+		k.restartApache(t)
+		return
+	}
 	k.Stop()
 	k.mu.Lock()
 	port := k.port
@@ -88,6 +111,10 @@ func (k *Kafka) Restart(t testing.TB) {
 func (k *Kafka) Stop() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.apache != nil {
+		k.apache.stop()
+		return
+	}
 	if k.cluster != nil {
 		k.cluster.Close()
 		k.cluster = nil
@@ -125,4 +152,37 @@ func (k *Kafka) start(port int) error {
 	}
 	k.cluster, k.port = c, p
 	return nil
+}
+
+// startApache leases an Apache Kafka broker for t and returns it to the
+// pool, emptied, when t ends.
+func (k *Kafka) startApache(t testing.TB) {
+	t.Helper()
+	if len(k.extra) > 0 {
+		t.Fatalf("testenv: WithKfakeOpts: this test needs kfake, but %s=kafka runs Apache Kafka", BrokerEnv)
+	}
+	a, err := leaseApacheKafka()
+	if err != nil {
+		t.Fatalf("testenv: start apache kafka: %v", err)
+	}
+	k.apache, k.port = a, a.port
+	t.Cleanup(func() {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if err := releaseApacheKafka(a); err != nil {
+			t.Logf("testenv: apache kafka %s: %v", a.addr(), err)
+		}
+	})
+}
+
+// restartApache kills the broker's JVM and starts it again on the same
+// ports and log directory.
+func (k *Kafka) restartApache(t testing.TB) {
+	t.Helper()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.apache.stop()
+	if err := k.apache.start(); err != nil {
+		t.Fatalf("testenv: restart apache kafka on %s: %v\n%s", k.apache.addr(), err, k.apache.logTail())
+	}
 }

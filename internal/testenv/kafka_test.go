@@ -2,6 +2,8 @@ package testenv_test
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -63,7 +65,76 @@ func TestKafkaStopIsIdempotent(t *testing.T) {
 	k := testenv.StartKafka(t)
 	k.Stop()
 	k.Stop()
-	if k.Cluster() != nil {
+	if testenv.KafkaBroker() == "kfake" && k.Cluster() != nil {
 		t.Fatal("cluster still set after Stop")
+	}
+	if c, err := net.DialTimeout("tcp", k.Addr(), time.Second); err == nil {
+		c.Close()
+		t.Fatalf("%s accepts connections after Stop", k.Addr())
+	}
+	k.Restart(t)
+	if c, err := net.DialTimeout("tcp", k.Addr(), 5*time.Second); err != nil {
+		t.Fatalf("%s after Restart: %v", k.Addr(), err)
+	} else {
+		c.Close()
+	}
+}
+
+// TestKafkaStartsEmpty checks that a test never sees what an earlier test
+// left on its broker: Apache Kafka brokers are reused within a test binary
+// and emptied in between.
+func TestKafkaStartsEmpty(t *testing.T) {
+	for i := range 2 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			k := testenv.StartKafka(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cl, err := kgo.NewClient(kgo.SeedBrokers(k.Addr()), kgo.DefaultProduceTopic("left"),
+				kgo.ConsumerGroup("left-group"), kgo.ConsumeTopics("left"),
+				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			adm := kadm.NewClient(cl)
+			ts, err := adm.ListTopics(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gs, err := adm.ListGroups(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ts) != 0 || len(gs) != 0 {
+				t.Fatalf("new broker has topics %v and groups %v, want none", ts.Names(), gs.Groups())
+			}
+
+			// Leave a topic with a record and a group with a committed
+			// offset behind for the next run.
+			if _, err := adm.CreateTopic(ctx, 1, -1, nil, "left"); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				err := cl.ProduceSync(ctx, kgo.StringRecord("x")).FirstErr()
+				if err == nil {
+					break
+				}
+				if ctx.Err() != nil {
+					t.Fatalf("produce: %v", err)
+				}
+			}
+			for {
+				fs := cl.PollFetches(ctx)
+				if ctx.Err() != nil {
+					t.Fatal("record not consumed before timeout")
+				}
+				if fs.NumRecords() > 0 {
+					break
+				}
+			}
+			if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+				t.Fatalf("commit: %v", err)
+			}
+		})
 	}
 }
