@@ -299,7 +299,7 @@ loop:
 		in := ins[rng.IntN(len(ins))]
 		in.signal(syscall.SIGKILL)
 		kills++
-		if rng.IntN(2) == 0 {
+		if kills%2 == 0 { // every other restart crashes right after a commit
 			failpoints++
 			in.start(1 + rng.IntN(4))
 		} else {
