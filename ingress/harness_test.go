@@ -279,8 +279,36 @@ func (h *harness) runProcessor(viewLag time.Duration) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	t.Cleanup(func() { cancel(); wg.Wait(); cl.Close() })
+	// The view applies each batch viewLag after it was produced, in order.
+	type batch struct {
+		due time.Time
+		evs []incident.Event
+	}
+	toViews := make(chan batch, 1024)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case b := <-toViews:
+				if d := time.Until(b.due); d > 0 {
+					timer := time.NewTimer(d)
+					select {
+					case <-ctx.Done():
+						timer.Stop()
+						return
+					case <-timer.C:
+					}
+				}
+				if h.views != nil {
+					h.views.apply(b.evs...)
+				}
+			}
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		states := map[string]incident.State{}
@@ -308,12 +336,10 @@ func (h *harness) runProcessor(viewLag time.Duration) {
 			if err := cl.ProduceSync(ctx, out...).FirstErr(); err != nil {
 				return
 			}
-			if h.views != nil {
-				if viewLag > 0 {
-					time.AfterFunc(viewLag, func() { h.views.apply(evs...) })
-				} else {
-					h.views.apply(evs...)
-				}
+			select {
+			case toViews <- batch{time.Now().Add(viewLag), evs}:
+			case <-ctx.Done():
+				return
 			}
 		}
 	}()
