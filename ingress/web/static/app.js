@@ -372,7 +372,8 @@
     const select = (id, value, options) => h('select', { id, name: id },
       options.map(([v, t]) => h('option', { value: v, selected: v === value }, t)));
 
-    const fStatus = select('f-status', listState.status, [['', 'Any status'], ...STATUSES.map((x) => [x, x])]);
+    const fStatus = select('f-status', listState.status, [['', 'Any status'], ['open,acknowledged,mitigated', 'Not resolved'],
+      ...STATUSES.map((x) => [x, x[0].toUpperCase() + x.slice(1)])]);
     const fSev = select('f-severity', listState.severity, [['', 'Any severity'], ...severities.map((x) => [x, x])]);
     const fAssignee = h('input', { id: 'f-assignee', type: 'text', value: listState.assignee, placeholder: 'anyone' });
     const fFrom = h('input', { id: 'f-from', type: 'datetime-local', value: listState.from });
@@ -522,6 +523,7 @@
     const ctl = new AbortController();
     const path = '/incidents/' + encodeURIComponent(id);
     let inc = null; // the incident as last shown
+    let waitedForFirst = false;
     let busy = false;
 
     const head = h('div', { class: 'inchead' });
@@ -623,10 +625,21 @@
       } catch (e) {
         if (e.name === 'AbortError') return;
         if (e.status === 404 && !inc) {
-          show('Not found', h('h1', null, 'Incident not found'),
-            h('p', null, 'There is no incident ', h('code', null, id), ' that your token can see.'),
-            h('p', null, h('a', { href: '#/' }, 'Back to the incidents')));
-          throw e;
+          // Unknown, another tenant's, or declared a moment ago and not in
+          // the view yet: say so, and keep looking (the poller).
+          if (notFound.hidden) {
+            notFound.hidden = false;
+            page.hidden = true;
+            document.title = 'Not found · incidentd';
+          }
+          // An incident declared a moment ago may not be in the view yet:
+          // ask once more, waiting (bounded, by the server) for its first
+          // version, rather than until the next poll.
+          if (!waitedForFirst) {
+            waitedForFirst = true;
+            load(1).catch(() => {});
+          }
+          return;
         }
         loadErr.textContent = e.code === 'view_behind'
           ? 'The dashboard\'s view is still catching up with the latest change; it will update by itself.'
@@ -635,6 +648,8 @@
       }
       if (ctl.signal.aborted) return;
       loadErr.textContent = '';
+      notFound.hidden = true;
+      page.hidden = false;
       const data = r.data || {};
       if (!data.incident) return;
       if (inc && data.incident.version < inc.version) return; // an older read finished late
@@ -737,16 +752,20 @@
         extra);
     }
 
-    show('Incident',
-      h('div', { class: 'incident' },
-        h('div', { class: 'incmain' }, head, loadErr, facts,
-          h('section', { 'aria-labelledby': 'tl-h' }, h('h2', { id: 'tl-h' }, 'Timeline'), timeline)),
-        actions));
+    const notFound = h('div', { hidden: true },
+      h('h1', null, 'Incident not found'),
+      h('p', null, 'There is no incident ', h('code', null, id), ' that your token can see.'),
+      h('p', null, h('a', { href: '#/' }, 'Back to the incidents')));
+    const page = h('div', { class: 'incident' },
+      h('div', { class: 'incmain' }, head, loadErr, facts,
+        h('section', { 'aria-labelledby': 'tl-h' }, h('h2', { id: 'tl-h' }, 'Timeline'), timeline)),
+      actions);
+    show('Incident', notFound, page);
     const first = pendingVersion.get(id) || 0;
     pendingVersion.delete(id);
     head.append(h('h1', null, 'Loading…'));
     load(first).then(() => {
-      const t = document.getElementById('inc-title');
+      const t = notFound.hidden ? document.getElementById('inc-title') : notFound.querySelector('h1');
       if (t && !ctl.signal.aborted) { t.setAttribute('tabindex', '-1'); t.focus({ preventScroll: true }); }
     }).catch(() => {});
     const p = poller(() => load(0), INCIDENT_POLL_MS);
@@ -781,7 +800,7 @@
 
   // niceDurationMax rounds seconds up to a readable axis top.
   function niceDurationMax(v) {
-    const steps = [60, 300, 600, 1800, 3600, 7200, 4 * 3600, 8 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400];
+    const steps = [10, 30, 60, 300, 600, 1800, 3600, 7200, 4 * 3600, 8 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400];
     for (const x of steps) if (x >= v) return x;
     return niceMax(v);
   }
@@ -972,7 +991,7 @@
       const buckets = a.buckets || [];
       const tile = (label, value, sub, cls) => h('div', { class: 'tile ' + (cls || '') }, h('div', { class: 'tlabel' }, label), h('div', { class: 'tvalue' }, value), sub ? h('div', { class: 'tsub' }, sub) : null);
       const tiles = h('section', { class: 'tiles', 'aria-label': 'Summary' },
-        h('div', { class: 'tile open-now' }, h('div', { class: 'tlabel' }, 'Open now'), h('div', { class: 'tvalue', id: 'open-now' }, String(a.open_now || 0)),
+        h('div', { class: 'tile open-now' }, h('div', { class: 'tlabel' }, 'Open now'), h('div', { class: 'tvalue' + (a.open_now ? '' : ' zero'), id: 'open-now' }, String(a.open_now || 0)),
           openNowBars(a.open_now_by_severity)),
         tile('MTTA', fmtDuration(overall.acknowledged ? overall.mtta_seconds : null), (overall.acknowledged || 0) + ' acknowledged', 'mtta'),
         tile('MTTR', fmtDuration(overall.resolved ? overall.mttr_seconds : null), (overall.resolved || 0) + ' resolved', 'mttr'),
@@ -1017,24 +1036,36 @@
   };
 
   // mrkdwn renders the little of Slack's mrkdwn a preview needs: *bold*,
-  // known :emoji: and <url|label> links as their label. The result is
-  // text nodes and <strong> elements only.
+  // _italic_, `code`, known :emoji:, Slack's <url|label> links and
+  // <@U123>-style mentions as their text, and Slack's &lt; &gt; &amp;
+  // escapes. The result is text nodes and <strong>, <em> and <code>
+  // elements only.
   function mrkdwn(text) {
     const out = [];
     const plain = String(text)
-      .replace(/<([^<>|]+)\|([^<>]+)>/g, '$2')
-      .replace(/<([^<>]+)>/g, '$1')
-      .replace(/:([a-z0-9_+-]+):/g, (m, name) => EMOJI[name] || m);
-    const re = /\*([^*\n]+)\*/g;
+      .replace(/<((?:https?:|mailto:|[#@!])[^<>|]*)\|([^<>]+)>/g, '$2')
+      .replace(/<((?:https?:|mailto:|[#@!])[^<>]*)>/g, '$1')
+      .replace(/:([a-z0-9_+-]+):/g, (m, name) => EMOJI[name] || m)
+      .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+    const re = /\*([^*\n]+)\*|(?:^|(?<=\s))_([^_\n]+)_(?=\s|$|[.,;:!?])|`([^`\n]+)`/g;
     let last = 0;
     let m;
     while ((m = re.exec(plain))) {
       if (m.index > last) out.push(plain.slice(last, m.index));
-      out.push(h('strong', null, m[1]));
+      if (m[1] !== undefined) out.push(h('strong', null, m[1]));
+      else if (m[2] !== undefined) out.push(h('em', null, m[2]));
+      else out.push(h('code', null, m[3]));
       last = re.lastIndex;
     }
     if (last < plain.length) out.push(plain.slice(last));
     return out;
+  }
+
+  // control is how a Block Kit interactive element looks in the preview.
+  function control(e, txt) {
+    if (e.type === 'button') return h('span', { class: 'b-button' + (e.style ? ' ' + String(e.style).replace(/[^a-z]/g, '') : '') }, e.text ? txt(e.text) : 'button');
+    const what = e.placeholder ? txt(e.placeholder) : ({ users_select: 'Choose a person', static_select: 'Choose', datepicker: 'Pick a date' }[e.type] || e.type || 'control');
+    return h('span', { class: 'b-button b-select' }, what, ' ▾');
   }
 
   // blockPreview renders Slack Block Kit blocks roughly as Slack would:
@@ -1050,8 +1081,7 @@
         case 'section': return h('div', { class: 'b-section' }, b.text ? h('div', { class: 'b-text' }, txt(b.text)) : null,
           Array.isArray(b.fields) ? h('div', { class: 'b-fields' }, b.fields.map((f) => h('div', null, txt(f)))) : null);
         case 'context': return h('div', { class: 'b-context' }, (b.elements || []).map((e) => h('span', null, txt(e))));
-        case 'actions': return h('div', { class: 'b-actions' }, (b.elements || []).map((e) =>
-          h('span', { class: 'b-button' + (e.style ? ' ' + String(e.style).replace(/[^a-z]/g, '') : '') }, e.text ? txt(e.text) : (e.type || 'control'))));
+        case 'actions': return h('div', { class: 'b-actions' }, (b.elements || []).map((e) => control(e || {}, txt)));
         default: return h('div', { class: 'b-other muted' }, '[' + ((b && b.type) || 'block') + ']');
       }
     }));
