@@ -9,10 +9,10 @@ BENCHTIME ?= 1s
 # Fuzz targets run by "make test" for FUZZTIME each: package:target.
 FUZZ := ./incident:FuzzDecide ./internal/wire:FuzzDecode
 
-.PHONY: help run build test unit fuzz vet fmt bench setup clean
+.PHONY: help run build test test-e2e unit fuzz vet fmt bench setup clean
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: setup build ## start incidentd with all its parts (embedded broker, local ClickHouse) on ./data
 	@DATA=$(DATA) deploy/local/run.sh
@@ -21,6 +21,9 @@ build: ## build ./bin/incidentd
 	$(GO) build -o bin/incidentd ./cmd/incidentd
 
 test: setup vet fmt unit fuzz ## install test components if missing, then vet, gofmt check, every test, short fuzzing
+
+test-e2e: setup ## the dashboard in headless Chromium against a real incidentd run (npm ci, node --test)
+	@e2e/run.sh
 
 setup: ## install ClickHouse (and Chromium) from Debian if missing
 	@deploy/local/setup.sh --browser

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs the dashboard's end-to-end tests: installs playwright-core (pinned in
+# package-lock.json; it drives Debian's /usr/bin/chromium, no browser
+# download), then node's built-in test runner, which builds and starts the
+# real `incidentd run` and a ClickHouse server itself (lib/stack.mjs).
+# Screenshots of every page land in e2e/screenshots/.
+#
+#   e2e/run.sh [node --test options]
+set -euo pipefail
+cd "$(dirname "$0")"
+for need in node npm /usr/bin/chromium /usr/sbin/clickhouse-server; do
+	command -v "$need" >/dev/null || { echo "e2e: $need is missing (make setup installs chromium and clickhouse-server)" >&2; exit 1; }
+done
+npm ci --no-audit --no-fund --loglevel=error
+rm -rf screenshots
+exec node --test --test-concurrency=1 --test-timeout=150000 "$@" tests/

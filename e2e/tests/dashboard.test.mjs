@@ -1,0 +1,234 @@
+// End-to-end tests of the dashboard: headless Chromium against the real
+// `incidentd run` (embedded broker, processor, projector, notifier in
+// outbox mode, ingress serving the pages) and a real ClickHouse server.
+//
+// Synchronisation is by Playwright's auto-waiting (locator.waitFor and
+// friends, each bounded by a timeout), never by sleeping: the pages poll
+// the API by themselves, and a test waits for what a person would wait
+// for on the screen.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { api, startStack } from '../lib/stack.mjs';
+import { launch, newPage, shot } from '../lib/browser.mjs';
+
+// One token per tenant. C is used by the main flow alone, so its
+// analytics can be checked exactly.
+const TOKENS = [
+  { name: 'alice', tenant: 'A', secret: 'e2e-token-tenant-a-0123456789' },
+  { name: 'bob', tenant: 'B', secret: 'e2e-token-tenant-b-0123456789' },
+  { name: 'carol', tenant: 'C', secret: 'e2e-token-tenant-c-0123456789' },
+];
+const [A, B, C] = TOKENS;
+const WAIT = 20000; // the longest a person would wait for a page to show something
+
+let stack;
+let browser;
+
+before(async () => {
+  [stack, browser] = await Promise.all([startStack({ tokens: TOKENS }), launch()]);
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+// open signs in with a token on a fresh page and waits for the list.
+async function open(tok) {
+  const p = await newPage(browser);
+  p.page.setDefaultTimeout(WAIT);
+  await p.page.goto(stack.baseURL + '/');
+  await p.page.getByLabel('API token').fill(tok.secret);
+  await p.page.getByRole('button', { name: 'Sign in' }).click();
+  await p.page.getByRole('heading', { name: 'Incidents', level: 1 }).waitFor();
+  return p;
+}
+
+function nav(page, name) {
+  return page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true }).click();
+}
+
+async function declareByAPI(tok, title, severity) {
+  const r = await api(stack, tok.secret, 'POST', '/incidents?wait=5s', { title, severity });
+  assert.equal(r.status, 200, `declare: ${JSON.stringify(r.data)}`);
+  return r.data.incident_id;
+}
+
+describe('dashboard', () => {
+  test('pages are served with a strict CSP and the right types', async () => {
+    for (const [p, type] of [['/', 'text/html'], ['/app.js', 'text/javascript'], ['/app.css', 'text/css']]) {
+      const r = await fetch(stack.baseURL + p);
+      assert.equal(r.status, 200, p);
+      assert.match(r.headers.get('content-type'), new RegExp('^' + type), p);
+      assert.match(r.headers.get('content-security-policy') || '', /^default-src 'self';/, p);
+      assert.doesNotMatch(r.headers.get('content-security-policy'), /unsafe-inline|unsafe-eval/, p);
+      assert.equal(r.headers.get('cache-control'), 'no-cache', p);
+    }
+    const unauth = await fetch(stack.baseURL + '/api/v1/incidents');
+    assert.equal(unauth.status, 401);
+  });
+
+  test('sign-in refuses a wrong token and accepts a right one', async () => {
+    const { context, page, problems } = await newPage(browser);
+    page.setDefaultTimeout(WAIT);
+    await page.goto(stack.baseURL + '/');
+    await page.getByLabel('API token').fill('not-a-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'That token was refused' }).waitFor();
+    await shot(page, 'signin');
+    await page.getByLabel('API token').fill(A.secret);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Incidents', level: 1 }).waitFor();
+    // The token is kept in this tab's session storage only.
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('incidentd.token')), A.secret);
+    assert.deepEqual(await context.cookies(), []);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('incidentd.token')), null);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('declare, list, change severity, resolve, a rejection, analytics', async () => {
+    const { context, page, problems } = await open(C);
+    const title = 'Checkout returns 502 for EU customers';
+
+    // Declare, with the keyboard: the title field has focus, Enter submits.
+    await nav(page, 'Declare');
+    await page.getByLabel('Title').fill(title);
+    await page.getByLabel('Severity').selectOption('SEV3');
+    await shot(page, 'declare');
+    await page.getByLabel('Title').press('Enter');
+    const heading = page.locator('#inc-title');
+    await heading.filter({ hasText: title }).waitFor();
+    const id = decodeURIComponent(new URL(page.url()).hash.replace('#/incidents/', ''));
+    const badges = page.locator('.badges');
+    await badges.locator('.badge.sev', { hasText: 'SEV3' }).waitFor();
+    await badges.locator('.badge.status', { hasText: 'open' }).waitFor();
+
+    // The list shows it, open, at a glance.
+    await nav(page, 'Incidents');
+    const row = page.locator('table.incidents tbody tr', { hasText: title });
+    await row.waitFor();
+    await row.locator('.badge.sev', { hasText: 'SEV3' }).waitFor();
+    await row.locator('.badge.status', { hasText: 'open' }).waitFor();
+    await shot(page, 'list');
+
+    // Change the severity: the page shows the new state at once.
+    await row.getByRole('link', { name: title }).click();
+    await heading.filter({ hasText: title }).waitFor();
+    await page.getByLabel('Severity', { exact: true }).selectOption('SEV1');
+    await page.getByRole('button', { name: 'Change severity' }).click();
+    await badges.locator('.badge.sev', { hasText: 'SEV1' }).waitFor();
+    await page.locator('.timeline li', { hasText: 'changed the severity to' }).waitFor();
+
+    // A note, then resolve.
+    await page.getByLabel('Note', { exact: true }).fill('Rolled back release 2026.11.3; error rate back to normal.');
+    await page.getByRole('button', { name: 'Add note' }).click();
+    await page.locator('.timeline blockquote.note', { hasText: 'Rolled back release' }).waitFor();
+    await page.getByRole('button', { name: 'Resolve' }).click();
+    await badges.locator('.badge.status', { hasText: 'resolved' }).waitFor();
+    await page.locator('.timeline li', { hasText: 'resolved the incident' }).waitFor();
+    await shot(page, 'incident');
+
+    // Acknowledging a resolved incident is rejected: the page says why.
+    await page.getByRole('button', { name: 'Acknowledge' }).click();
+    const alert = page.locator('.actions [role=alert]');
+    await alert.filter({ hasText: 'Rejected' }).waitFor();
+    assert.match(await alert.textContent(), /already_resolved/);
+    // The rejection is part of the history, with its code.
+    await page.locator('.timeline li.ev-rejected', { hasText: 'already_resolved' }).waitFor();
+    await badges.locator('.badge.status', { hasText: 'resolved' }).waitFor();
+    await shot(page, 'incident-rejected', { fullPage: true });
+
+    // Analytics count it: tenant C has exactly this one incident, resolved.
+    await nav(page, 'Analytics');
+    await page.locator('#open-now', { hasText: /^0$/ }).waitFor();
+    await page.locator('.tile.mttr .tsub', { hasText: '1 resolved' }).waitFor();
+    assert.notEqual((await page.locator('.tile.mttr .tvalue').textContent()).trim(), '—');
+    await page.locator('.tile', { hasText: 'Declared' }).locator('.tvalue', { hasText: /^1$/ }).waitFor();
+    assert.ok(await page.locator('svg.svgchart rect.c-mttr').count() >= 1, 'an MTTR bar is drawn');
+    await shot(page, 'analytics');
+    await shot(page, 'analytics-full', { fullPage: true });
+
+    // The API agrees with the page.
+    const got = await api(stack, C.secret, 'GET', '/incidents/' + encodeURIComponent(id));
+    assert.equal(got.status, 200);
+    assert.equal(got.data.incident.severity, 'SEV1');
+    assert.equal(got.data.incident.status, 'resolved');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('the list shows a new incident without a reload', async () => {
+    const { context, page, problems } = await open(A);
+    await page.evaluate(() => { window.__notReloaded = true; });
+    const title = 'Login latency over 2s (declared elsewhere)';
+    await declareByAPI(A, title, 'SEV2');
+    await page.locator('table.incidents tbody tr', { hasText: title }).waitFor();
+    assert.equal(await page.evaluate(() => window.__notReloaded), true, 'the page was not reloaded');
+    await shot(page, 'list-refreshed');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('user-provided text is shown as text, never run', async () => {
+    const title = '<img src=x onerror="window.__pwned=1"> & <b>bold</b>';
+    const id = await declareByAPI(A, title, 'SEV4');
+    const { context, page, problems } = await open(A);
+    await page.goto(stack.baseURL + '/#/incidents/' + encodeURIComponent(id));
+    const heading = page.locator('#inc-title');
+    await heading.waitFor();
+    assert.equal(await heading.textContent(), title);
+    assert.equal(await heading.locator('img, b').count(), 0);
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test("tenant B's token cannot see tenant A's incident", async () => {
+    const titleA = 'Tenant A only: payments webhook failures';
+    const idA = await declareByAPI(A, titleA, 'SEV2');
+    const titleB = 'Tenant B: search index stale';
+    await declareByAPI(B, titleB, 'SEV3');
+
+    const { context, page, problems } = await open(B);
+    // B's list has loaded (its own incident is there) and A's is not in it.
+    await page.locator('table.incidents tbody tr', { hasText: titleB }).waitFor();
+    assert.equal(await page.locator('table.incidents tbody tr', { hasText: titleA }).count(), 0);
+    // A search for A's title finds nothing for B.
+    await page.getByLabel('Search').fill('payments webhook');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.locator('.empty', { hasText: 'No incidents match' }).waitFor();
+    // A's incident page, by its id, is "not found" for B; so is the API.
+    await page.goto(stack.baseURL + '/#/incidents/' + encodeURIComponent(idA));
+    await page.getByRole('heading', { name: 'Incident not found' }).waitFor();
+    await shot(page, 'tenant-b-not-found');
+    assert.equal((await api(stack, B.secret, 'GET', '/incidents/' + encodeURIComponent(idA))).status, 404);
+    // B cannot act on it either.
+    const ack = await api(stack, B.secret, 'POST', '/incidents/' + encodeURIComponent(idA) + '/acknowledge?wait=5s', {});
+    assert.equal(ack.status, 404);
+    assert.equal((await api(stack, A.secret, 'GET', '/incidents/' + encodeURIComponent(idA))).data.incident.status, 'open');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('the Slack outbox shows what the notifier would have posted', async () => {
+    const title = 'Kafka consumer lag on events (outbox)';
+    const id = await declareByAPI(A, title, 'SEV1');
+    const { context, page, problems } = await open(A);
+    await nav(page, 'Slack outbox');
+    const entry = page.locator('.outmsg', { has: page.locator(`a[href="#/incidents/${encodeURIComponent(id)}"]`) });
+    await entry.first().waitFor();
+    assert.match(await entry.first().textContent(), /Kafka consumer lag/);
+    await shot(page, 'outbox');
+    // The outbox shows titles too (the escaping test's among them): as text.
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    assert.deepEqual(problems, []);
+    await context.close();
+    // Only the caller's tenant's messages: B's outbox has none of A's.
+    const asB = await api(stack, B.secret, 'GET', '/outbox');
+    assert.equal(asB.status, 200);
+    assert.ok(!asB.data.entries.some((e) => e.incident_id === id), "B's outbox shows none of A's messages");
+  });
+});
