@@ -297,7 +297,26 @@ loop:
 			}
 		}
 		in := ins[rng.IntN(len(ins))]
-		in.signal(syscall.SIGKILL)
+		if kills%3 == 1 {
+			// A graceful stop: the step in progress ends, the process
+			// exits cleanly (and, a static member, keeps its partitions).
+			// Its signal handler is installed once it has announced.
+			waitFor(t, 30*time.Second, in.name+" to start", func() bool {
+				in.mu.Lock()
+				announced := in.httpAddr != ""
+				in.mu.Unlock()
+				return announced || !in.running()
+			})
+			in.signal(syscall.SIGTERM)
+			in.mu.Lock()
+			err := in.exitErr
+			in.mu.Unlock()
+			if err != nil && !strings.Contains(err.Error(), "exit status 3") {
+				t.Errorf("%s: graceful stop: %v", in.name, err)
+			}
+		} else {
+			in.signal(syscall.SIGKILL)
+		}
 		kills++
 		if kills%2 == 0 { // every other restart crashes right after a commit
 			failpoints++
@@ -324,7 +343,7 @@ loop:
 			in.start(0)
 		}
 	}
-	t.Logf("%d kills, %d with the failpoint armed, %d failpoint exits", kills, failpoints, crashes)
+	t.Logf("%d kills (a third of them SIGTERM), %d restarts with the failpoint armed, %d failpoint exits", kills, failpoints, crashes)
 	if kills < 5 || crashes < 1 {
 		t.Fatalf("chaos too mild to prove anything: %d kills, %d failpoint exits", kills, crashes)
 	}
