@@ -2,15 +2,156 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/incidentd/incidentd/ingress"
+	"github.com/incidentd/incidentd/notifier"
+	"github.com/incidentd/incidentd/projector"
 )
+
+// projector.Queries is what ingress reads through.
+var _ ingress.Views = (*projector.Queries)(nil)
+
+// devTenant is the tenant "incidentd run" creates when no tokens file is
+// given, so a newcomer can use the API and dashboard right away.
+const devTenant = "dev"
 
 func ingressService() service {
 	return service{
 		name: "ingress",
 		help: "HTTP edge: Slack receivers, the dashboard and its API",
-		setup: func(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
-			return func(ctx context.Context, e *env) error { return notBuilt(ctx, e, "ingress", "issue #4") }
+		setup: func(flags *flag.FlagSet) func(ctx context.Context, e *env) error {
+			addr := flags.String("ingress.addr", ingress.DefaultAddr, "HTTP listen address (Slack receivers, dashboard, /api/v1)")
+			tokens := flags.String("ingress.tokens", "", "JSON file of API tokens ({\"tokens\":[{\"name\",\"tenant\",\"sha256\"}]}, sha256 = hex of sha256(token)); empty with \"run\": a dev tenant with a generated token")
+			workspaces := flags.String("ingress.workspaces", "", "JSON file of Slack workspaces (the notifier's format); empty: -notifier.workspaces when running everything, else none")
+			secret := flags.String("ingress.slack-signing-secret", "", "Slack app signing secret (verifies every Slack request); empty: the Slack routes answer 503")
+			slackAPI := flags.String("ingress.slack-api-url", "", "Slack Web API base URL (empty: https://slack.com/api/)")
+			slash := flags.String("ingress.slash-command", ingress.DefaultSlashCommand, "the slash command incidentd answers")
+			pin := flags.String("ingress.pin-emoji", ingress.DefaultPinEmoji, "reaction that pins a message of an incident thread to its timeline")
+			chAddr := flags.String("ingress.clickhouse-addr", "127.0.0.1:9000", "ClickHouse native-protocol address the dashboard reads from")
+			chDB := flags.String("ingress.clickhouse-database", "incidentd", "ClickHouse database of the projector's tables")
+			outbox := flags.String("ingress.outbox", "", "the notifier's outbox file served at /api/v1/outbox (empty: DATA/notifier/outbox.jsonl when no Slack workspaces are configured)")
+			maxWait := flags.Duration("ingress.max-wait", ingress.DefaultMaxWait, "cap of a write's ?wait=")
+			return func(ctx context.Context, e *env) error {
+				cfg := ingress.Config{
+					Addr: *addr, Kafka: e.Kafka, Policy: e.Policy, SlackSigningSecret: *secret,
+					SlackAPIURL: *slackAPI, SlashCommand: *slash, PinEmoji: *pin, MaxWait: *maxWait,
+				}
+				if len(cfg.Kafka.Brokers) == 0 {
+					cfg.Kafka.Brokers = []string{"127.0.0.1:9092"}
+				}
+				wsPath := *workspaces
+				if wsPath == "" && e.Name == "run" {
+					if f := flags.Lookup("notifier.workspaces"); f != nil {
+						wsPath = f.Value.String()
+					}
+				}
+				if wsPath != "" {
+					ws, err := notifier.LoadWorkspaces(wsPath)
+					if err != nil {
+						return fmt.Errorf("ingress: %w", err)
+					}
+					for _, w := range ws {
+						cfg.Workspaces = append(cfg.Workspaces, ingress.Workspace{
+							TeamID: w.TeamID, Tenant: w.Tenant, BotToken: w.BotToken, IncidentsChannel: w.IncidentsChannel,
+						})
+					}
+				}
+				cfg.OutboxPath = *outbox
+				if cfg.OutboxPath == "" && len(cfg.Workspaces) == 0 {
+					cfg.OutboxPath = filepath.Join(e.DataDir, "notifier", notifier.OutboxFile)
+				}
+				var devToken, devTokenPath string
+				switch {
+				case *tokens != "":
+					toks, err := ingress.LoadTokens(*tokens)
+					if err != nil {
+						return err
+					}
+					cfg.Tokens = toks
+				case e.Name == "run":
+					devTokenPath = filepath.Join(e.DataDir, "ingress", "dev-token")
+					tok, err := loadOrCreateDevToken(devTokenPath)
+					if err != nil {
+						return err
+					}
+					devToken = tok
+					cfg.Tokens = []ingress.Token{{Name: "dev", Tenant: devTenant, SHA256: ingress.HashToken(tok)}}
+				}
+				if e.Name != "run" {
+					se := *e
+					se.Kafka = cfg.Kafka
+					if err := ensureTopics(ctx, &se); err != nil {
+						return err
+					}
+				}
+
+				conn, err := clickhouse.Open(&clickhouse.Options{
+					Addr:        []string{*chAddr},
+					Auth:        clickhouse.Auth{Database: *chDB},
+					DialTimeout: time.Second,
+				})
+				var views ingress.Views
+				if err != nil {
+					e.Logger.Warn("clickhouse: reads will answer 503", "addr", *chAddr, "err", err)
+				} else {
+					defer conn.Close()
+					views = projector.NewQueries(conn, *chDB, projector.WithPolicy(e.Policy))
+				}
+
+				cfg.OnListen = func(a string) {
+					e.Announce("ingress", "http://%s/ (dashboard), API at http://%s/api/v1 (OpenAPI: /api/v1/openapi.json)", a, a)
+					if devToken != "" {
+						e.Announce("ingress", "API token of tenant %q: %s (in %s); try: curl -H 'Authorization: Bearer %s' http://%s/api/v1/incidents",
+							devTenant, devToken, devTokenPath, devToken, a)
+					}
+					if cfg.SlackSigningSecret == "" {
+						e.Announce("ingress", "Slack receivers off (no -ingress.slack-signing-secret)")
+					}
+				}
+				srv, err := ingress.New(cfg, e.Logger, e.Registry, views,
+					ingress.WithNotFound(func(err error) bool { return errors.Is(err, projector.ErrNotFound) }))
+				if err != nil {
+					return err
+				}
+				return srv.Run(ctx)
+			}
 		},
 	}
+}
+
+// loadOrCreateDevToken returns the dev tenant's token, stored at path:
+// created once (0600), reused on every later start.
+func loadOrCreateDevToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if tok := strings.TrimSpace(string(b)); tok != "" {
+			return tok, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("ingress: read dev token: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("ingress: create dev token directory: %w", err)
+	}
+	var r [24]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", fmt.Errorf("ingress: dev token: %w", err)
+	}
+	tok := "dev-" + hex.EncodeToString(r[:])
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("ingress: write dev token: %w", err)
+	}
+	return tok, nil
 }
