@@ -37,7 +37,8 @@ type Processor struct {
 	wake     func()           // interrupts the current poll, if any
 	stop     bool             // a revoke or loss since the step began
 
-	commits int // committed steps; only Run's goroutine uses it
+	commits int         // committed steps; only Run's goroutine uses it
+	cache   *stateCache // only Run's goroutine uses it
 }
 
 // New checks cfg and returns a processor that logs to logger and
@@ -56,7 +57,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Processor
 	}
 	return &Processor{
 		cfg: cfg, logger: logger, metrics: m, topics: cfg.Kafka.Topics(),
-		owned: map[int32]bool{}, pending: map[int32]uint64{},
+		owned: map[int32]bool{}, pending: map[int32]uint64{}, cache: newStateCache(),
 	}, nil
 }
 
@@ -137,6 +138,7 @@ func (p *Processor) runSession(ctx context.Context, store *Store, id string, log
 	p.mu.Lock()
 	p.joined, p.owned, p.pending = false, map[int32]bool{}, map[int32]uint64{}
 	p.mu.Unlock()
+	p.cache.reset()
 	p.metrics.owned.Set(0)
 	p.metrics.ready.Set(0)
 

@@ -43,6 +43,8 @@ func (r *restorer) restorePending(ctx context.Context) error {
 		return nil
 	}
 	start := time.Now()
+	// The restore writes Pebble behind the cache's back.
+	defer r.p.cache.reset()
 	n, err := r.restore(ctx, parts)
 	if err != nil {
 		if ctx.Err() != nil {

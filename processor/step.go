@@ -181,9 +181,12 @@ func (s *stepRun) state(part int32, id string) (*staged, error) {
 	if st, ok := s.states[id]; ok {
 		return st, nil
 	}
-	state, err := s.store.State(part, id)
-	if err != nil {
-		return nil, fatal(err)
+	state, ok := s.p.cache.get(id)
+	if !ok {
+		var err error
+		if state, err = s.store.State(part, id); err != nil {
+			return nil, fatal(err)
+		}
 	}
 	st := &staged{partition: part, state: state}
 	s.states[id] = st
@@ -266,6 +269,11 @@ func (s *stepRun) write() error {
 	}
 	if err := w.commit(); err != nil {
 		return err
+	}
+	for _, id := range s.order {
+		if st := s.states[id]; st.changed {
+			s.p.cache.put(id, st.state)
+		}
 	}
 	s.p.metrics.storeSeconds.Observe(time.Since(start).Seconds())
 	return nil
