@@ -411,8 +411,8 @@
     const empty = h('p', { class: 'empty', hidden: true });
     const errBox = h('p', { class: 'error', role: 'alert' });
     const updated = h('span', { class: 'muted', 'aria-live': 'off' });
-    const prev = h('button', { type: 'button', onclick: () => { listState.cursors.pop(); load(true); } }, '← Previous');
-    const next = h('button', { type: 'button' }, 'Next →');
+    const prev = h('button', { type: 'button', disabled: true, onclick: () => { listState.cursors.pop(); load(true); } }, '← Previous');
+    const next = h('button', { type: 'button', disabled: true }, 'Next →');
     const pageNo = h('span', { class: 'muted' });
     let nextCursor = '';
     next.addEventListener('click', () => { listState.cursors.push(nextCursor); load(true); });
@@ -731,7 +731,8 @@
         case 'slack_message_recorded': {
           const m = e.message || {};
           const url = slackURL(m.channel, m.ts);
-          what = ['posted the incident card in Slack', url ? [' · ', extLink(url, 'open ↗')] : null];
+          what = [m.channel === 'outbox' ? 'posted the incident card (to the local outbox: Slack is not configured)' : 'posted the incident card in Slack',
+            url ? [' · ', extLink(url, 'open ↗')] : null];
           break;
         }
         case 'rejected': {
