@@ -1,0 +1,331 @@
+package projector_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/internal/testenv"
+	"github.com/incidentd/incidentd/internal/wire"
+	"github.com/incidentd/incidentd/projector"
+)
+
+// harness is a kfake broker and a ClickHouse server owned by one test,
+// with the topics created and a producer for the events topic.
+type harness struct {
+	k    *testenv.Kafka
+	ch   *testenv.ClickHouse
+	conn driver.Conn
+	kcfg kafka.Config
+	prod *kgo.Client
+	db   string
+}
+
+func newHarness(t testing.TB) *harness {
+	t.Helper()
+	h := &harness{k: testenv.StartKafka(t), ch: testenv.StartClickHouse(t), db: "incidentd"}
+	h.kcfg = kafka.Config{Brokers: []string{h.k.Addr()}, Partitions: 3}
+	h.kcfg.Defaults()
+	conn, err := projector.OpenClickHouse(h.ch.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	h.conn = conn
+	prod, err := kafka.NewClient(h.kcfg, nil, kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(prod.Close)
+	h.prod = prod
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := kafka.EnsureTopics(ctx, kadm.NewClient(prod), h.kcfg); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// testLogger logs to the test's output when -v is given, else nowhere.
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// run starts a projector; the returned function stops it and waits for
+// Run to return (also done at cleanup).
+func (h *harness) run(t testing.TB, edit func(*projector.Config)) (stop func()) {
+	t.Helper()
+	cfg := projector.Config{
+		Kafka: h.kcfg, Database: h.db, FlushInterval: 200 * time.Millisecond,
+		LagInterval: 500 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	p, err := projector.New(cfg, h.conn, testLogger(t), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("projector Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// produce writes events to the events topic, keyed by incident.
+func (h *harness) produce(t testing.TB, events ...incident.Event) {
+	t.Helper()
+	recs := make([]*kgo.Record, 0, len(events))
+	for _, e := range events {
+		v, err := wire.EncodeEvent(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, &kgo.Record{Topic: h.kcfg.Topics().Events, Key: []byte(e.Incident), Value: v})
+	}
+	h.produceRecords(t, recs...)
+}
+
+func (h *harness) produceRecords(t testing.TB, recs ...*kgo.Record) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+// world generates a realistic event stream: commands of several tenants,
+// decided by the model, including rejections (wrong tenant, invalid
+// transitions, unknown ids).
+type world struct {
+	rng     *rand.Rand
+	policy  incident.Policy
+	tenants []string
+	states  map[string]incident.State
+	ids     []string // every id commands were sent to, first use first
+	events  []incident.Event
+	clock   int64 // ms since epoch
+	n       int
+}
+
+func newWorld(seed uint64, tenants ...string) *world {
+	return &world{
+		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), policy: incident.DefaultPolicy(),
+		tenants: tenants, states: map[string]incident.State{},
+		clock: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC).UnixMilli(),
+	}
+}
+
+var titleWords = []string{"database", "Checkout", "latency", "EU", "outage", "payments", "DNS", "login", "Ünïcode", "queue"}
+
+func (w *world) now() time.Time { return time.UnixMilli(w.clock).UTC() }
+
+// step issues one random command and returns the events it produced.
+func (w *world) step() []incident.Event {
+	w.n++
+	w.clock += 1000 + w.rng.Int64N(600_000)
+	c := incident.Command{ID: fmt.Sprintf("c%d", w.n), At: w.now(), Actor: fmt.Sprintf("U%d", w.rng.IntN(5))}
+	r := w.rng.IntN(100)
+	switch {
+	case r < 15 || len(w.ids) == 0:
+		c.Incident = fmt.Sprintf("in-%04d", len(w.ids))
+		w.ids = append(w.ids, c.Incident)
+		c.Tenant = w.tenants[w.rng.IntN(len(w.tenants))]
+		c.Kind = incident.Declare
+		c.Title = titleWords[w.rng.IntN(len(titleWords))] + " " + titleWords[w.rng.IntN(len(titleWords))]
+		c.Source = incident.Source{Kind: incident.FromDashboard}
+		if w.rng.IntN(2) == 0 {
+			c.Severity = w.policy.Severities[w.rng.IntN(len(w.policy.Severities))]
+		}
+		if w.rng.IntN(20) == 0 {
+			c.Title = "" // rejected: invalid title; the id stays undeclared for now
+		}
+	default:
+		if w.rng.IntN(25) == 0 {
+			c.Incident = fmt.Sprintf("in-ghost-%d", w.rng.IntN(3))
+			if !w.seen(c.Incident) {
+				w.ids = append(w.ids, c.Incident)
+			}
+		} else {
+			c.Incident = w.ids[w.rng.IntN(len(w.ids))]
+		}
+		s := w.states[c.Incident]
+		c.Tenant = s.Tenant
+		if c.Tenant == "" || w.rng.IntN(12) == 0 {
+			c.Tenant = w.tenants[w.rng.IntN(len(w.tenants))]
+		}
+		kinds := []incident.CommandKind{
+			incident.SetSeverity, incident.SetTitle, incident.Assign, incident.Acknowledge, incident.Acknowledge,
+			incident.Mitigate, incident.Resolve, incident.Resolve, incident.Reopen, incident.AddNote,
+			incident.SetImpactStarted, incident.PinMessage, incident.RecordSlackMessage, incident.Declare,
+		}
+		c.Kind = kinds[w.rng.IntN(len(kinds))]
+		c.Severity = w.policy.Severities[w.rng.IntN(len(w.policy.Severities))]
+		c.Title = "renamed " + titleWords[w.rng.IntN(len(titleWords))]
+		c.Source = incident.Source{Kind: incident.FromDashboard}
+		c.Role = []incident.Role{incident.Commander, incident.Assignee}[w.rng.IntN(2)]
+		c.Person = fmt.Sprintf("person-%d", w.rng.IntN(4))
+		c.Note = "note " + fmt.Sprint(w.n)
+		c.ImpactStarted = time.UnixMilli(w.clock - w.rng.Int64N(3_600_000)).UTC()
+		c.Message = incident.SlackMessage{Channel: "C1", TS: fmt.Sprintf("%d.000100", w.n), Author: "U1", Text: "pinned", At: w.now()}
+	}
+	if w.rng.IntN(30) == 0 && len(w.events) > 0 {
+		c.ID = w.events[w.rng.IntN(len(w.events))].Command // a retried command: a duplicate, no events
+	}
+	d := incident.Decide(w.policy, w.states[c.Incident], c)
+	w.states[c.Incident] = incident.Fold(w.states[c.Incident], d.Events...)
+	w.events = append(w.events, d.Events...)
+	return d.Events
+}
+
+func (w *world) seen(id string) bool {
+	for _, x := range w.ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// run issues commands until n events exist.
+func (w *world) run(n int) []incident.Event {
+	start := len(w.events)
+	for len(w.events)-start < n {
+		w.step()
+	}
+	return w.events[start:]
+}
+
+// want returns the expected projection of an incident: its folded state
+// (without the dedup window, which is not stored) and the events its tenant
+// sees.
+func (w *world) want(id string) (incident.State, []incident.Event) {
+	var s incident.State
+	var evs []incident.Event
+	for _, e := range w.events {
+		if e.Incident != id {
+			continue
+		}
+		s = incident.Evolve(s, e)
+		evs = append(evs, e)
+	}
+	s.Recent = nil
+	var mine []incident.Event
+	for _, e := range evs {
+		if e.Tenant == s.Tenant {
+			mine = append(mine, e)
+		}
+	}
+	return s, mine
+}
+
+// waitFor polls cond until it returns nil or the deadline passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %s: %v", what, d, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+// waitProjected waits until every declared incident of w is projected at
+// its latest version.
+func waitProjected(t testing.TB, q *projector.Queries, w *world, d time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	waitFor(t, d, "projection caught up", func() error {
+		for _, id := range w.ids {
+			s := w.states[id]
+			if !s.Declared {
+				continue
+			}
+			v, err := q.Version(ctx, s.Tenant, id)
+			if err != nil {
+				return err
+			}
+			if v != s.Version {
+				return fmt.Errorf("%s at version %d, want %d", id, v, s.Version)
+			}
+		}
+		return nil
+	})
+}
+
+// checkProjection compares every incident's projection with the fold of
+// its events, and checks that no tenant sees another's incidents.
+func checkProjection(t testing.TB, q *projector.Queries, w *world) {
+	t.Helper()
+	ctx := context.Background()
+	declared := 0
+	for _, id := range w.ids {
+		want, wantEvents := w.want(id)
+		for _, tenant := range w.tenants {
+			tl, err := q.Get(ctx, tenant, id)
+			if !want.Declared || tenant != want.Tenant {
+				if !errors.Is(err, projector.ErrNotFound) {
+					t.Errorf("Get(%s, %s) = %v, want ErrNotFound", tenant, id, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("Get(%s, %s): %v", tenant, id, err)
+				continue
+			}
+			declared++
+			if !reflect.DeepEqual(tl.Incident, want) {
+				t.Errorf("%s state:\n got %+v\nwant %+v", id, tl.Incident, want)
+			}
+			if !reflect.DeepEqual(tl.Events, wantEvents) {
+				t.Errorf("%s timeline: got %d events, want %d\n got %s\nwant %s", id, len(tl.Events), len(wantEvents),
+					summary(tl.Events), summary(wantEvents))
+			}
+		}
+	}
+	if declared == 0 {
+		t.Fatal("no declared incident checked")
+	}
+}
+
+func summary(evs []incident.Event) string {
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "%d:%s/%s ", e.Version, e.Kind, e.Tenant)
+	}
+	return b.String()
+}

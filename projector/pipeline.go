@@ -1,0 +1,281 @@
+package projector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/wire"
+)
+
+// pipeline turns a batch of event records into stored rows: decode, fold,
+// insert (retrying while ClickHouse is unreachable), and says which
+// records could not be stored and why. The live projector and rebuild both
+// use it; what they do with offsets and dead letters differs.
+type pipeline struct {
+	sink       Sink
+	folder     *folder
+	m          *metrics
+	log        *slog.Logger
+	minBackoff time.Duration
+	maxBackoff time.Duration
+	status     *statusReporter
+}
+
+// deadLetter is a record that cannot be projected, with the reason.
+type deadLetter struct {
+	rec    *kgo.Record
+	reason string // metric label: reasonUndecodable or reasonRefused
+	err    error
+}
+
+// decoded is one record and its event.
+type decoded struct {
+	rec *kgo.Record
+	ev  incident.Event
+}
+
+// decodeParallelMin is the batch size from which decoding is spread over
+// the CPUs (rebuild batches are large; live ones mostly small).
+const decodeParallelMin = 2048
+
+// decode decodes records in order; undecodable ones become dead letters.
+func decode(recs []*kgo.Record) ([]decoded, []deadLetter) {
+	evs := make([]incident.Event, len(recs))
+	errs := make([]error, len(recs))
+	work := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			evs[i], errs[i] = wire.DecodeEvent(recs[i].Value)
+			if errs[i] == nil && string(recs[i].Key) != evs[i].Incident {
+				errs[i] = fmt.Errorf("record key %q is not the event's incident %q", recs[i].Key, evs[i].Incident)
+			}
+		}
+	}
+	if n := runtime.GOMAXPROCS(0); len(recs) >= decodeParallelMin && n > 1 {
+		var wg sync.WaitGroup
+		step := (len(recs) + n - 1) / n
+		for lo := 0; lo < len(recs); lo += step {
+			wg.Add(1)
+			go func(lo, hi int) { defer wg.Done(); work(lo, hi) }(lo, min(lo+step, len(recs)))
+		}
+		wg.Wait()
+	} else {
+		work(0, len(recs))
+	}
+	out := make([]decoded, 0, len(recs))
+	var dead []deadLetter
+	for i, r := range recs {
+		if errs[i] != nil {
+			dead = append(dead, deadLetter{rec: r, reason: reasonUndecodable, err: errs[i]})
+			continue
+		}
+		out = append(out, decoded{rec: r, ev: evs[i]})
+	}
+	return out, dead
+}
+
+// applied is what became of a batch.
+type applied struct {
+	events int // event rows stored
+	dead   []deadLetter
+}
+
+// apply stores a batch. It returns only when the rows are stored (or
+// dead-lettered) or ctx is done, in which case it returns ctx's error and
+// nothing of the batch may be treated as stored.
+func (p *pipeline) apply(ctx context.Context, recs []*kgo.Record) (applied, error) {
+	decs, dead := decode(recs)
+	events := make([]incident.Event, len(decs))
+	for i, d := range decs {
+		events[i] = d.ev
+	}
+	var res folded
+	err := p.retry(ctx, "load states", func() error {
+		var err error
+		res, err = p.folder.fold(ctx, events)
+		return err
+	})
+	if err != nil {
+		return applied{}, err
+	}
+	if res.gaps > 0 {
+		p.m.gaps.Add(float64(res.gaps))
+		for _, e := range res.gapEvents {
+			p.log.Error("version gap: event not folded, projected state stays behind",
+				"incident_id", e.Incident, "version", e.Version, "kind", string(e.Kind))
+		}
+	}
+	p.m.duplicates.Add(float64(res.dups))
+	p.m.batchRows.Observe(float64(len(events)))
+
+	states := res.stored()
+	err = p.insert(ctx, events, states)
+	if err == nil {
+		p.folder.commit(res, nil)
+		return applied{events: len(events), dead: dead}, nil
+	}
+	if !Refused(err) {
+		return applied{}, err
+	}
+	// ClickHouse refused the batch: find the incidents whose rows it
+	// refuses, one incident at a time.
+	refused, stored, err := p.insertEach(ctx, decs, res)
+	if err != nil {
+		return applied{}, err
+	}
+	skip := make(map[string]bool, len(refused))
+	for id := range refused {
+		skip[id] = true
+	}
+	p.folder.commit(res, skip)
+	for _, d := range decs {
+		if err, ok := refused[d.ev.Incident]; ok {
+			dead = append(dead, deadLetter{rec: d.rec, reason: reasonRefused, err: err})
+		}
+	}
+	return applied{events: stored, dead: dead}, nil
+}
+
+// insert writes a batch, retrying (with backoff) until it is stored, ctx
+// is done, or ClickHouse refuses it.
+func (p *pipeline) insert(ctx context.Context, events []incident.Event, states []incident.State) error {
+	return p.retry(ctx, "insert", func() error {
+		start := time.Now()
+		err := p.sink.Insert(ctx, events, states)
+		if err != nil {
+			return err
+		}
+		d := time.Since(start).Seconds()
+		p.m.insertSeconds.WithLabelValues(eventsTable).Observe(d)
+		p.m.rowsInserted.WithLabelValues(eventsTable).Add(float64(len(events)))
+		p.m.rowsInserted.WithLabelValues(incidentsTable).Add(float64(len(states)))
+		return nil
+	})
+}
+
+// retry runs op until it succeeds, ctx is done, or it fails with an error
+// ClickHouse raised about the data (Refused), backing off in between.
+func (p *pipeline) retry(ctx context.Context, what string, op func() error) error {
+	backoff := p.minBackoff
+	for {
+		err := op()
+		if err == nil {
+			p.status.up()
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if Refused(err) {
+			p.m.insertErrors.WithLabelValues("refused").Inc()
+			p.status.up()
+			return err
+		}
+		p.m.insertErrors.WithLabelValues("retried").Inc()
+		p.status.down(err)
+		p.log.Warn("clickhouse unavailable, retrying", "op", what, "backoff", backoff, "err", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(backoff*2, p.maxBackoff)
+	}
+}
+
+// insertEach stores a refused batch one incident at a time and returns the
+// incidents ClickHouse refused (with its reasons) and the event rows
+// stored. If it refuses every incident of a batch of several, the fault is
+// not in the rows (a broken table, say): it backs off and tries the whole
+// batch again rather than dead-letter the stream.
+func (p *pipeline) insertEach(ctx context.Context, decs []decoded, res folded) (map[string]error, int, error) {
+	var order []string
+	byID := map[string][]incident.Event{}
+	for _, d := range decs {
+		if _, ok := byID[d.ev.Incident]; !ok {
+			order = append(order, d.ev.Incident)
+		}
+		byID[d.ev.Incident] = append(byID[d.ev.Incident], d.ev)
+	}
+	changed := map[string]bool{}
+	for _, id := range res.order {
+		changed[id] = true
+	}
+	backoff := p.minBackoff
+	for {
+		refused := map[string]error{}
+		stored := 0
+		for _, id := range order {
+			var states []incident.State
+			if changed[id] {
+				states = []incident.State{res.states[id]}
+			}
+			err := p.insert(ctx, byID[id], states)
+			switch {
+			case err == nil:
+				stored += len(byID[id])
+			case Refused(err):
+				refused[id] = err
+			default:
+				return nil, 0, err
+			}
+		}
+		if len(order) < 2 || len(refused) < len(order) {
+			return refused, stored, nil
+		}
+		p.log.Error("clickhouse refuses every incident of the batch; retrying it whole", "backoff", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, 0, ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(backoff*2, p.maxBackoff)
+	}
+}
+
+// statusReporter tells people (through Config.Status) when ClickHouse
+// becomes unreachable and when it is back, once per change.
+type statusReporter struct {
+	mu     sync.Mutex
+	notify func(string)
+	what   string // "ClickHouse at 127.0.0.1:9000"
+	isDown bool
+	m      *metrics
+}
+
+func (s *statusReporter) down(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m.clickhouseUp.Set(0)
+	if s.isDown {
+		return
+	}
+	s.isDown = true
+	if s.notify != nil {
+		s.notify(fmt.Sprintf("%s is not reachable (%v); retrying with backoff, nothing is lost meanwhile", s.what, errors.Unwrap(err)))
+	}
+}
+
+func (s *statusReporter) up() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m.clickhouseUp.Set(1)
+	if !s.isDown {
+		return
+	}
+	s.isDown = false
+	if s.notify != nil {
+		s.notify(s.what + " is reachable again; catching up")
+	}
+}

@@ -1,0 +1,243 @@
+package projector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/incidentd/incidentd/internal/kafka"
+)
+
+// RebuildConfig is what a rebuild reads and writes.
+type RebuildConfig struct {
+	Kafka        kafka.Config
+	Database     string
+	MaxBatchRows int // default DefaultRebuildBatchRows
+	// Progress, if set, is called about every ProgressInterval (default
+	// 1s) and once at each phase's end.
+	Progress         func(Progress)
+	ProgressInterval time.Duration
+}
+
+// DefaultRebuildBatchRows is a rebuild's insert size: large, since
+// ClickHouse prefers few big inserts and nobody waits on a single event.
+const DefaultRebuildBatchRows = 100000
+
+// Progress is how far a rebuild is.
+type Progress struct {
+	Phase   string // "replay", "swap", "catch-up", "done"
+	Records int64  // records read so far (control records included)
+	Total   int64  // records to read in this phase
+	Events  int64  // event rows stored so far
+	Dead    int64  // records that could not be projected (already dead-lettered by the live projector)
+	Elapsed time.Duration
+}
+
+// Rebuild replays the events topic from its start into fresh tables
+// (events_rebuild, incidents_rebuild) while the live tables keep serving,
+// and once it has caught up with the end of the topic, swaps them in with
+// RENAME TABLE. Records produced while it swapped are then replayed into
+// the new live tables too (a live projector may have written them to the
+// old ones), and the old tables are dropped.
+//
+// Records that cannot be projected are counted in Progress.Dead and
+// logged, not dead-lettered again: the live projector did that.
+func Rebuild(ctx context.Context, cfg RebuildConfig, conn driver.Conn, logger *slog.Logger) (Progress, error) {
+	cfg.Kafka.Defaults()
+	if cfg.Database == "" {
+		cfg.Database = DefaultDatabase
+	}
+	if cfg.MaxBatchRows == 0 {
+		cfg.MaxBatchRows = DefaultRebuildBatchRows
+	}
+	if cfg.ProgressInterval == 0 {
+		cfg.ProgressInterval = time.Second
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := cfg.Kafka.Validate(); err != nil {
+		return Progress{}, fmt.Errorf("projector: rebuild: %w", err)
+	}
+	if cfg.MaxBatchRows < 1 {
+		return Progress{}, fmt.Errorf("projector: rebuild: max batch rows %d, want at least 1", cfg.MaxBatchRows)
+	}
+	if err := Migrate(ctx, conn, cfg.Database); err != nil {
+		return Progress{}, fmt.Errorf("projector: rebuild: %w", err)
+	}
+	live := liveTables(cfg.Database)
+	fresh, retired := live.with(rebuildSuffix), live.with(retiredSuffix)
+	for _, t := range []string{fresh.Events, fresh.Incidents} {
+		if err := conn.Exec(ctx, sqlDropTable(cfg.Database, t)); err != nil {
+			return Progress{}, fmt.Errorf("projector: rebuild: drop %s: %w", t, err)
+		}
+	}
+	if err := createTables(ctx, conn, fresh); err != nil {
+		return Progress{}, fmt.Errorf("projector: rebuild: create fresh tables: %w", err)
+	}
+
+	topic := cfg.Kafka.Topics().Events
+	cl, err := kafka.NewClient(cfg.Kafka, logger,
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxBytes(64<<20),
+		kgo.FetchMaxPartitionBytes(16<<20),
+	)
+	if err != nil {
+		return Progress{}, fmt.Errorf("projector: rebuild: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+
+	m, _ := newMetrics(nil)
+	sink := &ClickHouseSink{conn: conn, tables: fresh}
+	r := &rebuilder{
+		cfg: cfg, cl: cl, adm: adm, topic: topic, log: logger, start: time.Now(),
+		pl: &pipeline{
+			sink: sink, folder: newFolder(sink, 1<<22, true), m: m, log: logger,
+			minBackoff: DefaultMinBackoff, maxBackoff: DefaultMaxBackoff,
+			status: &statusReporter{m: m},
+		},
+		pos: map[int32]int64{},
+	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return Progress{}, fmt.Errorf("projector: rebuild: list start offsets: %w", err)
+	}
+	starts.Each(func(o kadm.ListedOffset) { r.pos[o.Partition] = o.Offset })
+
+	if err := r.replayTo(ctx, "replay"); err != nil {
+		return r.progress, err
+	}
+	r.report("swap", true)
+	for _, t := range []string{retired.Events, retired.Incidents} {
+		if err := conn.Exec(ctx, sqlDropTable(cfg.Database, t)); err != nil {
+			return r.progress, fmt.Errorf("projector: rebuild: drop %s: %w", t, err)
+		}
+	}
+	if err := conn.Exec(ctx, sqlSwap(live, fresh, retired)); err != nil {
+		return r.progress, fmt.Errorf("projector: rebuild: swap tables: %w", err)
+	}
+	sink.setTables(live)
+	if err := r.replayTo(ctx, "catch-up"); err != nil {
+		return r.progress, err
+	}
+	for _, t := range []string{retired.Events, retired.Incidents} {
+		if err := conn.Exec(ctx, sqlDropTable(cfg.Database, t)); err != nil {
+			return r.progress, fmt.Errorf("projector: rebuild: drop %s: %w", t, err)
+		}
+	}
+	r.report("done", true)
+	return r.progress, nil
+}
+
+type rebuilder struct {
+	cfg      RebuildConfig
+	cl       *kgo.Client
+	adm      *kadm.Client
+	topic    string
+	log      *slog.Logger
+	pl       *pipeline
+	start    time.Time
+	pos      map[int32]int64 // next offset to read, per partition
+	progress Progress
+	lastShow time.Time
+}
+
+// replayTo reads and stores every record up to the topic's current end.
+func (r *rebuilder) replayTo(ctx context.Context, phase string) error {
+	ends, err := r.adm.ListEndOffsets(ctx, r.topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("projector: rebuild: list end offsets: %w", err)
+	}
+	target := map[int32]int64{}
+	r.progress.Total, r.progress.Records = 0, 0
+	ends.Each(func(o kadm.ListedOffset) {
+		target[o.Partition] = o.Offset
+		if d := o.Offset - r.pos[o.Partition]; d > 0 {
+			r.progress.Total += d
+		}
+	})
+	caught := func() bool {
+		for p, end := range target {
+			if r.pos[p] < end {
+				return false
+			}
+		}
+		return true
+	}
+	var batch []*kgo.Record
+	for !caught() {
+		fs := r.cl.PollRecords(ctx, r.cfg.MaxBatchRows-len(batch))
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var ferr error
+		fs.EachError(func(t string, p int32, err error) { ferr = errors.Join(ferr, fmt.Errorf("fetch %s/%d: %w", t, p, err)) })
+		if ferr != nil {
+			r.log.Warn("rebuild fetch", "err", ferr)
+		}
+		fs.EachRecord(func(rec *kgo.Record) {
+			r.pos[rec.Partition] = rec.Offset + 1
+			r.progress.Records++
+			if !rec.Attrs.IsControl() {
+				batch = append(batch, rec)
+			}
+		})
+		if len(batch) >= r.cfg.MaxBatchRows || (len(batch) > 0 && caught()) {
+			if err := r.store(ctx, batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+		r.report(phase, false)
+	}
+	if len(batch) > 0 {
+		if err := r.store(ctx, batch); err != nil {
+			return err
+		}
+	}
+	r.report(phase, true)
+	return nil
+}
+
+func (r *rebuilder) store(ctx context.Context, batch []*kgo.Record) error {
+	res, err := r.pl.apply(ctx, batch)
+	if err != nil {
+		return fmt.Errorf("projector: rebuild: %w", err)
+	}
+	r.progress.Events += int64(res.events)
+	for _, d := range res.dead {
+		r.progress.Dead++
+		r.log.Warn("rebuild: record not projected", "partition", d.rec.Partition, "offset", d.rec.Offset,
+			"reason", d.reason, "err", d.err)
+	}
+	return nil
+}
+
+func (r *rebuilder) report(phase string, force bool) {
+	now := time.Now()
+	if !force && now.Sub(r.lastShow) < r.cfg.ProgressInterval {
+		return
+	}
+	r.lastShow = now
+	r.progress.Phase = phase
+	r.progress.Elapsed = now.Sub(r.start)
+	if r.cfg.Progress != nil {
+		r.cfg.Progress(r.progress)
+	}
+}
