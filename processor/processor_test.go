@@ -12,6 +12,7 @@ import (
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/processor"
 )
 
@@ -139,4 +140,23 @@ func TestCrashBetweenCommitAndStoreWrite(t *testing.T) {
 	le := readEvents(t, kc)
 	le.check(t, sent)
 	le.checkStore(t, "processor", storeStates(t, dir), allPartitions(2))
+}
+
+// TestBrokerRestart restarts the broker (state kept in its data dir) while
+// commands stream in: the processor rides it out, re-creating its Kafka
+// session if it must, and every command still has exactly one outcome.
+func TestBrokerRestart(t *testing.T) {
+	k, kc := startKafka(t, 3, testenv.WithDataDir(t.TempDir()))
+	dir := t.TempDir()
+	_, stop := runProcessor(t, processor.Config{Kafka: kc, Dir: dir, InstanceID: "a"})
+	sent := sendWorkload(t, kc, 5, 30, 300)
+	k.Restart(t)
+	for id, c := range sendWorkload(t, kc, 6, 30, 300) {
+		sent[id] = c
+	}
+	waitFor(t, 60*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
+	stop()
+	le := readEvents(t, kc)
+	le.check(t, sent)
+	le.checkStore(t, "processor", storeStates(t, dir), allPartitions(3))
 }
