@@ -35,7 +35,7 @@ type Processor struct {
 	pending  map[int32]uint64 // owned, not yet restored -> assignment sequence
 	assigned uint64           // sequence of assignments, for pending
 	wake     func()           // interrupts the current poll, if any
-	stop     bool             // a revoke or loss since the step began
+	stop     bool             // a revoke or loss since the step's poll began
 
 	commits int         // committed steps; only Run's goroutine uses it
 	cache   *stateCache // only Run's goroutine uses it
@@ -164,6 +164,8 @@ func (p *Processor) runSession(ctx context.Context, store *Store, id string, log
 		if err := r.restorePending(ctx); err != nil {
 			return err
 		}
+		// A revoke from here on stops the step that applies this poll.
+		p.beginStep()
 		fs := p.poll(ctx, sess)
 		if fs.IsClientClosed() {
 			return errors.New("processor: kafka client closed")
@@ -281,7 +283,8 @@ func (p *Processor) isPending(part int32) bool {
 	return ok
 }
 
-// stopped reports whether a revoke or loss happened since beginStep.
+// stopped reports whether a revoke or loss happened since beginStep,
+// called before the poll whose records the step applies.
 func (p *Processor) stopped() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -51,7 +51,6 @@ type stepRun struct {
 
 // step applies records (one poll's worth) in one transaction.
 func (p *Processor) step(ctx context.Context, sess *kgo.GroupTransactSession, store *Store, records []*kgo.Record, logger *slog.Logger) error {
-	p.beginStep()
 	if err := sess.Begin(); err != nil {
 		return fmt.Errorf("processor: begin transaction: %w", err)
 	}
