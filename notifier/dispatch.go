@@ -42,7 +42,9 @@ func (d *dispatcher) kick(ctx context.Context, id string, rec *record) {
 	}
 	l, ok := d.n.lanes[t.key()]
 	if !ok {
-		l = &lane{key: t.key()}
+		// A channel's pace outlives its lane.
+		l = &lane{key: t.key(), nextAt: d.n.holds[t.key()]}
+		delete(d.n.holds, t.key())
 		d.n.lanes[l.key] = l
 		d.wg.Add(1)
 		go d.run(ctx, l)
@@ -73,6 +75,15 @@ func (d *dispatcher) run(ctx context.Context, l *lane) {
 		n.mu.Lock()
 		if len(l.queue) == 0 || ctx.Err() != nil {
 			delete(n.lanes, l.key)
+			now := time.Now()
+			for k, t := range n.holds {
+				if !t.After(now) {
+					delete(n.holds, k)
+				}
+			}
+			if l.nextAt.After(now) {
+				n.holds[l.key] = l.nextAt
+			}
 			n.mu.Unlock()
 			return
 		}
@@ -225,19 +236,22 @@ func (d *dispatcher) step(ctx context.Context, l *lane, id string) (bool, error)
 		return false, nil
 	}
 	defer func() { <-d.sem }()
-	ctx2, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
+	// A call once started is not cut short by shutdown: a stop waits for
+	// it (CallTimeout at most) and stores its outcome, so a graceful stop
+	// never repeats a message.
+	ctx2, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.CallTimeout)
 	began := time.Now()
 	ts, retryable, serr := d.sender.Send(ctx2, w.call)
 	cancel()
 	n.m.callSeconds.WithLabelValues(w.call.Method).Observe(time.Since(began).Seconds())
 
 	if serr != nil && ctx.Err() != nil {
-		return false, nil // shutting down: the work stays stored
+		return false, nil // shutting down: the work stays stored for the next start
 	}
 	log := n.log.With("incident_id", id, "method", w.call.Method, "channel", w.call.Channel)
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if paced || serr != nil {
+	if (paced || serr != nil) && !n.cfg.OutboxMode() {
 		l.nextAt = time.Now().Add(n.cfg.ChannelInterval)
 	}
 	var ra *RetryAfterError

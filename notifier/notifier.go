@@ -32,8 +32,9 @@ type Notifier struct {
 	// happen under it, so a record is never written older than it is.
 	mu    sync.Mutex
 	st    *store
-	recs  map[string]*record // incidents loaded: those with work, and the current fetch's
-	lanes map[string]*lane   // by channel key, while they have work
+	recs  map[string]*record   // incidents loaded: those with work, and the current fetch's
+	lanes map[string]*lane     // by channel key, while they have work
+	holds map[string]time.Time // channel key -> when an idle channel may get its next message
 }
 
 // New checks cfg and registers the metrics. Run does the work.
@@ -55,7 +56,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Notifier,
 	n := &Notifier{
 		cfg: cfg, log: logger, m: m, topics: cfg.Kafka.Topics(),
 		byTeam: map[string]Workspace{}, byTenant: map[string]Workspace{},
-		recs: map[string]*record{}, lanes: map[string]*lane{},
+		recs: map[string]*record{}, lanes: map[string]*lane{}, holds: map[string]time.Time{},
 	}
 	for _, w := range cfg.Workspaces {
 		n.byTeam[w.TeamID] = w
@@ -348,8 +349,10 @@ type target struct {
 	slack   bool   // declared in Slack: replies go in its thread
 }
 
-// key names the channel lane: its rate limit is the channel's.
-func (t target) key() string { return t.ws.TeamID + "/" + t.channel }
+// key names the channel lane: its rate limit is the channel's. Channel
+// ids are unique across workspaces (a channel shared between workspaces
+// keeps its id and its one limit), so the channel alone is the key.
+func (t target) key() string { return t.channel }
 
 // route says where an incident's messages go: the Slack thread it was
 // declared in, with its team's bot token, or its tenant's incidents channel.

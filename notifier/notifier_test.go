@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/notifier"
 )
 
@@ -26,7 +28,21 @@ func TestStorm(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, time.Second)
 	r.startNotifier(r.config(t.TempDir()))
-	r.send(storm(50, 20, "s")...)
+	cmds := storm(50, 20, "s")
+	r.send(cmds[:50]...) // the declares: cards first, so the storm edits them
+	eventually(t, 20*time.Second, func() string {
+		n := 0
+		for _, m := range r.fake.Messages("") {
+			if _, ok := cardIncident(m.Blocks); ok {
+				n++
+			}
+		}
+		if n < 50 {
+			return fmt.Sprintf("%d cards, want 50", n)
+		}
+		return ""
+	})
+	r.send(cmds[50:]...)
 	eventually(t, 40*time.Second, func() string {
 		dups, p := check(r, 50)
 		if p == "" && dups != 0 {
@@ -34,8 +50,11 @@ func TestStorm(t *testing.T) {
 		}
 		return p
 	})
-	posts, updates := 0, 0
+	posts, updates, limited := 0, 0, 0
 	for _, c := range r.fake.Calls() {
+		if c.Status == http.StatusTooManyRequests {
+			limited++
+		}
 		if !c.OK() {
 			continue
 		}
@@ -46,11 +65,19 @@ func TestStorm(t *testing.T) {
 			updates++
 		}
 	}
-	// Coalescing: far fewer messages than changes.
+	// Edited in place, and coalesced: far fewer messages than changes.
+	if updates < 50 {
+		t.Errorf("%d card edits for 50 incidents, want at least 50", updates)
+	}
 	if posts+updates >= 500 {
 		t.Errorf("%d posts and %d edits for 1,000 changes: not coalesced", posts, updates)
 	}
+	// The notifier keeps the pace itself: Slack never has to say 429.
+	if limited != 0 {
+		t.Errorf("%d calls answered 429", limited)
+	}
 	t.Logf("%d posts, %d edits, %d calls in all", posts, updates, len(r.fake.Calls()))
+
 }
 
 // TestFailuresGoOn: a 5xx is retried; a channel the bot is not in and a
@@ -150,6 +177,9 @@ func TestOutbox(t *testing.T) {
 		if len(states) != 3 {
 			return fmt.Sprintf("%d incidents, want 3", len(states))
 		}
+		if p := r.applied(states); p != "" {
+			return p
+		}
 		es, err := notifier.ReadOutbox(path, 1000)
 		if err != nil {
 			t.Fatal(err)
@@ -183,4 +213,71 @@ func TestOutbox(t *testing.T) {
 			t.Errorf("outbox entry missing fields: %+v", e)
 		}
 	}
+}
+
+// TestBadEvents: an undecodable record is a dead letter and a version gap
+// is reported (metric) and folded; neither stops the notifier.
+func TestBadEvents(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 0)
+	reg := prometheus.NewRegistry()
+	r.startNotifierWith(r.config(t.TempDir()), reg)
+	at := time.Now().UTC()
+	decl := incident.Event{Incident: "in-gap", Version: 1, Command: "c1", Tenant: "tenant2", Actor: "U1", At: at,
+		Kind: incident.Declared, Title: "gap", Severity: "SEV3", Status: incident.StatusOpen, Source: incident.Source{Kind: incident.FromDashboard}}
+	sev := incident.Event{Incident: "in-gap", Version: 3, Command: "c3", Tenant: "tenant2", Actor: "U1", At: at,
+		Kind: incident.SeverityChanged, Severity: "SEV1", Status: incident.StatusOpen}
+	var recs []*kgo.Record
+	recs = append(recs, &kgo.Record{Topic: r.kc.Topics().Events, Key: []byte("in-bad"), Value: []byte(`{"v":1,"type":"event","data":{"nope":1}}`)})
+	for _, e := range []incident.Event{decl, sev} {
+		v, err := wire.EncodeEvent(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, &kgo.Record{Topic: r.kc.Topics().Events, Key: []byte(e.Incident), Value: v})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	dl := consumeAll(t, r.kc, r.kc.Topics().DeadLetters, 1)
+	var d notifier.DeadLetter
+	if err := json.Unmarshal(dl[0].Value, &d); err != nil || d.Error != "malformed_event" || d.IncidentID != "in-bad" || len(d.Record) == 0 {
+		t.Fatalf("dead letter = %+v, %v", d, err)
+	}
+	want := notifier.CardText(incident.Fold(incident.State{}, decl, sev))
+	eventually(t, 10*time.Second, func() string {
+		for _, m := range r.fake.Messages("CINC2") {
+			if id, ok := cardIncident(m.Blocks); ok && id == "in-gap" && m.Text == want {
+				return ""
+			}
+		}
+		return "card of in-gap does not show v3"
+	})
+	if got := counter(t, reg, "incidentd_notifier_events_total", "gap"); got != 1 {
+		t.Errorf("gap events counted %v, want 1", got)
+	}
+}
+
+// counter reads one labelled counter from a registry.
+func counter(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetValue() == label {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

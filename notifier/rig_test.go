@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -49,6 +49,9 @@ type rig struct {
 	proc  *processor
 	cl    *kgo.Client // produces the test's commands
 	start time.Time
+
+	mu   sync.Mutex
+	sent []incident.Command
 }
 
 func newRig(t testing.TB, interval time.Duration) *rig {
@@ -83,7 +86,12 @@ func (r *rig) config(dir string) notifier.Config {
 // called (or the test ends).
 func (r *rig) startNotifier(cfg notifier.Config) (stop func()) {
 	r.t.Helper()
-	n, err := notifier.New(cfg, slog.New(slog.DiscardHandler), nil)
+	return r.startNotifierWith(cfg, prometheus.NewRegistry())
+}
+
+func (r *rig) startNotifierWith(cfg notifier.Config, reg *prometheus.Registry) (stop func()) {
+	r.t.Helper()
+	n, err := notifier.New(cfg, slog.New(slog.DiscardHandler), reg)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -119,6 +127,22 @@ func (r *rig) send(cmds ...incident.Command) {
 	if err := r.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		r.t.Fatal(err)
 	}
+	r.mu.Lock()
+	r.sent = append(r.sent, cmds...)
+	r.mu.Unlock()
+}
+
+// applied reports the first command sent that the processor has not
+// decided yet ("" when all are).
+func (r *rig) applied(states map[string]incident.State) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.sent {
+		if _, ok := states[c.Incident].Outcome(c.ID); !ok {
+			return fmt.Sprintf("command %s not applied yet", c.ID)
+		}
+	}
+	return ""
 }
 
 // processor is the test's stand-in for incidentd's processor: one
@@ -209,7 +233,7 @@ func storm(n, perIncident int, seed string) []incident.Command {
 	var out []incident.Command
 	var ids []string
 	for i := range n {
-		team := i%nTeams + 1
+		team := teamOf(i)
 		c := incident.Command{ID: fmt.Sprintf("%s-%d-0", seed, i), Tenant: fmt.Sprintf("tenant%d", team), Actor: fmt.Sprintf("U%d", i%7+1),
 			At: at, Kind: incident.Declare, Title: fmt.Sprintf("%s incident %d <&>", seed, i), Severity: "SEV3"}
 		if i%5 == 4 {
@@ -228,7 +252,7 @@ func storm(n, perIncident int, seed string) []incident.Command {
 		incident.SetSeverity, incident.Assign, incident.Mitigate, incident.Acknowledge, incident.Resolve, incident.Reopen}
 	for k := 1; k < perIncident; k++ {
 		for i, id := range ids {
-			team := i%nTeams + 1
+			team := teamOf(i)
 			c := incident.Command{ID: fmt.Sprintf("%s-%d-%d", seed, i, k), Incident: id, Tenant: fmt.Sprintf("tenant%d", team),
 				Actor: fmt.Sprintf("U%d", (i+k)%7+1), At: at.Add(time.Duration(k) * time.Second), Kind: kinds[(k+i)%len(kinds)]}
 			switch c.Kind {
@@ -248,7 +272,14 @@ func storm(n, perIncident int, seed string) []incident.Command {
 	return out
 }
 
-var versionRE = regexp.MustCompile(`\(v(\d+)\)$`)
+// teamOf spreads storm incidents over the teams, the dashboard ones (every
+// fifth) included.
+func teamOf(i int) int {
+	if i%5 == 4 {
+		return (i/5)%nTeams + 1
+	}
+	return i%nTeams + 1
+}
 
 // check compares Slack with the processor's states and events: one card per
 // incident showing the final state, recorded in the incident; every
@@ -264,6 +295,9 @@ func check(r *rig, want int) (dups int, problem string) {
 	if len(states) != want {
 		return 0, fmt.Sprintf("processor has %d incidents, want %d", len(states), want)
 	}
+	if p := r.applied(states); p != "" {
+		return 0, p
+	}
 	msgs := r.fake.Messages("")
 	cards := map[string][]slackfake.Message{}
 	type key struct{ channel, thread, line string }
@@ -272,9 +306,6 @@ func check(r *rig, want int) (dups int, problem string) {
 	wantEphem := map[key]int{}
 	for _, m := range msgs {
 		if m.Ephemeral {
-			if testing.Verbose() && strings.Contains(m.Text, "already") {
-				fmt.Printf("ephemeral seq %d %s %q\n", m.Seq, m.User, m.Text)
-			}
 			ephem[key{m.Channel, m.User, m.Text}]++
 			continue
 		}
