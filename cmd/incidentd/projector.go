@@ -3,14 +3,107 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/incidentd/incidentd/projector"
 )
+
+// projectorFlags are the projector's flags; "rebuild clickhouse" reads
+// them too.
+type projectorFlags struct {
+	addr     *string
+	database *string
+	group    *string
+	batch    *int
+	flush    *time.Duration
+}
+
+func newProjectorFlags(fs *flag.FlagSet) *projectorFlags {
+	return &projectorFlags{
+		addr:     fs.String("projector.clickhouse-addr", "127.0.0.1:9000", "ClickHouse native-protocol address, host:port"),
+		database: fs.String("projector.database", projector.DefaultDatabase, "ClickHouse database of the projected tables"),
+		group:    fs.String("projector.group", projector.DefaultGroup, "consumer group of the projector"),
+		batch:    fs.Int("projector.batch-rows", projector.DefaultMaxBatchRows, "most events in one ClickHouse insert"),
+		flush:    fs.Duration("projector.flush-interval", projector.DefaultFlushInterval, "longest an event waits for its batch to fill"),
+	}
+}
 
 func projectorService() service {
 	return service{
 		name: "projector",
 		help: "write events to ClickHouse for listing, search and analytics",
 		setup: func(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
-			return func(ctx context.Context, e *env) error { return notBuilt(ctx, e, "projector", "issue #5") }
+			f := newProjectorFlags(fs)
+			return func(ctx context.Context, e *env) error { return runProjector(ctx, e, f) }
 		},
 	}
+}
+
+func runProjector(ctx context.Context, e *env, f *projectorFlags) error {
+	e.Announce("projector", "events -> ClickHouse at %s, database %s (retries with backoff while it is not reachable)", *f.addr, *f.database)
+	if len(e.Kafka.Brokers) == 0 {
+		e.Kafka.Brokers = []string{"127.0.0.1:9092"}
+	}
+	conn, err := projector.OpenClickHouse(*f.addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	p, err := projector.New(projector.Config{
+		Kafka: e.Kafka, Database: *f.database, Group: *f.group,
+		MaxBatchRows: *f.batch, FlushInterval: *f.flush,
+		Status: func(msg string) { e.Announce("projector", "%s", msg) },
+	}, conn, e.Logger, e.Registry)
+	if err != nil {
+		return err
+	}
+	return p.Run(ctx)
+}
+
+// rebuildClickHouse is "incidentd rebuild clickhouse".
+func rebuildClickHouse(ctx context.Context, e *env) error {
+	f, err := projectorFlagsFromEnv(os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	if len(e.Kafka.Brokers) == 0 {
+		e.Kafka.Brokers = []string{"127.0.0.1:9092"}
+	}
+	conn, err := projector.OpenClickHouse(*f.addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	e.Announce("rebuild", "replaying %s into fresh tables of %s at %s", e.Kafka.Topics().Events, *f.database, *f.addr)
+	p, err := projector.Rebuild(ctx, projector.RebuildConfig{
+		Kafka: e.Kafka, Database: *f.database, MaxBatchRows: projector.DefaultRebuildBatchRows,
+		Progress: func(p projector.Progress) {
+			pct := 100.0
+			if p.Total > 0 {
+				pct = 100 * float64(p.Records) / float64(p.Total)
+			}
+			e.Announce("rebuild", "%s: %d/%d records (%.1f%%), %d events stored, %d not projectable, %s",
+				p.Phase, p.Records, p.Total, pct, p.Events, p.Dead, p.Elapsed.Round(time.Millisecond))
+		},
+	}, conn, e.Logger)
+	if err != nil {
+		return err
+	}
+	e.Announce("rebuild", "done: %d events in %s; the rebuilt tables are live", p.Events, p.Elapsed.Round(time.Millisecond))
+	return nil
+}
+
+// projectorFlagsFromEnv gives "rebuild clickhouse" the projector's
+// settings from the environment (INCIDENTD_PROJECTOR_CLICKHOUSE_ADDR,
+// INCIDENTD_PROJECTOR_DATABASE), since the rebuild subcommand does not
+// register the projector's flags.
+func projectorFlagsFromEnv(lookup func(string) (string, bool)) (*projectorFlags, error) {
+	fs := flag.NewFlagSet("rebuild clickhouse", flag.ContinueOnError)
+	f := newProjectorFlags(fs)
+	if err := applyEnv(fs, lookup); err != nil {
+		return nil, fmt.Errorf("rebuild: %w", err)
+	}
+	return f, nil
 }

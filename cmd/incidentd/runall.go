@@ -132,7 +132,7 @@ func setupRebuild(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 		case "processor":
 			return rebuildProcessor(ctx, e)
 		case "clickhouse":
-			return notBuilt(ctx, e, "rebuild", "issue #5")
+			return rebuildClickHouse(ctx, e)
 		}
 		return fmt.Errorf("rebuild: unknown view %q: 'processor' or 'clickhouse'", e.Args[0])
 	}
