@@ -98,6 +98,7 @@ export async function startStack({ tokens }) {
     `-ingress.tokens=${tokensFile}`,
     `-projector.clickhouse-addr=127.0.0.1:${chPort}`,
     `-ingress.clickhouse-addr=127.0.0.1:${chPort}`,
+    `-notifier.dashboard-url=http://127.0.0.1:${httpPort}`,
     '-kafka.partitions=2',
     '-log.level=warn',
   ];
