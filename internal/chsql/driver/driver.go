@@ -1,0 +1,335 @@
+//go:build ignore
+
+// The chsql driver: compiled by chsql.Extract together with a copy of
+// projector/sql.go (as package main), it calls every statement builder of
+// that file the way the projector and its queries do, with sample values,
+// binds the arguments the way clickhouse-go does on the client, and prints
+// the statements, in the order a server must run them, as JSON on stdout.
+//
+// Every top-level name of sql.go that starts with "sql" must be used here:
+// chsql.Extract fails otherwise, so a new statement cannot go unchecked.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// statement is one entry of the output (chsql.Statement).
+type statement struct {
+	Name    string `json:"name"`
+	SQL     string `json:"sql"`
+	Rows    bool   `json:"rows"`    // returns rows
+	Ordered bool   `json:"ordered"` // rows come in a defined order
+
+	// An INSERT as the projector sends it (a native batch): the statement
+	// without VALUES, and the rows. SQL holds it with literal VALUES.
+	Insert string  `json:"insert,omitempty"`
+	Values [][]any `json:"values,omitempty"`
+}
+
+// groupSet formats as a parenthesised list, like clickhouse.GroupSet.
+type groupSet []any
+
+var out []statement
+
+func exec(name, sql string) { out = append(out, statement{Name: name, SQL: sql}) }
+
+// insert is an INSERT with the rows of values.
+func insert(name string, ins insertRows) {
+	out = append(out, statement{Name: name, SQL: ins.sql, Insert: ins.insert, Values: ins.values})
+}
+func query(name, sql string) {
+	out = append(out, statement{Name: name, SQL: sql, Rows: true, Ordered: true})
+}
+
+// unordered is a query whose rows have no defined order (GROUP BY, DISTINCT).
+func unordered(name, sql string) {
+	out = append(out, statement{Name: name, SQL: sql, Rows: true})
+}
+
+const (
+	db     = "incidentd"
+	tenant = "acme"
+)
+
+// severities is the default policy (most severe first).
+var severities = []string{"SEV1", "SEV2", "SEV3", "SEV4"}
+
+func main() {
+	live := liveTables(db)
+	fresh := live.with(rebuildSuffix)
+	retired := live.with(retiredSuffix)
+	for _, name := range []string{db, live.Events, live.Incidents, fresh.Events, retired.Incidents, migrationsTable} {
+		if err := validIdent(name); err != nil {
+			fail(err)
+		}
+	}
+
+	// Schema (schema.go, rebuild.go).
+	exec("create database", sqlCreateDatabase(db))
+	exec("create migrations", sqlCreateMigrations(db))
+	insert("insert migration", values(sqlInsertMigration(db), sqlCreateMigrations(db),
+		[]map[string]any{{"version": 1, "name": "events and incidents", "applied_ms": 1767225600000}}))
+	unordered("applied migrations", sqlAppliedMigrations(db))
+	for _, m := range migrations {
+		for i, s := range m.Tables(live) {
+			exec(fmt.Sprintf("migration %d (%s) statement %d", m.Version, m.Name, i+1), s)
+		}
+	}
+
+	// Ingest (sink.go): batches carry an explicit column list.
+	insert("insert events", values(sqlInsertEvents(live), sqlCreateEvents(live), sampleEvents()))
+	insert("insert incidents", values(sqlInsertIncidents(live), sqlCreateIncidents(live), sampleIncidents()))
+	query("latest states", bind(sqlLatestStates(live), groupSet{"inc-1", "inc-2", "inc-9"}))
+
+	// Queries (queries.go).
+	query("latest incidents", bind(sqlLatestIncidents(live), tenant))
+	rank := []any{severities, severities}
+	orders := []struct {
+		name    string
+		keys    []sortKey
+		keyArgs [][]any
+		after   []any
+	}{
+		{"open first", []sortKey{{sqlSortResolved, false}, {sqlSortDeclared, true}, {sqlSortIncident, true}}, [][]any{nil, nil, nil}, []any{0, int64(1767229200000), "inc-3"}},
+		{"newest", []sortKey{{sqlSortDeclared, true}, {sqlSortIncident, true}}, [][]any{nil, nil}, []any{int64(1767229200000), "inc-3"}},
+		{"oldest", []sortKey{{sqlSortDeclared, false}, {sqlSortIncident, false}}, [][]any{nil, nil}, []any{int64(1767229200000), "inc-3"}},
+		{"severity", []sortKey{{sqlSortRank, false}, {sqlSortDeclared, true}, {sqlSortIncident, true}}, [][]any{rank, nil, nil}, []any{int64(2), int64(1767229200000), "inc-3"}},
+		{"recent change", []sortKey{{sqlSortUpdated, true}, {sqlSortIncident, true}}, [][]any{nil, nil}, []any{int64(1767229200000), "inc-3"}},
+	}
+	all := []listFilter{
+		{sqlFilterStatus, []any{[]string{"declared", "acknowledged", "resolved"}}},
+		{sqlFilterSeverity, []any{[]string{"SEV1", "SEV2"}}},
+		{sqlFilterAssignee, []any{"U02"}},
+		{sqlFilterFrom, []any{int64(1767225600000)}},
+		{sqlFilterTo, []any{int64(1767312000000)}},
+		{sqlFilterSearch, []any{"DataBase"}},
+	}
+	for _, o := range orders {
+		s, args := sqlList(live, tenant, nil, o.keys, o.keyArgs, nil, 51)
+		query("list, "+o.name, bind(s, args...))
+		s, args = sqlList(live, tenant, nil, o.keys, o.keyArgs, o.after, 2)
+		query("list, "+o.name+", after a cursor", bind(s, args...))
+		s, args = sqlList(live, tenant, all, o.keys, o.keyArgs, o.after, 51)
+		query("list, "+o.name+", every filter, after a cursor", bind(s, args...))
+	}
+	for _, f := range all {
+		s, args := sqlList(live, tenant, []listFilter{f}, orders[0].keys, orders[0].keyArgs, nil, 51)
+		query("list, filter "+f.SQL, bind(s, args...))
+	}
+	query("get incident", bind(sqlGetIncident(live), tenant, "inc-1"))
+	query("get another tenant's incident", bind(sqlGetIncident(live), tenant, "inc-9"))
+	query("timeline", bind(sqlTimeline(live), tenant, "inc-1"))
+	query("version", bind(sqlVersion(live), tenant, "inc-1"))
+	query("version of an unknown incident", bind(sqlVersion(live), tenant, "nope"))
+	unordered("incident facts", bind(sqlIncidentFacts(live),
+		tenant, int64(1767225600000), int64(1767312000000), int64(1767225600000), int64(1767312000000)))
+
+	// Rebuild (rebuild.go): fresh tables, filled, swapped in; the old ones dropped.
+	for _, m := range migrations {
+		for i, s := range m.Tables(fresh) {
+			exec(fmt.Sprintf("rebuild: migration %d statement %d", m.Version, i+1), s)
+		}
+	}
+	insert("rebuild: insert events", values(sqlInsertEvents(fresh), sqlCreateEvents(fresh), sampleEvents()))
+	insert("rebuild: insert incidents", values(sqlInsertIncidents(fresh), sqlCreateIncidents(fresh), sampleIncidents()))
+	query("rebuild: exists", sqlExistsTable(db, fresh.Events))
+	exec("rebuild: drop leftover retired", sqlDropTable(db, retired.Events))
+	exec("rebuild: swap", sqlSwap(live, fresh, retired))
+	exec("rebuild: drop retired events", sqlDropTable(db, retired.Events))
+	exec("rebuild: drop retired incidents", sqlDropTable(db, retired.Incidents))
+	query("rebuild: exists after swap", sqlExistsTable(db, fresh.Events))
+	query("rebuild: get incident after swap", bind(sqlGetIncident(live), tenant, "inc-2"))
+
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "chsql driver:", err)
+	os.Exit(1)
+}
+
+// sampleEvents are the event rows of a few incidents of two tenants, with
+// every kind the analytics read, a duplicate (re-delivery) and a rejection.
+func sampleEvents() []map[string]any {
+	const h = int64(3600000)
+	t0 := int64(1767225600000) // 2026-01-01T00:00:00Z
+	ev := func(inc, ten string, v int, kind string, at int64, extra map[string]any) map[string]any {
+		r := map[string]any{"incident": inc, "tenant": ten, "version": v, "kind": kind, "at_ms": at,
+			"command": fmt.Sprintf("cmd-%s-%d", inc, v), "actor": "U01"}
+		for k, x := range extra {
+			r[k] = x
+		}
+		return r
+	}
+	return []map[string]any{
+		ev("inc-1", tenant, 1, "declared", t0, map[string]any{"title": "Database down", "severity": "SEV1", "status": "declared", "source_kind": "slack", "source_channel": "C1", "source_thread_ts": "1.2"}),
+		ev("inc-1", tenant, 2, "acknowledged", t0+h/4, map[string]any{"status": "acknowledged", "person": "U02"}),
+		ev("inc-1", tenant, 2, "acknowledged", t0+h/4, map[string]any{"status": "acknowledged", "person": "U02"}), // re-delivered
+		ev("inc-1", tenant, 3, "impact_started_set", t0+h/2, map[string]any{"impact_started_ms": t0 - h}),
+		ev("inc-1", tenant, 4, "severity_changed", t0+h, map[string]any{"severity": "SEV2"}),
+		ev("inc-1", tenant, 5, "resolved", t0+2*h, map[string]any{"status": "resolved", "note": "it's back; \\o/"}),
+		ev("inc-2", tenant, 1, "declared", t0+h, map[string]any{"title": "Slow checkout", "severity": "SEV3", "status": "declared"}),
+		ev("inc-2", tenant, 2, "rejected", t0+h, map[string]any{"rejected": 1, "command_kind": "resolve", "rejection_code": "not_allowed", "rejection_reason": "already"}),
+		ev("inc-3", tenant, 1, "declared", t0+h, map[string]any{"title": "Login errors", "severity": "SEV2", "status": "declared"}),
+		ev("inc-4", tenant, 1, "declared", t0+3*h, map[string]any{"title": "Old news", "severity": "SEV9", "status": "declared"}),
+		ev("inc-9", "other", 1, "declared", t0, map[string]any{"title": "Not yours", "severity": "SEV1", "status": "declared"}),
+	}
+}
+
+// sampleIncidents are state rows: several versions of inc-1, one of the
+// others, and another tenant's incident.
+func sampleIncidents() []map[string]any {
+	const h = int64(3600000)
+	t0 := int64(1767225600000)
+	st := func(inc, ten string, v int, title, sev, status, assignee string, declared, updated, resolved int64) map[string]any {
+		return map[string]any{"incident": inc, "tenant": ten, "version": v, "title": title, "severity": sev,
+			"status": status, "reporter": "U01", "commander": "U02", "assignee": assignee,
+			"declared_ms": declared, "updated_ms": updated, "resolved_ms": resolved, "notes": v, "pins": 1}
+	}
+	return []map[string]any{
+		st("inc-1", tenant, 1, "Database down", "SEV1", "declared", "", t0, t0, 0),
+		st("inc-1", tenant, 2, "Database down", "SEV1", "acknowledged", "U02", t0, t0+h/4, 0),
+		st("inc-1", tenant, 5, "Database down", "SEV2", "resolved", "U02", t0, t0+2*h, t0+2*h),
+		st("inc-2", tenant, 1, "Slow checkout", "SEV3", "declared", "U02", t0+h, t0+h, 0),
+		st("inc-3", tenant, 1, "Login errors", "SEV2", "declared", "U03", t0+h, t0+h, 0),
+		st("inc-4", tenant, 1, "Old news", "SEV9", "declared", "", t0+3*h, t0+3*h, 0),
+		st("inc-9", "other", 1, "Not yours", "SEV1", "declared", "U02", t0, t0, 0),
+	}
+}
+
+// columnRE matches a column line of a CREATE TABLE statement.
+var columnRE = regexp.MustCompile(`(?m)^\s+([a-z_][a-z0-9_]*) ([A-Za-z0-9]+(?:\([^)]*\))?),?$`)
+
+// insertRows is an INSERT with its rows, as a statement with literal
+// VALUES and as rows for a native batch.
+type insertRows struct {
+	sql, insert string
+	values      [][]any
+}
+
+// values gives an INSERT's rows: the sample values in the order of its
+// column list, typed by the columns of create; a column the sample leaves
+// out gets its type's default.
+func values(insert, create string, rows []map[string]any) insertRows {
+	types := map[string]string{}
+	for _, m := range columnRE.FindAllStringSubmatch(create, -1) {
+		types[m[1]] = m[2]
+	}
+	open, close := strings.Index(insert, "("), strings.LastIndex(insert, ")")
+	if open < 0 || close < open {
+		fail(fmt.Errorf("insert %q has no column list", insert))
+	}
+	cols := strings.Split(insert[open+1:close], ",")
+	ins := insertRows{insert: insert}
+	var b strings.Builder
+	b.WriteString(insert + " VALUES")
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(" (")
+		var row []any
+		for j, c := range cols {
+			c = strings.TrimSpace(c)
+			typ, ok := types[c]
+			if !ok {
+				fail(fmt.Errorf("column %s of %q not in its CREATE TABLE", c, insert))
+			}
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			v, set := r[c]
+			switch {
+			case typ == "String" && !set:
+				v = ""
+			case typ == "String":
+			case strings.HasPrefix(typ, "Int") || strings.HasPrefix(typ, "UInt"):
+				if !set {
+					v = 0
+				}
+			default:
+				fail(fmt.Errorf("column %s: type %s has no sample values", c, typ))
+			}
+			b.WriteString(literal(v))
+			row = append(row, v)
+		}
+		b.WriteString(")")
+		ins.values = append(ins.values, row)
+	}
+	ins.sql = b.String()
+	return ins
+}
+
+// bind replaces each ? outside quotes with the next argument, formatted as
+// clickhouse-go formats bound parameters on the client.
+func bind(sql string, args ...any) string {
+	var b strings.Builder
+	n := 0
+	quote := byte(0)
+	for i := 0; i < len(sql); i++ {
+		c := sql[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && i+1 < len(sql) {
+				b.WriteByte(c)
+				i++
+				c = sql[i]
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"' || c == '`':
+			quote = c
+		case c == '?':
+			if n >= len(args) {
+				fail(fmt.Errorf("%q: more ? than %d arguments", sql, len(args)))
+			}
+			b.WriteString(literal(args[n]))
+			n++
+			continue
+		}
+		b.WriteByte(c)
+	}
+	if n != len(args) {
+		fail(fmt.Errorf("%q: %d ? for %d arguments", sql, n, len(args)))
+	}
+	return b.String()
+}
+
+// literal formats a value as clickhouse-go's client-side binding does:
+// quoted, escaped strings; arrays in brackets; a group set in parentheses.
+func literal(v any) string {
+	switch v := v.(type) {
+	case string:
+		return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\x00", `\0`).Replace(v) + "'"
+	case int:
+		return strconv.Itoa(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case uint8:
+		return strconv.Itoa(int(v))
+	case []string:
+		parts := make([]string, len(v))
+		for i, s := range v {
+			parts[i] = literal(s)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case groupSet:
+		parts := make([]string, len(v))
+		for i, x := range v {
+			parts[i] = literal(x)
+		}
+		return "(" + strings.Join(parts, ", ") + ")"
+	}
+	fail(fmt.Errorf("no literal for %T", v))
+	return ""
+}
