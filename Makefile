@@ -78,3 +78,24 @@ test-kafka: kafka-fetch ## run KAFKA_SUITES on Apache Kafka 4.x (KRaft, one node
 		echo "test-kafka $$pkg -run '$$run'"; \
 		INCIDENTD_TEST_BROKER=kafka INCIDENTD_KAFKA_LIBS=$(KAFKA_LIBS) \
 		$(GO) test -count=1 -timeout=20m -run "$$run" $(if $(KAFKA_SKIP),-skip '$(KAFKA_SKIP)') $$pkg; done
+
+PYTHON     ?= python3
+# chDB (a current ClickHouse engine, from PyPI) in a virtualenv, pinned by
+# deploy/chsql/requirements.txt; kept until that file changes.
+CHSQL_VENV ?= $(CURDIR)/.cache/chsql/venv
+CHSQL_OUT  ?= $(CURDIR)/.cache/chsql/statements.json
+
+.PHONY: chsql-setup test-chsql
+
+chsql-setup: $(CHSQL_VENV)/.installed ## install chDB (current ClickHouse, from PyPI) into .cache/chsql/venv
+
+$(CHSQL_VENV)/.installed: deploy/chsql/requirements.txt
+	@rm -rf $(CHSQL_VENV)
+	$(PYTHON) -m venv $(CHSQL_VENV)
+	$(CHSQL_VENV)/bin/pip install -q --disable-pip-version-check -r deploy/chsql/requirements.txt
+	@touch $@
+
+test-chsql: chsql-setup ## run every statement of projector/sql.go on ClickHouse 18.16 and on chDB, and compare the rows
+	@rm -f $(CHSQL_OUT)
+	INCIDENTD_CHSQL_OUT=$(CHSQL_OUT) $(GO) test -count=1 -run '^TestStatements$$' ./internal/chsql
+	$(CHSQL_VENV)/bin/python deploy/chsql/check.py $(CHSQL_OUT)
