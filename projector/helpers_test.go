@@ -73,6 +73,13 @@ func testLogger(t testing.TB) *slog.Logger {
 // Run to return (also done at cleanup).
 func (h *harness) run(t testing.TB, edit func(*projector.Config)) (stop func()) {
 	t.Helper()
+	stop, _ = h.runWithRegistry(t, edit)
+	return stop
+}
+
+// runWithRegistry is run, also returning the projector's metrics registry.
+func (h *harness) runWithRegistry(t testing.TB, edit func(*projector.Config)) (stop func(), reg *prometheus.Registry) {
+	t.Helper()
 	cfg := projector.Config{
 		Kafka: h.kcfg, Database: h.db, FlushInterval: 200 * time.Millisecond,
 		LagInterval: 500 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
@@ -80,7 +87,8 @@ func (h *harness) run(t testing.TB, edit func(*projector.Config)) (stop func()) 
 	if edit != nil {
 		edit(&cfg)
 	}
-	p, err := projector.New(cfg, h.conn, testLogger(t), prometheus.NewRegistry())
+	reg = prometheus.NewRegistry()
+	p, err := projector.New(cfg, h.conn, testLogger(t), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +105,7 @@ func (h *harness) run(t testing.TB, edit func(*projector.Config)) (stop func()) 
 		})
 	}
 	t.Cleanup(stop)
-	return stop
+	return stop, reg
 }
 
 // produce writes events to the events topic, keyed by incident.

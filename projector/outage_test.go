@@ -1,0 +1,110 @@
+package projector_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/incidentd/incidentd/projector"
+)
+
+// gauge sums a metric's samples in reg.
+func gauge(t testing.TB, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			switch {
+			case m.Gauge != nil:
+				sum += m.Gauge.GetValue()
+			case m.Counter != nil:
+				sum += m.Counter.GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+// count returns count() of a table after merging its parts, i.e. the rows
+// that really are distinct by the table's key.
+func count(t testing.TB, h *harness, table string) uint64 {
+	t.Helper()
+	ctx := context.Background()
+	if err := h.conn.Exec(ctx, "OPTIMIZE TABLE "+h.db+"."+table+" FINAL"); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	if err := h.conn.QueryRow(ctx, "SELECT count() FROM "+h.db+"."+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestClickHouseKilled: ClickHouse is killed while events keep coming; the
+// projector says so, reports the lag, keeps its offsets, and once
+// ClickHouse is back everything is projected exactly once.
+func TestClickHouseKilled(t *testing.T) {
+	h := newHarness(t)
+	w := newWorld(3, "acme", "globex")
+	var mu sync.Mutex
+	var status []string
+	_, reg := h.runWithRegistry(t, func(c *projector.Config) {
+		c.Status = func(msg string) { mu.Lock(); status = append(status, msg); mu.Unlock() }
+		c.MinBackoff = 20 * time.Millisecond
+	})
+	q := projector.NewQueries(h.conn, h.db)
+	h.produce(t, w.run(400)...)
+	waitProjected(t, q, w, 30*time.Second)
+
+	h.produce(t, w.run(100)...)
+	h.ch.Kill(t)
+	h.produce(t, w.run(300)...)
+	waitFor(t, 20*time.Second, "projector reports ClickHouse down and the lag", func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(status) == 0 || !strings.Contains(status[len(status)-1], "not reachable") {
+			return fmt.Errorf("status %q", status)
+		}
+		if lag := gauge(t, reg, "incidentd_projector_lag_records"); lag <= 0 {
+			return fmt.Errorf("lag %v", lag)
+		}
+		return nil
+	})
+	if up := gauge(t, reg, "incidentd_projector_clickhouse_up"); up != 0 {
+		t.Fatalf("clickhouse_up = %v while killed", up)
+	}
+	h.ch.Start(t)
+	h.produce(t, w.run(200)...)
+	waitProjected(t, q, w, 30*time.Second)
+	checkProjection(t, q, w)
+
+	if got, want := count(t, h, "events"), uint64(len(w.events)); got != want {
+		t.Errorf("events rows = %d, want %d (one per event)", got, want)
+	}
+	declared := 0
+	for _, s := range w.states {
+		if s.Declared {
+			declared++
+		}
+	}
+	if got := count(t, h, "incidents"); got != uint64(declared) {
+		t.Errorf("incident rows = %d, want %d (one per declared incident)", got, declared)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if last := status[len(status)-1]; !strings.Contains(last, "reachable again") {
+		t.Errorf("last status %q, want it to say ClickHouse is reachable again", last)
+	}
+}
