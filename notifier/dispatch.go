@@ -176,8 +176,10 @@ func (d *dispatcher) next(rec *record) (work, bool) {
 		c := base
 		c.Method = MethodPostMessage
 		c.ThreadTS = t.thread
-		if !t.slack {
-			c.ThreadTS = rec.Card.TS // dashboard incidents: the card's thread
+		if c.ThreadTS == "" {
+			// Dashboard incidents, and Slack ones declared outside a
+			// thread (a slash command): the card's thread.
+			c.ThreadTS = rec.Card.TS
 		}
 		k := min(len(rec.Timeline), maxTimelineLines)
 		w := work{call: c, kind: "timeline"}

@@ -346,7 +346,6 @@ type target struct {
 	ws      Workspace
 	channel string // the channel of the card and the thread
 	thread  string // the thread the card goes in ("" for a top-level card)
-	slack   bool   // declared in Slack: replies go in its thread
 }
 
 // key names the channel lane: its rate limit is the channel's. Channel
@@ -361,7 +360,7 @@ func (n *Notifier) route(s incident.State) (target, error) {
 		if s.Source.Channel == "" {
 			return target{}, fmt.Errorf("notifier: incident %s: declared in Slack without a channel", s.Incident)
 		}
-		t := target{channel: s.Source.Channel, thread: s.Source.ThreadTS, slack: true}
+		t := target{channel: s.Source.Channel, thread: s.Source.ThreadTS}
 		if n.cfg.OutboxMode() {
 			return t, nil
 		}

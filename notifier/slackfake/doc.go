@@ -24,4 +24,8 @@
 // channel_not_found or not_in_channel, FailNext for 5xx answers) and read
 // back every call (Calls) and the resulting messages (Messages, Message).
 // A Server is safe for concurrent use.
+//
+// Sign and Signature go the other way: they sign a request the way Slack
+// signs what it sends to an app (X-Slack-Signature, v0 HMAC-SHA256), for
+// tests of ingress's receivers.
 package slackfake
