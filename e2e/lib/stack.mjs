@@ -15,8 +15,9 @@ import { fileURLToPath } from 'node:url';
 const run = promisify(execFile);
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-// freePort asks the kernel for a free loopback port. `span` more ports
-// after it must be free too (ClickHouse takes port, port+123, port+124).
+// freePort asks the kernel for a free loopback port such that port+off is
+// free too for every off in extra (ClickHouse takes port, port+123 and
+// port+124; its script wants the port given).
 export async function freePort(extra = []) {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = await new Promise((resolve, reject) => {
@@ -68,40 +69,54 @@ export function sha256hex(s) {
   return createHash('sha256').update(s).digest('hex');
 }
 
-// startStack builds and starts everything. tokens: [{name, tenant, secret}]
-// become the ingress tokens file (stored hashed, as the file wants).
-export async function startStack({ tokens }) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'incidentd-e2e-'));
-  // E2E_INCIDENTD_BIN runs a binary built beforehand instead.
-  const bin = process.env.E2E_INCIDENTD_BIN || path.join(dir, 'incidentd');
-  if (!process.env.E2E_INCIDENTD_BIN) {
+let built = null;
+
+// build compiles ./cmd/incidentd once per test process, into its own
+// temporary directory. E2E_INCIDENTD_BIN runs a binary built beforehand.
+function build() {
+  if (process.env.E2E_INCIDENTD_BIN) return Promise.resolve(process.env.E2E_INCIDENTD_BIN);
+  built ??= (async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'incidentd-e2e-bin-'));
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    const bin = path.join(dir, 'incidentd');
     await run(process.env.GO || 'go', ['build', '-o', bin, './cmd/incidentd'], { cwd: repo, maxBuffer: 64 << 20 });
-  }
+    return bin;
+  })();
+  return built;
+}
+
+// startStack builds and starts everything. tokens: [{name, tenant, secret}]
+// become the ingress tokens file (stored hashed, as the file wants);
+// without tokens, `incidentd run` makes its development token, as on a
+// first `make run`.
+export async function startStack({ tokens } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'incidentd-e2e-'));
+  const bin = await build();
 
   const chDir = path.join(dir, 'clickhouse');
   const chPort = await freePort([0, 123, 124]);
   await run(path.join(repo, 'deploy/local/clickhouse.sh'), [chDir, String(chPort)], { cwd: repo });
   const chPid = Number(fs.readFileSync(path.join(chDir, 'pid'), 'utf8').trim());
 
-  const tokensFile = path.join(dir, 'tokens.json');
-  fs.writeFileSync(tokensFile, JSON.stringify({
-    tokens: tokens.map((t) => ({ name: t.name, tenant: t.tenant, sha256: sha256hex(t.secret) })),
-  }));
-
-  const httpPort = await freePort();
   const dataDir = path.join(dir, 'data');
+  // Every listener on port 0: the kernel picks, incidentd says which.
   const args = [
     'run',
     '-broker.addr=127.0.0.1:0',
-    `-ingress.addr=127.0.0.1:${httpPort}`,
+    '-ingress.addr=127.0.0.1:0',
     `-data-dir=${dataDir}`,
-    `-ingress.tokens=${tokensFile}`,
     `-projector.clickhouse-addr=127.0.0.1:${chPort}`,
     `-ingress.clickhouse-addr=127.0.0.1:${chPort}`,
-    `-notifier.dashboard-url=http://127.0.0.1:${httpPort}`,
     '-kafka.partitions=2',
     '-log.level=warn',
   ];
+  if (tokens) {
+    const tokensFile = path.join(dir, 'tokens.json');
+    fs.writeFileSync(tokensFile, JSON.stringify({
+      tokens: tokens.map((t) => ({ name: t.name, tenant: t.tenant, sha256: sha256hex(t.secret) })),
+    }));
+    args.push(`-ingress.tokens=${tokensFile}`);
+  }
   const output = { text: '' };
   const child = spawn(bin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   const keep = (b) => { output.text += b.toString(); if (output.text.length > 1 << 20) output.text = output.text.slice(-(1 << 19)); };
@@ -110,7 +125,7 @@ export async function startStack({ tokens }) {
   const exited = new Promise((resolve) => child.on('exit', resolve));
 
   const stack = {
-    dir, dataDir, bin, output, baseURL: `http://127.0.0.1:${httpPort}`,
+    dir, dataDir, bin, output, baseURL: '',
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
@@ -123,7 +138,8 @@ export async function startStack({ tokens }) {
     },
   };
   try {
-    await waitForLine(child, output, /all parts started/, 60000);
+    const m = await waitForLine(child, output, /incidentd ingress:\s+http:\/\/(127\.0\.0\.1:\d+)\/ \(dashboard\)/, 60000);
+    stack.baseURL = 'http://' + m[1];
     await waitReady(stack.baseURL + '/readyz', 30000);
   } catch (e) {
     await stack.stop();
