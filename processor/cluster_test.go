@@ -267,7 +267,7 @@ func TestClusterKillsAndRebalances(t *testing.T) {
 
 	// Chaos until the stream ends: a third instance joins late, then
 	// instances are killed (-9) and restarted, some with the failpoint.
-	var kills, failpoints, crashes int
+	var kills, failpoints, crashes, removed int
 	chaos := time.NewTicker(700 * time.Millisecond)
 	joined := false
 	var perr error
@@ -297,6 +297,27 @@ loop:
 			}
 		}
 		in := ins[rng.IntN(len(ins))]
+		if kills%4 == 3 {
+			// A forced rebalance: the member is removed from the group
+			// (its partitions are lost to it) and rejoins.
+			removed++
+			cl, err := kafka.NewClient(kc, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			resp, err := kadm.NewClient(cl).LeaveGroup(ctx, kadm.LeaveGroup(processor.DefaultGroup).InstanceIDs(in.id()))
+			cancel()
+			cl.Close()
+			if err == nil {
+				err = resp.Error()
+			}
+			if err != nil {
+				t.Logf("remove %s from the group: %v", in.name, err)
+			}
+			kills++
+			continue
+		}
 		if kills%3 == 1 {
 			// A graceful stop: the step in progress ends, the process
 			// exits cleanly (and, a static member, keeps its partitions).
@@ -320,7 +341,7 @@ loop:
 		kills++
 		if kills%2 == 0 { // every other restart crashes right after a commit
 			failpoints++
-			in.start(1 + rng.IntN(4))
+			in.start(1 + rng.IntN(2))
 		} else {
 			in.start(0)
 		}
@@ -343,7 +364,8 @@ loop:
 			in.start(0)
 		}
 	}
-	t.Logf("%d kills (a third of them SIGTERM), %d restarts with the failpoint armed, %d failpoint exits", kills, failpoints, crashes)
+	t.Logf("%d disruptions: %d members removed from the group, the others killed (some with SIGTERM); %d restarts with the failpoint armed, %d failpoint exits",
+		kills, removed, failpoints, crashes)
 	if kills < 5 || crashes < 1 {
 		t.Fatalf("chaos too mild to prove anything: %d kills, %d failpoint exits", kills, crashes)
 	}
