@@ -32,7 +32,7 @@ const DefaultRebuildBatchRows = 100000
 // Progress is how far a rebuild is.
 type Progress struct {
 	Phase   string // "replay", "swap", "catch-up", "done"
-	Records int64  // records read so far (control records included)
+	Records int64  // offsets read past in this phase (transaction markers and aborted records included)
 	Total   int64  // records to read in this phase
 	Events  int64  // event rows stored so far
 	Dead    int64  // records that could not be projected (already dead-lettered by the live projector)
@@ -151,6 +151,7 @@ type rebuilder struct {
 	pl       *pipeline
 	start    time.Time
 	pos      map[int32]int64 // next offset to read, per partition
+	from     map[int32]int64 // pos when the phase started
 	progress Progress
 	lastShow time.Time
 }
@@ -165,6 +166,10 @@ func (r *rebuilder) replayTo(ctx context.Context, phase string) error {
 		return fmt.Errorf("projector: rebuild: list end offsets: %w", err)
 	}
 	target := map[int32]int64{}
+	r.from = map[int32]int64{}
+	for p, o := range r.pos {
+		r.from[p] = o
+	}
 	r.progress.Total, r.progress.Records = 0, 0
 	ends.Each(func(o kadm.ListedOffset) {
 		target[o.Partition] = o.Offset
@@ -193,7 +198,6 @@ func (r *rebuilder) replayTo(ctx context.Context, phase string) error {
 		}
 		fs.EachRecord(func(rec *kgo.Record) {
 			r.pos[rec.Partition] = rec.Offset + 1
-			r.progress.Records++
 			if !rec.Attrs.IsControl() {
 				batch = append(batch, rec)
 			}
@@ -235,6 +239,10 @@ func (r *rebuilder) report(phase string, force bool) {
 		return
 	}
 	r.lastShow = now
+	r.progress.Records = 0
+	for p, o := range r.pos {
+		r.progress.Records += o - r.from[p]
+	}
 	r.progress.Phase = phase
 	r.progress.Elapsed = now.Sub(r.start)
 	if r.cfg.Progress != nil {
