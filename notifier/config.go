@@ -18,6 +18,7 @@ const (
 	DefaultMinBackoff      = 250 * time.Millisecond
 	DefaultMaxBackoff      = 30 * time.Second
 	DefaultCallTimeout     = 10 * time.Second
+	DefaultLedgerRetention = 7 * 24 * time.Hour
 	// OutboxChannel stands in for the incidents channel in outbox mode.
 	OutboxChannel = "outbox"
 )
@@ -50,6 +51,9 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// CallTimeout bounds one Slack call.
 	CallTimeout time.Duration
+	// LedgerRetention is how long the ledger remembers what was sent for
+	// an event; older entries are pruned hourly.
+	LedgerRetention time.Duration
 	// Sender replaces the Slack sender or the outbox (tests).
 	Sender Sender
 	// Now is the clock; nil means time.Now.
@@ -79,6 +83,9 @@ func (c *Config) Defaults() {
 	}
 	if c.CallTimeout == 0 {
 		c.CallTimeout = DefaultCallTimeout
+	}
+	if c.LedgerRetention == 0 {
+		c.LedgerRetention = DefaultLedgerRetention
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -113,6 +120,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("notifier: config: backoff %s..%s, want 0 < min <= max", c.MinBackoff, c.MaxBackoff)
 	case c.CallTimeout <= 0:
 		return fmt.Errorf("notifier: config: call timeout %s, want > 0", c.CallTimeout)
+	case c.LedgerRetention < time.Hour:
+		return fmt.Errorf("notifier: config: ledger retention %s, want at least 1h", c.LedgerRetention)
 	}
 	teams, tenants := map[string]bool{}, map[string]bool{}
 	for _, w := range c.Workspaces {

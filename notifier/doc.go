@@ -66,8 +66,14 @@
 // dead letter). The RecordSlackMessage command is produced after the card
 // is stored and retried until the broker acknowledges it.
 //
+// The ledger is an audit of what was sent for each event; it is pruned
+// after LedgerRetention (7 days). Re-delivered events never reach it: the
+// stored state's version skips them first.
+//
 // Run one notifier per events topic: the store is local, and two
-// notifiers would both post. Deleting the store replays the topic from
-// the start (cards recorded in the log are adopted, not re-posted, once
-// their SlackMessageRecorded event is read, but thread replies repeat).
+// notifiers would both post. The store is not a cache that can be deleted
+// freely: without it the notifier replays the events topic from the start
+// and sends its history again (a card recorded in the log is adopted when
+// its SlackMessageRecorded event is read, but thread replies and cards of
+// incidents declared in an earlier poll repeat).
 package notifier

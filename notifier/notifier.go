@@ -143,6 +143,11 @@ func (n *Notifier) Run(ctx context.Context) error {
 		d.kick(dctx, id, rec)
 	}
 	n.mu.Unlock()
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		n.pruneLoop(dctx, st)
+	}()
 	n.log.Info("notifier consuming", "topic", n.topics.Events, "partitions", len(parts), "resumed_incidents", len(pending), "outbox", n.cfg.OutboxMode())
 
 	for {
@@ -155,6 +160,25 @@ func (n *Notifier) Run(ctx context.Context) error {
 		})
 		if err := n.consume(ctx, d, dctx, fetches); err != nil {
 			return err
+		}
+	}
+}
+
+// pruneLoop prunes the ledger at start and hourly until ctx is done.
+func (n *Notifier) pruneLoop(ctx context.Context, st *store) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		pruned, err := st.pruneLedger(n.cfg.Now().Add(-n.cfg.LedgerRetention))
+		if err != nil {
+			n.log.Error("prune ledger", "err", err)
+		} else if pruned > 0 {
+			n.log.Info("pruned ledger", "entries", pruned)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

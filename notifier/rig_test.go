@@ -41,14 +41,13 @@ func teams() ([]slackfake.Team, []notifier.Workspace) {
 }
 
 type rig struct {
-	t     testing.TB
-	k     *testenv.Kafka
-	kc    kafka.Config
-	fake  *slackfake.Server
-	ws    []notifier.Workspace
-	proc  *processor
-	cl    *kgo.Client // produces the test's commands
-	start time.Time
+	t    testing.TB
+	k    *testenv.Kafka
+	kc   kafka.Config
+	fake *slackfake.Server
+	ws   []notifier.Workspace
+	proc *processor
+	cl   *kgo.Client // produces the test's commands
 
 	mu   sync.Mutex
 	sent []incident.Command
@@ -70,7 +69,7 @@ func newRig(t testing.TB, interval time.Duration) *rig {
 		t.Fatal(err)
 	}
 	st, ws := teams()
-	r := &rig{t: t, k: k, kc: kc, ws: ws, cl: cl, start: time.Now(),
+	r := &rig{t: t, k: k, kc: kc, ws: ws, cl: cl,
 		fake: slackfake.Start(t, slackfake.WithTeams(st...), slackfake.WithMessageInterval(interval))}
 	r.proc = startProcessor(t, kc)
 	return r

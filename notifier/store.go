@@ -274,3 +274,29 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	p.l.Error(msg)
 	panic("notifier: pebble: " + msg)
 }
+
+// pruneLedger deletes ledger entries written before cutoff and returns how
+// many it deleted. It runs beside the consumer and the lanes: the keys it
+// deletes are old, and new entries are never older than cutoff.
+func (s *store) pruneLedger(cutoff time.Time) (int, error) {
+	b := s.db.NewBatch()
+	n := 0
+	err := s.scan(prefixLedger, func(k, v []byte) error {
+		var e ledgerEntry
+		if json.Unmarshal(v, &e) == nil && !e.At.Before(cutoff) {
+			return nil
+		}
+		n++
+		return b.Delete(append([]byte(nil), k...), nil)
+	})
+	if err != nil {
+		b.Close()
+		return 0, fmt.Errorf("notifier: prune ledger: %w", err)
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		b.Close()
+		return 0, fmt.Errorf("notifier: prune ledger: %w", err)
+	}
+	b.Close()
+	return n, nil
+}
