@@ -100,6 +100,9 @@ func TestRestoreFromChangelog(t *testing.T) {
 	v3 := syntheticStates(1000, 50, 3)
 	writeChangelog(t, kc, v3, true)
 	add(v3)
+	// The changelog now ends with an abort marker: the restore must still
+	// see where the stable end is.
+	writeChangelog(t, kc, syntheticStates(0, 3000, 98), false)
 	reg = prometheus.NewRegistry()
 	p, stop = runProcessorWith(t, cfg, reg)
 	waitFor(t, 30*time.Second, "the processor to be ready again", p.Ready)
