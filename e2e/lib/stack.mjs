@@ -69,6 +69,17 @@ export function sha256hex(s) {
   return createHash('sha256').update(s).digest('hex');
 }
 
+// listenFlags are the names of run's flags that set a listen address (its
+// help says so), so a part that gains a listener later is covered too.
+async function listenFlags(bin) {
+  const { stdout, stderr } = await run(bin, ['run', '-h']).catch((e) => e);
+  const names = [...`${stdout}${stderr}`.matchAll(/^\s+-([a-z0-9.-]+) string\n\s+[^\n]*listen address/gim)].map((m) => m[1]);
+  for (const must of ['broker.addr', 'ingress.addr']) {
+    if (!names.includes(must)) throw new Error(`incidentd run -h lists no -${must} listen address: the e2e harness needs updating`);
+  }
+  return names;
+}
+
 let built = null;
 
 // build compiles ./cmd/incidentd once per test process, into its own
@@ -99,11 +110,11 @@ export async function startStack({ tokens } = {}) {
   const chPid = Number(fs.readFileSync(path.join(chDir, 'pid'), 'utf8').trim());
 
   const dataDir = path.join(dir, 'data');
-  // Every listener on port 0: the kernel picks, incidentd says which.
+  // Every listener on port 0 (the kernel picks, incidentd says which), so
+  // runs side by side never collide.
   const args = [
     'run',
-    '-broker.addr=127.0.0.1:0',
-    '-ingress.addr=127.0.0.1:0',
+    ...(await listenFlags(bin)).map((f) => `-${f}=127.0.0.1:0`),
     `-data-dir=${dataDir}`,
     `-projector.clickhouse-addr=127.0.0.1:${chPort}`,
     `-ingress.clickhouse-addr=127.0.0.1:${chPort}`,
@@ -140,7 +151,7 @@ export async function startStack({ tokens } = {}) {
   try {
     const m = await waitForLine(child, output, /incidentd ingress:\s+http:\/\/(127\.0\.0\.1:\d+)\/ \(dashboard\)/, 60000);
     stack.baseURL = 'http://' + m[1];
-    await waitReady(stack.baseURL + '/readyz', 30000);
+    await waitReady(stack.baseURL + '/readyz', 30000, child, output);
   } catch (e) {
     await stack.stop();
     throw e;
@@ -149,10 +160,10 @@ export async function startStack({ tokens } = {}) {
 }
 
 // waitReady polls /readyz until it answers 200, within ms.
-async function waitReady(url, ms) {
+async function waitReady(url, ms, child, output) {
   const deadline = Date.now() + ms;
   let last = '';
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
     try {
       const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
       if (r.ok) return;
@@ -162,7 +173,8 @@ async function waitReady(url, ms) {
     }
     await new Promise((r) => setTimeout(r, 100)); // poll interval, bounded by the deadline
   }
-  throw new Error(`${url} not ready within ${ms} ms: ${last}`);
+  const how = child.exitCode === null && child.signalCode === null ? `not ready within ${ms} ms` : `incidentd exited (${child.exitCode ?? child.signalCode})`;
+  throw new Error(`${url} ${how}: ${last}\n${output.text.slice(-4000)}`);
 }
 
 // api calls the JSON API as a token would (for set-up and for checks the

@@ -26,7 +26,14 @@ let stack;
 let browser;
 
 before(async () => {
-  [stack, browser] = await Promise.all([startStack({ tokens: TOKENS }), launch()]);
+  // Both at once; each kept as soon as it is up, so after() stops
+  // whichever started even when the other did not.
+  const started = await Promise.allSettled([
+    startStack({ tokens: TOKENS }).then((x) => { stack = x; }),
+    launch().then((x) => { browser = x; }),
+  ]);
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
 });
 
 after(async () => {
