@@ -54,6 +54,14 @@ type Config struct {
 	// LedgerRetention is how long the ledger remembers what was sent for
 	// an event; older entries are pruned hourly.
 	LedgerRetention time.Duration
+	// SkipHistory applies to a fresh store only (a new notifier on an
+	// events topic that already has events, or a lost store): the events
+	// already in the topic at start are folded without sending anything,
+	// as if they had been delivered. Cards recorded in the log are
+	// adopted and edited on the incident's next change; an incident
+	// without one gets a card on its next change. Without it a fresh
+	// store replays the topic's history into Slack.
+	SkipHistory bool
 	// Sender replaces the Slack sender or the outbox (tests).
 	Sender Sender
 	// Now is the clock; nil means time.Now.

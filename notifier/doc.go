@@ -75,5 +75,8 @@
 // freely: without it the notifier replays the events topic from the start
 // and sends its history again (a card recorded in the log is adopted when
 // its SlackMessageRecorded event is read, but thread replies and cards of
-// incidents declared in an earlier poll repeat).
+// incidents declared in an earlier poll repeat). Config.SkipHistory
+// (-notifier.skip-history) makes a fresh store fold the history it finds
+// without sending it: recorded cards are adopted and edited on the next
+// change, the other incidents get their card on their next change.
 package notifier

@@ -7,7 +7,7 @@ import (
 // metrics are the notifier's Prometheus metrics. Labels are bounded: event
 // results, Slack method names, call results and errorCode's fixed set.
 type metrics struct {
-	events      *prometheus.CounterVec   // result: applied, duplicate, gap, malformed
+	events      *prometheus.CounterVec   // result: applied, duplicate, gap, history, malformed
 	calls       *prometheus.CounterVec   // method, result: ok, ratelimited, retry, permanent
 	callSeconds *prometheus.HistogramVec // method
 	deadLetters *prometheus.CounterVec   // reason
@@ -21,7 +21,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "incidentd_notifier_events_total",
-			Help: "Events consumed, by result: applied, duplicate (already folded), gap (versions missing before it; folded and reported), malformed.",
+			Help: "Events consumed, by result: applied, duplicate (already folded), gap (versions missing before it; folded and reported), history (folded without sending: SkipHistory), malformed.",
 		}, []string{"result"}),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "incidentd_notifier_slack_calls_total",

@@ -35,6 +35,9 @@ type Notifier struct {
 	recs  map[string]*record   // incidents loaded: those with work, and the current fetch's
 	lanes map[string]*lane     // by channel key, while they have work
 	holds map[string]time.Time // channel key -> when an idle channel may get its next message
+	// history: per partition, the offset below which events are history
+	// to fold without sending (SkipHistory on a fresh store).
+	history map[int32]int64
 }
 
 // New checks cfg and registers the metrics. Run does the work.
@@ -113,10 +116,20 @@ func (n *Notifier) Run(ctx context.Context) error {
 		n.mu.Unlock()
 		return err
 	}
+	n.history, err = st.history()
+	if err != nil {
+		n.mu.Unlock()
+		return err
+	}
 	pending, err := st.pending()
 	n.mu.Unlock()
 	if err != nil {
 		return err
+	}
+	if n.cfg.SkipHistory && len(offsets) == 0 && len(n.history) == 0 {
+		if err := n.markHistory(ctx, cl, st); err != nil {
+			return err
+		}
 	}
 	start := map[int32]kgo.Offset{}
 	for p := range parts {
@@ -162,6 +175,42 @@ func (n *Notifier) Run(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// markHistory stores, for a fresh store, where each partition's history
+// ends (its last stable offset): consume folds the events before it
+// without sending. It is stored, so a crash during the catch-up does not
+// turn the rest of the history into messages.
+func (n *Notifier) markHistory(ctx context.Context, cl *kgo.Client, st *store) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, n.topics.Events)
+	if err != nil {
+		return fmt.Errorf("notifier: list end offsets of %s: %w", n.topics.Events, err)
+	}
+	if err := ends.Error(); err != nil {
+		return fmt.Errorf("notifier: list end offsets of %s: %w", n.topics.Events, err)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	b := st.batch()
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) {
+		n.history[o.Partition] = o.Offset
+		total += o.Offset
+		if err == nil {
+			err = b.putHistory(o.Partition, o.Offset)
+		}
+	})
+	if err != nil {
+		b.discard()
+		return err
+	}
+	if err := b.commit(); err != nil {
+		return err
+	}
+	n.log.Info("fresh store: skipping the events topic's history", "offsets", total)
+	return nil
 }
 
 // pruneLoop prunes the ledger at start and hourly until ctx is done.
@@ -252,7 +301,7 @@ func (n *Notifier) consume(ctx context.Context, d *dispatcher, dctx context.Cont
 		}
 		log := n.log.With("incident_id", e.Incident, "partition", r.Partition, "offset", r.Offset)
 		var dl []DeadLetter
-		if dl, err = n.apply(log, rec, e); err != nil {
+		if dl, err = n.apply(log, rec, e, r.Offset < n.history[r.Partition]); err != nil {
 			return
 		}
 		dead = append(dead, dl...)
@@ -292,14 +341,23 @@ func (n *Notifier) consume(ctx context.Context, d *dispatcher, dctx context.Cont
 	return nil
 }
 
-// apply folds one event into its record and notes what it asks to send.
-// It returns dead letters for work that cannot be routed. n.mu held.
-func (n *Notifier) apply(log *slog.Logger, rec *record, e incident.Event) ([]DeadLetter, error) {
-	switch incident.Sequence(rec.State.Version, e) {
-	case incident.Seen:
+// apply folds one event into its record and notes what it asks to send;
+// an event of the skipped history asks for nothing. It returns dead
+// letters for work that cannot be routed. n.mu held.
+func (n *Notifier) apply(log *slog.Logger, rec *record, e incident.Event, history bool) ([]DeadLetter, error) {
+	switch seq := incident.Sequence(rec.State.Version, e); {
+	case seq == incident.Seen:
 		n.m.events.WithLabelValues("duplicate").Inc()
 		return nil, nil
-	case incident.Gap:
+	case history:
+		n.m.events.WithLabelValues("history").Inc()
+		rec.State = incident.Evolve(rec.State, e)
+		if e.Kind == incident.SlackMessageRecorded {
+			rec.Card = incident.SlackMessage{Channel: e.Message.Channel, TS: e.Message.TS}
+		}
+		rec.CardWant, rec.CardShown = e.Version, e.Version
+		return nil, nil
+	case seq == incident.Gap:
 		// Views never fold over a gap silently: report it. The notifier
 		// still shows the newer state, since a card stuck on an old
 		// state is worse than one that skipped a version.

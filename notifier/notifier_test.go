@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/slack-go/slack"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
@@ -280,4 +282,82 @@ func counter(t *testing.T, reg *prometheus.Registry, name, label string) float64
 		}
 	}
 	return 0
+}
+
+// TestSkipHistory: a fresh notifier with SkipHistory on a topic that has
+// history sends nothing for it; the next change edits the card the log
+// recorded, or posts a first card for an incident that had none.
+func TestSkipHistory(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 0)
+	cmds := storm(4, 5, "h")
+	// An earlier notifier's card for incident 0, recorded in the log.
+	inc0 := cmds[0]
+	api := slack.New("xoxb-team-1", slack.OptionAPIURL(r.fake.APIURL()))
+	_, ts, err := api.PostMessage(inc0.Source.Channel, slack.MsgOptionText("old card", false), slack.MsgOptionTS(inc0.Source.ThreadTS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.send(cmds...)
+	r.send(incident.Command{ID: "rec-0", Incident: inc0.Incident, Tenant: inc0.Tenant, Actor: "incidentd-notifier",
+		At: time.Now().UTC(), Kind: incident.RecordSlackMessage, Message: incident.SlackMessage{Channel: inc0.Source.Channel, TS: ts}})
+	var history int
+	eventually(t, 10*time.Second, func() string {
+		states, events, _ := r.proc.snapshot()
+		history = 0
+		for _, es := range events {
+			history += len(es)
+		}
+		return r.applied(states)
+	})
+	callsBefore := len(r.fake.Calls())
+
+	reg := prometheus.NewRegistry()
+	cfg := r.config(t.TempDir())
+	cfg.SkipHistory = true
+	r.startNotifierWith(cfg, reg)
+	eventually(t, 10*time.Second, func() string {
+		if got := counter(t, reg, "incidentd_notifier_events_total", "history"); int(got) != history {
+			return fmt.Sprintf("%v history events folded, want %d", got, history)
+		}
+		return ""
+	})
+	if n := len(r.fake.Calls()); n != callsBefore {
+		t.Fatalf("%d calls for history", n-callsBefore)
+	}
+
+	at := time.Now().UTC()
+	for i := range 2 {
+		c := cmds[i]
+		r.send(incident.Command{ID: fmt.Sprintf("retitle-%d", i), Incident: c.Incident, Tenant: c.Tenant, Actor: "U1", At: at,
+			Kind: incident.SetTitle, Title: fmt.Sprintf("new title %d", i)})
+	}
+	eventually(t, 10*time.Second, func() string {
+		states, _, _ := r.proc.snapshot()
+		if p := r.applied(states); p != "" {
+			return p
+		}
+		old, _ := r.fake.Message(inc0.Source.Channel, ts)
+		if want := notifier.CardText(states[inc0.Incident]); old.Text != want {
+			return fmt.Sprintf("recorded card shows %q, want %q", old.Text, want)
+		}
+		s1 := states[cmds[1].Incident]
+		if s1.Card.TS == "" {
+			return "incident 1 has no card recorded"
+		}
+		if m, _ := r.fake.Message(s1.Card.Channel, s1.Card.TS); m.Text != notifier.CardText(s1) {
+			return fmt.Sprintf("incident 1's card shows %q", m.Text)
+		}
+		return ""
+	})
+	var methods []string
+	for _, c := range r.fake.Calls()[callsBefore:] {
+		methods = append(methods, c.Method)
+	}
+	// One edit of the recorded card, one new card; no thread replies or
+	// ephemeral messages from history.
+	slices.Sort(methods)
+	if got := strings.Join(methods, ","); got != "chat.postMessage,chat.update" {
+		t.Errorf("calls after the history: %s", got)
+	}
 }

@@ -21,11 +21,13 @@ import (
 //	p/<incident>  present while the incident has work to send
 //	o/<partition> next offset of the events topic to consume
 //	l/<event id>  ledger: what was sent for an event (method, channel, ts)
+//	h/<partition> end of the history a fresh store skipped (SkipHistory)
 const (
 	prefixRecord  = "r/"
 	prefixPending = "p/"
 	prefixOffset  = "o/"
 	prefixLedger  = "l/"
+	prefixHistory = "h/"
 )
 
 // record is the notifier's view of one incident.
@@ -186,13 +188,19 @@ func prefixEnd(p string) []byte {
 }
 
 // offsets returns the next offset to consume of every partition seen.
-func (s *store) offsets() (map[int32]int64, error) {
+func (s *store) offsets() (map[int32]int64, error) { return s.partitionOffsets(prefixOffset) }
+
+// history returns, per partition, the offset below which events are
+// history a fresh store skipped (SkipHistory); empty if none was.
+func (s *store) history() (map[int32]int64, error) { return s.partitionOffsets(prefixHistory) }
+
+func (s *store) partitionOffsets(prefix string) (map[int32]int64, error) {
 	out := map[int32]int64{}
-	err := s.scan(prefixOffset, func(k, v []byte) error {
-		if len(k) != len(prefixOffset)+4 || len(v) != 8 {
+	err := s.scan(prefix, func(k, v []byte) error {
+		if len(k) != len(prefix)+4 || len(v) != 8 {
 			return fmt.Errorf("malformed offset key %q", k)
 		}
-		out[int32(binary.BigEndian.Uint32(k[len(prefixOffset):]))] = int64(binary.BigEndian.Uint64(v))
+		out[int32(binary.BigEndian.Uint32(k[len(prefix):]))] = int64(binary.BigEndian.Uint64(v))
 		return nil
 	})
 	if err != nil {
@@ -235,9 +243,13 @@ func (b *batch) putRecord(id string, r *record) error {
 	return b.b.Delete([]byte(prefixPending+id), nil)
 }
 
-func (b *batch) putOffset(p int32, next int64) error {
-	k := binary.BigEndian.AppendUint32([]byte(prefixOffset), uint32(p))
-	return b.b.Set(k, binary.BigEndian.AppendUint64(nil, uint64(next)), nil)
+func (b *batch) putOffset(p int32, next int64) error { return b.putPartition(prefixOffset, p, next) }
+
+func (b *batch) putHistory(p int32, end int64) error { return b.putPartition(prefixHistory, p, end) }
+
+func (b *batch) putPartition(prefix string, p int32, o int64) error {
+	k := binary.BigEndian.AppendUint32([]byte(prefix), uint32(p))
+	return b.b.Set(k, binary.BigEndian.AppendUint64(nil, uint64(o)), nil)
 }
 
 func (b *batch) putLedger(eventID string, e ledgerEntry) error {

@@ -19,10 +19,12 @@ func notifierService() service {
 			apiURL := fs.String("notifier.slack-api-url", "", "Slack Web API base URL (empty: https://slack.com/api/)")
 			interval := fs.Duration("notifier.channel-interval", notifier.DefaultChannelInterval, "least time between two messages in one Slack channel")
 			concurrency := fs.Int("notifier.concurrency", notifier.DefaultConcurrency, "Slack calls in flight at most")
+			skipHistory := fs.Bool("notifier.skip-history", false, "on a fresh notifier store, fold the events already in the topic without sending them (instead of replaying history into Slack)")
 			return func(ctx context.Context, e *env) error {
 				cfg := notifier.Config{
 					Kafka: e.Kafka, Dir: filepath.Join(e.DataDir, "notifier"), Policy: e.Policy,
 					DashboardURL: *dashboard, SlackAPIURL: *apiURL, ChannelInterval: *interval, Concurrency: *concurrency,
+					SkipHistory: *skipHistory,
 				}
 				if *workspaces != "" {
 					ws, err := notifier.LoadWorkspaces(*workspaces)
