@@ -3,6 +3,7 @@ package projector
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -21,7 +22,7 @@ const (
 // deadLetter produces the records that cannot be projected to the
 // dead-letter topic, retrying until Kafka takes them (their offsets are
 // committed only after).
-func (p *Projector) deadLetter(ctx context.Context, cl *kgo.Client, pl *pipeline, topic string, dead []deadLetter) error {
+func (p *Projector) deadLetter(ctx context.Context, cl *kgo.Client, topic string, dead []deadLetter) error {
 	recs := make([]*kgo.Record, len(dead))
 	for i, d := range dead {
 		p.log.Error("dead letter", "incident_id", string(d.rec.Key), "partition", d.rec.Partition,
@@ -38,11 +39,24 @@ func (p *Projector) deadLetter(ctx context.Context, cl *kgo.Client, pl *pipeline
 			},
 		}
 	}
-	err := pl.retry(ctx, "produce dead letters", func() error {
-		return cl.ProduceSync(ctx, recs...).FirstErr()
-	})
-	if err != nil {
-		return err
+	backoff := p.cfg.MinBackoff
+	for {
+		err := cl.ProduceSync(ctx, recs...).FirstErr()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.log.Warn("produce dead letters, retrying", "backoff", backoff, "err", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(backoff*2, p.cfg.MaxBackoff)
 	}
 	for _, d := range dead {
 		p.m.deadLetters.WithLabelValues(d.reason).Inc()

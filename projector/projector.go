@@ -179,7 +179,7 @@ func (p *Projector) flush(ctx context.Context, cl *kgo.Client, pl *pipeline, dlq
 		return err
 	}
 	if len(res.dead) > 0 {
-		if err := p.deadLetter(ctx, cl, pl, dlq, res.dead); err != nil {
+		if err := p.deadLetter(ctx, cl, dlq, res.dead); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,133 @@
+package projector_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/wire"
+	"github.com/incidentd/incidentd/projector"
+)
+
+// encode turns events into records of the events topic.
+func (h *harness) records(tb testing.TB, events []incident.Event) []*kgo.Record {
+	recs := make([]*kgo.Record, len(events))
+	for i, e := range events {
+		v, err := wire.EncodeEvent(e)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		recs[i] = &kgo.Record{Topic: h.kcfg.Topics().Events, Key: []byte(e.Incident), Value: v}
+	}
+	return recs
+}
+
+// BenchmarkRebuild replays an events topic of realistic events (made by
+// incident.Decide) into fresh tables and swaps them in; rows/s counts the
+// event rows stored per second of rebuild.
+func BenchmarkRebuild(b *testing.B) {
+	const events = 300000
+	h := newHarness(b)
+	w := newWorld(5, "acme", "globex", "initech", "umbrella")
+	evs := w.run(events)
+	recs := h.records(b, evs)
+	for i := 0; i < len(recs); i += 20000 {
+		h.produceRecords(b, recs[i:min(i+20000, len(recs))]...)
+	}
+	ctx := context.Background()
+	var total int64
+	var elapsed time.Duration
+	for b.Loop() {
+		p, err := projector.Rebuild(ctx, projector.RebuildConfig{Kafka: h.kcfg, Database: h.db}, h.conn, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if p.Events != int64(len(evs)) {
+			b.Fatalf("rebuilt %d events, want %d", p.Events, len(evs))
+		}
+		total += p.Events
+		elapsed += p.Elapsed
+	}
+	b.ReportMetric(float64(total)/elapsed.Seconds(), "rows/s")
+}
+
+// BenchmarkVisibleLatency measures, at a steady background load, how long
+// an event takes from the broker's acknowledgement to a visible row: a
+// probe incident is declared every 50ms and the list of the probe tenant
+// is polled until it shows.
+func BenchmarkVisibleLatency(b *testing.B) {
+	const (
+		loadPerSecond = 2000
+		probeEvery    = 50 * time.Millisecond
+	)
+	h := newHarness(b)
+	if err := projector.Migrate(context.Background(), h.conn, h.db); err != nil {
+		b.Fatal(err)
+	}
+	h.run(b, func(c *projector.Config) { c.FlushInterval = projector.DefaultFlushInterval })
+	q := projector.NewQueries(h.conn, h.db)
+	w := newWorld(6, "acme", "globex")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	// Background load, in 100ms slices.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			_ = h.prod.ProduceSync(ctx, h.records(b, w.run(loadPerSecond/10))...).FirstErr()
+		}
+	}()
+
+	var latencies []time.Duration
+	probe := 0
+	for b.Loop() {
+		probe++
+		id := fmt.Sprintf("probe-%d", probe)
+		e := incident.Event{Incident: id, Version: 1, Command: "c-" + id, Tenant: "probe", At: time.Now().UTC(),
+			Kind: incident.Declared, Title: id, Severity: "SEV1", Status: incident.StatusOpen,
+			Source: incident.Source{Kind: incident.FromDashboard}}
+		if err := h.prod.ProduceSync(ctx, h.records(b, []incident.Event{e})...).FirstErr(); err != nil {
+			b.Fatal(err)
+		}
+		acked := time.Now()
+		for {
+			v, err := q.Version(ctx, "probe", id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if v == 1 {
+				break
+			}
+			if time.Since(acked) > 30*time.Second {
+				b.Fatalf("%s not visible after 30s", id)
+			}
+			time.Sleep(5 * time.Millisecond) // polling interval of the measurement
+		}
+		latencies = append(latencies, time.Since(acked))
+		if d := probeEvery - time.Since(acked); d > 0 {
+			time.Sleep(d) // pacing of the probes, not synchronisation
+		}
+	}
+	cancel()
+	wg.Wait()
+	slices.Sort(latencies)
+	p := func(f float64) float64 { return latencies[int(f*float64(len(latencies)-1))].Seconds() * 1000 }
+	b.ReportMetric(p(0.5), "p50-ms")
+	b.ReportMetric(p(0.99), "p99-ms")
+	b.ReportMetric(float64(latencies[len(latencies)-1].Milliseconds()), "max-ms")
+}

@@ -1,0 +1,85 @@
+// Package projector turns the events topic into ClickHouse tables for the
+// dashboard: listing, search, one incident's timeline, and analytics. It
+// also holds the query layer ingress's dashboard API reads through
+// (Queries), so the tables and the questions asked of them live together.
+//
+//	events topic (read committed) ──▶ Projector ──▶ ClickHouse: events, incidents
+//	                                      │
+//	                                      └──▶ dead-letter topic (undecodable or refused records)
+//
+// # Tables
+//
+// Created and migrated by Migrate at start (versioned migrations recorded
+// in schema_migrations; every statement idempotent):
+//
+//   - events: one row per event, deduplicated by (tenant, incident, version)
+//     with ReplacingMergeTree. It is the audit log the analytics are computed
+//     from. A rejection is stored under the tenant that sent the command, so
+//     another tenant's rejections never show in a timeline.
+//   - incidents: the folded state of every declared incident, one row per
+//     incident and version (ReplacingMergeTree(version)). Queries pick the
+//     latest version themselves (LIMIT 1 BY), since merges are not immediate
+//     and FINAL is costly.
+//
+// All SQL is in sql.go, as named constants and functions.
+//
+// # Delivery guarantee
+//
+// At least once, made harmless: the projector commits a batch's offsets
+// only after its rows are stored (and its dead letters produced), so a
+// crash re-delivers, and a re-delivered or replayed event is either already
+// folded (its version is not newer: skipped for the state, and its event
+// row deduplicates) or the next one. The state it folds onto comes from a
+// bounded in-memory cache, read back from the incidents table on a miss
+// (after a restart or a rebalance). A version gap (an event newer than the
+// next one) is counted and logged and not folded over: the state stays
+// behind rather than lie.
+//
+// Batches are bounded by rows (MaxBatchRows) and time (FlushInterval, 1 s
+// by default): under load about one insert per second per table, and a lone
+// event is visible within FlushInterval plus one insert.
+//
+// ClickHouse down or slow: the batch is retried with exponential backoff,
+// nothing new is polled meanwhile, offsets stay where they are, the lag
+// keeps being reported (incidentd_projector_lag_records) and Config.Status
+// says ClickHouse is not reachable. Rows ClickHouse refuses (an exception
+// about the data, not the connection) are retried one incident at a time;
+// the events of an incident whose rows are still refused go to the
+// dead-letter topic with the reason. If every incident of a batch is
+// refused the fault is taken to be the table's, not the rows': the batch
+// is retried whole with backoff instead of dead-lettering the stream.
+// Undecodable records go to the dead-letter topic too.
+//
+// # Rebuild
+//
+// Rebuild replays the events topic from its start into events_rebuild and
+// incidents_rebuild while the live tables keep serving, swaps them in with
+// one RENAME TABLE once it has caught up with the end of the topic, replays
+// what arrived meanwhile into the new live tables, and drops the old ones.
+//
+// # ClickHouse versions
+//
+// CI runs Debian's clickhouse-server 18.16; the schema and queries keep to
+// what it and current servers both accept. Where a current server would
+// allow better:
+//
+//   - Times are Int64 milliseconds since the epoch (0 = not set): 18.16 has
+//     no DateTime64. A current server would use DateTime64(3, 'UTC') and
+//     Nullable for "not set".
+//   - Low-cardinality columns (tenant, kind, status, severity) are plain
+//     String: LowCardinality(String) is experimental in 18.16.
+//   - The swap is RENAME TABLE of two pairs, one after the other on 18.16's
+//     Ordinary database engine; a current server's Atomic engine offers
+//     EXCHANGE TABLES, which swaps each pair atomically.
+//   - Keyset pagination is spelled out as OR-ed comparisons; current
+//     servers compare tuples directly.
+//   - Analytics aggregate per incident in SQL and per severity and bucket in
+//     Go; a current server could do it all in one query (and a projection or
+//     materialized view could keep per-incident facts incrementally).
+//   - Loading an uncached state scans the incidents table for the ids (the
+//     tenant of a rejection is not necessarily the incident's); a current
+//     server could use a bloom_filter skipping index on incident.
+//   - Inserts are native-protocol batches with an explicit column list;
+//     Exec with bound INSERT parameters hangs on 18.16 and its HTTP
+//     interface does not work with clickhouse-go/v2.
+package projector
