@@ -58,7 +58,13 @@ func KafkaBroker() string {
 // consumer group protocol and transaction version 2 (KIP-890) are on.
 //
 // Differences from kfake that tests see, found by running the suites on
-// both (see also README.md, "Tested servers"):
+// both (README.md, "Tested servers", keeps the same list):
+//   - A topic is listed by the broker 10-40 ms after CreateTopics is
+//     acknowledged (UNKNOWN_TOPIC_OR_PARTITION until then); kfake lists it
+//     at once. Code that creates topics and then describes them must wait.
+//   - A broker restarted after a crash (SIGKILL) waits for its old
+//     registration to expire (broker.session.timeout.ms, 9 s:
+//     DUPLICATE_BROKER_REGISTRATION); Stop and Restart shut it down cleanly.
 //   - A real broker persists everything: Restart keeps records with or
 //     without WithDataDir (kfake without a data directory loses them).
 //   - Kafka's broker default partition count is 1; this broker is set to 10
@@ -70,6 +76,9 @@ func KafkaBroker() string {
 //     on kfake, since incidentd creates its topics itself.
 //   - kfake's control hooks (Cluster, WithKfakeOpts) do not exist: a test
 //     that uses them fails with "needs kfake".
+//   - A JVM takes about 3 s to start on an idle 2-core machine (5-7 s on a
+//     busy one; 11-14 s with kafka-server-start's G1 and C2 defaults), so
+//     brokers are pooled; kfake starts in milliseconds.
 
 // apacheKafkaStartTimeout bounds a JVM start until the broker answers
 // metadata requests; it takes about 3 s on an idle 2-core machine.
