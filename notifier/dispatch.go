@@ -31,6 +31,20 @@ type dispatcher struct {
 	sender Sender
 	sem    chan struct{} // bounds calls in flight
 	wg     sync.WaitGroup
+	queued map[string]bool // incidents waiting in some lane
+
+	// fail stops Run when a lane cannot go on (the store failed).
+	failOnce sync.Once
+	err      error
+	stop     context.CancelFunc
+}
+
+// fail records the first fatal error and stops Run.
+func (d *dispatcher) fail(err error) {
+	d.failOnce.Do(func() {
+		d.err = err
+		d.stop()
+	})
 }
 
 // kick queues an incident on its channel's lane, starting the lane if it
@@ -49,20 +63,11 @@ func (d *dispatcher) kick(ctx context.Context, id string, rec *record) {
 		d.wg.Add(1)
 		go d.run(ctx, l)
 	}
-	if !slices.Contains(l.queue, id) {
+	if !d.queued[id] {
+		d.queued[id] = true
 		l.queue = append(l.queue, id)
 		d.n.m.pending.Inc()
 	}
-}
-
-// queued reports whether an incident waits in a lane. n.mu held.
-func (d *dispatcher) queued(id string) bool {
-	for _, l := range d.n.lanes {
-		if slices.Contains(l.queue, id) {
-			return true
-		}
-	}
-	return false
 }
 
 // run serves a lane until it is empty or ctx is done. Each turn takes the
@@ -104,6 +109,7 @@ func (d *dispatcher) run(ctx context.Context, l *lane) {
 		if more && err == nil && ctx.Err() == nil {
 			l.queue = append(l.queue, id)
 		} else {
+			delete(d.queued, id)
 			n.m.pending.Dec()
 			if rec, ok := n.recs[id]; ok && !rec.hasWork() {
 				delete(n.recs, id)
@@ -111,10 +117,8 @@ func (d *dispatcher) run(ctx context.Context, l *lane) {
 		}
 		n.mu.Unlock()
 		if err != nil {
-			if ctx.Err() == nil {
-				n.log.Error("notifier lane stopped", "incident_id", id, "err", err)
-			}
-			return
+			n.log.Error("notifier stopping: store failed", "incident_id", id, "err", err)
+			d.fail(err)
 		}
 	}
 }

@@ -140,8 +140,11 @@ func (n *Notifier) Run(ctx context.Context) error {
 	}
 	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{n.topics.Events: start})
 
-	d := &dispatcher{n: n, cl: cl, sender: sender, sem: make(chan struct{}, n.cfg.Concurrency)}
-	dctx, stopLanes := context.WithCancel(ctx)
+	pollCtx, stopPolling := context.WithCancel(ctx)
+	defer stopPolling()
+	d := &dispatcher{n: n, cl: cl, sender: sender, sem: make(chan struct{}, n.cfg.Concurrency),
+		queued: map[string]bool{}, stop: stopPolling}
+	dctx, stopLanes := context.WithCancel(pollCtx)
 	defer func() {
 		stopLanes()
 		d.wg.Wait()
@@ -164,8 +167,13 @@ func (n *Notifier) Run(ctx context.Context) error {
 	n.log.Info("notifier consuming", "topic", n.topics.Events, "partitions", len(parts), "resumed_incidents", len(pending), "outbox", n.cfg.OutboxMode())
 
 	for {
-		fetches := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
+		fetches := cl.PollFetches(pollCtx)
+		if pollCtx.Err() != nil {
+			stopLanes()
+			d.wg.Wait()
+			if d.err != nil {
+				return d.err
+			}
 			return ctx.Err()
 		}
 		fetches.EachError(func(topic string, p int32, err error) {
@@ -334,7 +342,7 @@ func (n *Notifier) consume(ctx context.Context, d *dispatcher, dctx context.Cont
 	for id, rec := range touched {
 		if rec.hasWork() {
 			d.kick(dctx, id, rec)
-		} else if !d.queued(id) {
+		} else if !d.queued[id] {
 			delete(n.recs, id)
 		}
 	}
