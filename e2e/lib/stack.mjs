@@ -99,8 +99,10 @@ function build() {
 // startStack builds and starts everything. tokens: [{name, tenant, secret}]
 // become the ingress tokens file (stored hashed, as the file wants);
 // without tokens, `incidentd run` makes its development token, as on a
-// first `make run`.
-export async function startStack({ tokens } = {}) {
+// first `make run`. slack: {signingSecret, apiURL, workspaces} turns on
+// ingress's Slack receivers for those workspaces (the notifier stays in
+// outbox mode: it is given no workspaces).
+export async function startStack({ tokens, slack } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'incidentd-e2e-'));
   const bin = await build();
 
@@ -127,6 +129,14 @@ export async function startStack({ tokens } = {}) {
       tokens: tokens.map((t) => ({ name: t.name, tenant: t.tenant, sha256: sha256hex(t.secret) })),
     }));
     args.push(`-ingress.tokens=${tokensFile}`);
+  }
+  if (slack) {
+    const wsFile = path.join(dir, 'workspaces.json');
+    fs.writeFileSync(wsFile, JSON.stringify({ workspaces: slack.workspaces }));
+    // Ingress serves the outbox by default only when it has no Slack
+    // workspaces itself; here only the notifier has none, so say where.
+    args.push(`-ingress.workspaces=${wsFile}`, `-ingress.slack-signing-secret=${slack.signingSecret}`,
+      `-ingress.slack-api-url=${slack.apiURL}`, `-ingress.outbox=${path.join(dataDir, 'notifier', 'outbox.jsonl')}`);
   }
   const output = { text: '' };
   const child = spawn(bin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });

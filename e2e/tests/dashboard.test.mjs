@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, startStack } from '../lib/stack.mjs';
 import { launch, newPage, shot } from '../lib/browser.mjs';
+import { fakeSlackAPI, sendEvent } from '../lib/slack.mjs';
 
 // One token per tenant. C is used by the main flow alone, so its
 // analytics can be checked exactly.
@@ -18,18 +19,33 @@ const TOKENS = [
   { name: 'bob', tenant: 'B', secret: 'e2e-token-tenant-b-0123456789' },
   { name: 'carol', tenant: 'C', secret: 'e2e-token-tenant-c-0123456789' },
   { name: 'dave', tenant: 'D', secret: 'e2e-token-tenant-d-0123456789' },
+  { name: 'sam', tenant: 'S', secret: 'e2e-token-tenant-s-0123456789' },
 ];
 const [A, B, C] = TOKENS;
 const WAIT = 20000; // the longest a person would wait for a page to show something
 
+// Slack workspace T0E2E belongs to tenant S. The message pinned in the
+// test, as Slack's conversations.replies returns it.
+const SLACK_SECRET = 'e2e-slack-signing-secret';
+const THREAD_TS = '1764300000.000100';
+const PINNED = { ts: '1764300100.000200', thread_ts: THREAD_TS, user: 'U0CAROL', text: 'db primary failed over at 03:21' };
+
 let stack;
 let browser;
+let slack;
 
 before(async () => {
+  slack = await fakeSlackAPI([PINNED]);
   // Both at once; each kept as soon as it is up, so after() stops
   // whichever started even when the other did not.
   const started = await Promise.allSettled([
-    startStack({ tokens: TOKENS }).then((x) => { stack = x; }),
+    startStack({
+      tokens: TOKENS,
+      slack: {
+        signingSecret: SLACK_SECRET, apiURL: slack.url,
+        workspaces: [{ team_id: 'T0E2E', tenant: 'S', bot_token: 'xoxb-e2e', incidents_channel: 'C0INCIDENTS' }],
+      },
+    }).then((x) => { stack = x; }),
     launch().then((x) => { browser = x; }),
   ]);
   const failed = started.find((r) => r.status === 'rejected');
@@ -39,6 +55,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await stack?.stop();
+  await slack?.close();
 });
 
 // open signs in with a token on a fresh page and waits for the list.
@@ -231,6 +248,42 @@ describe('dashboard', () => {
     const ack = await api(stack, B.secret, 'POST', '/incidents/' + encodeURIComponent(idA) + '/acknowledge?wait=5s', {});
     assert.equal(ack.status, 404);
     assert.equal((await api(stack, A.secret, 'GET', '/incidents/' + encodeURIComponent(idA))).data.incident.status, 'open');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('a Slack incident links its thread and shows a pinned message at its own time', async () => {
+    const S = TOKENS.find((t) => t.tenant === 'S');
+    const mention = await sendEvent(stack.baseURL, SLACK_SECRET, {
+      type: 'event_callback', team_id: 'T0E2E', api_app_id: 'A0E2E', event_id: 'Ev0E2E000001', event_time: 1764300000,
+      event: { type: 'app_mention', user: 'U0ALICE', text: '<@U0FIRE> checkout is down for EU', ts: THREAD_TS, channel: 'C0INCIDENTS', event_ts: THREAD_TS },
+    });
+    assert.equal(mention.status, 200, mention.text);
+
+    const { context, page, problems } = await open(S);
+    const row = page.locator('table.incidents tbody tr', { hasText: 'checkout is down for EU' });
+    await row.waitFor();
+    await row.locator('.tag', { hasText: 'Slack' }).waitFor();
+    await row.getByRole('link').click();
+    await page.locator('#inc-title', { hasText: 'checkout is down for EU' }).waitFor();
+    await page.locator('a[href="https://slack.com/archives/C0INCIDENTS/p1764300000000100"]').first().waitFor();
+
+    // Someone reacts with the pin emoji on a message of the thread: the
+    // page (polling) shows it, with its author and its own time.
+    const pin = await sendEvent(stack.baseURL, SLACK_SECRET, {
+      type: 'event_callback', team_id: 'T0E2E', api_app_id: 'A0E2E', event_id: 'Ev0E2E000002', event_time: 1764300200,
+      event: {
+        type: 'reaction_added', user: 'U0BOB', reaction: 'pushpin', item_user: 'U0CAROL', event_ts: '1764300200.000300',
+        item: { type: 'message', channel: 'C0INCIDENTS', ts: PINNED.ts },
+      },
+    });
+    assert.equal(pin.status, 200, pin.text);
+    const pinned = page.locator('.timeline blockquote.pin', { hasText: PINNED.text });
+    await pinned.waitFor();
+    assert.equal(await pinned.locator('time').getAttribute('datetime'), '2025-11-28T03:21:40.000Z');
+    assert.match(await pinned.textContent(), /U0CAROL/);
+    await pinned.locator('a[href^="https://slack.com/archives/C0INCIDENTS/p1764300100000200"]').waitFor();
+    await shot(page, 'incident-slack');
     assert.deepEqual(problems, []);
     await context.close();
   });
