@@ -91,30 +91,11 @@ type applied struct {
 // dead-lettered) or ctx is done, in which case it returns ctx's error and
 // nothing of the batch may be treated as stored.
 func (p *pipeline) apply(ctx context.Context, recs []*kgo.Record) (applied, error) {
-	decs, dead := decode(recs)
-	events := make([]incident.Event, len(decs))
-	for i, d := range decs {
-		events[i] = d.ev
-	}
-	var res folded
-	err := p.retry(ctx, "load states", func() error {
-		var err error
-		res, err = p.folder.fold(ctx, events)
-		return err
-	})
+	pr, err := p.prepare(ctx, recs)
 	if err != nil {
 		return applied{}, err
 	}
-	if res.gaps > 0 {
-		p.m.gaps.Add(float64(res.gaps))
-		for _, e := range res.gapEvents {
-			p.log.Error("version gap: event not folded, projected state stays behind",
-				"incident_id", e.Incident, "version", e.Version, "kind", string(e.Kind))
-		}
-	}
-	p.m.duplicates.Add(float64(res.dups))
-	p.m.batchRows.Observe(float64(len(events)))
-
+	decs, dead, events, res := pr.decs, pr.dead, pr.events, pr.res
 	states := res.stored()
 	err = p.insert(ctx, events, states)
 	if err == nil {
@@ -141,6 +122,42 @@ func (p *pipeline) apply(ctx context.Context, recs []*kgo.Record) (applied, erro
 		}
 	}
 	return applied{events: stored, dead: dead}, nil
+}
+
+// prepared is a decoded and folded batch, ready to store.
+type prepared struct {
+	decs   []decoded
+	dead   []deadLetter
+	events []incident.Event
+	res    folded
+}
+
+// prepare decodes and folds a batch; the cache is not changed.
+func (p *pipeline) prepare(ctx context.Context, recs []*kgo.Record) (prepared, error) {
+	decs, dead := decode(recs)
+	events := make([]incident.Event, len(decs))
+	for i, d := range decs {
+		events[i] = d.ev
+	}
+	var res folded
+	err := p.retry(ctx, "load states", func() error {
+		var err error
+		res, err = p.folder.fold(ctx, events)
+		return err
+	})
+	if err != nil {
+		return prepared{}, err
+	}
+	if res.gaps > 0 {
+		p.m.gaps.Add(float64(res.gaps))
+		for _, e := range res.gapEvents {
+			p.log.Error("version gap: event not folded, projected state stays behind",
+				"incident_id", e.Incident, "version", e.Version, "kind", string(e.Kind))
+		}
+	}
+	p.m.duplicates.Add(float64(res.dups))
+	p.m.batchRows.Observe(float64(len(events)))
+	return prepared{decs: decs, dead: dead, events: events, res: res}, nil
 }
 
 // insert writes a batch, retrying (with backoff) until it is stored, ctx

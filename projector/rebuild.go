@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -100,7 +102,7 @@ func Rebuild(ctx context.Context, cfg RebuildConfig, conn driver.Conn, logger *s
 	m, _ := newMetrics(nil)
 	sink := &ClickHouseSink{conn: conn, tables: fresh}
 	r := &rebuilder{
-		cfg: cfg, cl: cl, adm: adm, topic: topic, log: logger, start: time.Now(),
+		cfg: cfg, cl: cl, adm: adm, topic: topic, log: logger, start: time.Now(), sink: sink,
 		pl: &pipeline{
 			sink: sink, folder: newFolder(sink, 1<<22, true), m: m, log: logger,
 			minBackoff: DefaultMinBackoff, maxBackoff: DefaultMaxBackoff,
@@ -150,6 +152,9 @@ type rebuilder struct {
 	log      *slog.Logger
 	pl       *pipeline
 	start    time.Time
+	sink     *ClickHouseSink
+	ins      *inserter       // of the current phase
+	stored   int64           // event rows stored by earlier phases
 	pos      map[int32]int64 // next offset to read, per partition
 	from     map[int32]int64 // pos when the phase started
 	progress Progress
@@ -185,6 +190,12 @@ func (r *rebuilder) replayTo(ctx context.Context, phase string) error {
 		}
 		return true
 	}
+	r.ins = startInserter(ctx, r.pl, r.sink)
+	defer func() {
+		r.stored += r.ins.events.Load()
+		_ = r.ins.close() // its error, if any, was returned by wait
+		r.ins = nil
+	}()
 	var batch []*kgo.Record
 	for !caught() {
 		fs := r.cl.PollRecords(ctx, r.cfg.MaxBatchRows-len(batch))
@@ -215,22 +226,120 @@ func (r *rebuilder) replayTo(ctx context.Context, phase string) error {
 			return err
 		}
 	}
+	if err := r.ins.wait(); err != nil {
+		return err
+	}
 	r.report(phase, true)
 	return nil
 }
 
+// store folds a batch and hands it to the inserter, so the next batch is
+// read, decoded and folded while this one is inserted. A batch's states go
+// into the cache at once: the inserter stores batches in order, and a fold
+// never reads the tables back while the cache is complete (fresh). Once the
+// cache has had to evict, store waits for the inserter before it folds, so
+// what it reads back is stored.
 func (r *rebuilder) store(ctx context.Context, batch []*kgo.Record) error {
-	res, err := r.pl.apply(ctx, batch)
+	if !r.pl.folder.fresh {
+		if err := r.ins.wait(); err != nil {
+			return err
+		}
+	}
+	pr, err := r.pl.prepare(ctx, batch)
 	if err != nil {
 		return fmt.Errorf("projector: rebuild: %w", err)
 	}
-	r.progress.Events += int64(res.events)
-	for _, d := range res.dead {
+	r.pl.folder.commit(pr.res, nil)
+	for _, d := range pr.dead {
 		r.progress.Dead++
 		r.log.Warn("rebuild: record not projected", "partition", d.rec.Partition, "offset", d.rec.Offset,
 			"reason", d.reason, "err", d.err)
 	}
+	return r.ins.submit(ctx, pr)
+}
+
+// inserter stores prepared batches in order on its own goroutine.
+type inserter struct {
+	pl     *pipeline
+	sink   *ClickHouseSink
+	work   chan prepared
+	done   chan struct{}
+	events atomic.Int64 // event rows stored
+
+	inflight sync.WaitGroup
+	mu       sync.Mutex
+	err      error
+}
+
+func startInserter(ctx context.Context, pl *pipeline, sink *ClickHouseSink) *inserter {
+	in := &inserter{pl: pl, sink: sink, work: make(chan prepared, 1), done: make(chan struct{})}
+	go func() {
+		defer close(in.done)
+		for pr := range in.work {
+			if in.failed() == nil {
+				in.setErr(in.insert(ctx, pr))
+			}
+			in.inflight.Done()
+		}
+	}()
+	return in
+}
+
+// insert stores one batch, retrying while ClickHouse is unreachable. Rows
+// it refuses fail the rebuild: the fresh tables would differ from the log,
+// and the live ones keep serving.
+func (in *inserter) insert(ctx context.Context, pr prepared) error {
+	states := pr.res.stored()
+	err := in.pl.retry(ctx, "rebuild insert", func() error {
+		return in.sink.insertParallel(ctx, pr.events, states, 2)
+	})
+	if err != nil {
+		return fmt.Errorf("projector: rebuild: %w", err)
+	}
+	in.events.Add(int64(len(pr.events)))
 	return nil
+}
+
+func (in *inserter) failed() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.err
+}
+
+func (in *inserter) setErr(err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.err == nil {
+		in.err = err
+	}
+}
+
+func (in *inserter) submit(ctx context.Context, pr prepared) error {
+	if err := in.failed(); err != nil {
+		return err
+	}
+	in.inflight.Add(1)
+	select {
+	case in.work <- pr:
+		return nil
+	case <-ctx.Done():
+		in.inflight.Done()
+		return ctx.Err()
+	}
+}
+
+// wait returns once every submitted batch is stored (or one failed).
+func (in *inserter) wait() error {
+	in.inflight.Wait()
+	return in.failed()
+}
+
+// close waits for the inserter and stops it.
+func (in *inserter) close() error {
+	err := in.wait()
+	close(in.work)
+	<-in.done
+	return err
 }
 
 func (r *rebuilder) report(phase string, force bool) {
@@ -242,6 +351,10 @@ func (r *rebuilder) report(phase string, force bool) {
 	r.progress.Records = 0
 	for p, o := range r.pos {
 		r.progress.Records += o - r.from[p]
+	}
+	r.progress.Events = r.stored
+	if r.ins != nil {
+		r.progress.Events += r.ins.events.Load()
 	}
 	r.progress.Phase = phase
 	r.progress.Elapsed = now.Sub(r.start)

@@ -53,30 +53,68 @@ func (s *ClickHouseSink) setTables(t tableSet) {
 // so a state row is never visible before the events it folds.
 func (s *ClickHouseSink) Insert(ctx context.Context, events []incident.Event, states []incident.State) error {
 	t := s.current()
-	if len(events) > 0 {
-		var blk eventBlock
-		for _, e := range events {
-			blk.add(e)
-		}
-		b, err := s.conn.PrepareBatch(ctx, sqlInsertEvents(t))
-		if err != nil {
-			return fmt.Errorf("insert %s: %w", t.events(), err)
-		}
-		if err := appendColumns(b, blk.columns()); err != nil {
-			return fmt.Errorf("insert %s: %w", t.events(), err)
-		}
+	if err := s.insertEvents(ctx, t, events); err != nil {
+		return err
 	}
-	if len(states) > 0 {
-		var blk stateBlock
-		for _, st := range states {
-			blk.add(st)
-		}
-		b, err := s.conn.PrepareBatch(ctx, sqlInsertIncidents(t))
+	return s.insertStates(ctx, t, states)
+}
+
+func (s *ClickHouseSink) insertEvents(ctx context.Context, t tableSet, events []incident.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var blk eventBlock
+	for _, e := range events {
+		blk.add(e)
+	}
+	b, err := s.conn.PrepareBatch(ctx, sqlInsertEvents(t))
+	if err != nil {
+		return fmt.Errorf("insert %s: %w", t.events(), err)
+	}
+	if err := appendColumns(b, blk.columns()); err != nil {
+		return fmt.Errorf("insert %s: %w", t.events(), err)
+	}
+	return nil
+}
+
+func (s *ClickHouseSink) insertStates(ctx context.Context, t tableSet, states []incident.State) error {
+	if len(states) == 0 {
+		return nil
+	}
+	var blk stateBlock
+	for _, st := range states {
+		blk.add(st)
+	}
+	b, err := s.conn.PrepareBatch(ctx, sqlInsertIncidents(t))
+	if err != nil {
+		return fmt.Errorf("insert %s: %w", t.incidents(), err)
+	}
+	if err := appendColumns(b, blk.columns()); err != nil {
+		return fmt.Errorf("insert %s: %w", t.incidents(), err)
+	}
+	return nil
+}
+
+// insertParallel writes events and states over several connections at
+// once, for a rebuild, whose tables nobody reads until the swap: the order
+// between the two tables does not matter there. Events are split in parts
+// so the server inserts them on several threads.
+func (s *ClickHouseSink) insertParallel(ctx context.Context, events []incident.Event, states []incident.State, parts int) error {
+	t := s.current()
+	var wg sync.WaitGroup
+	errs := make([]error, parts+1)
+	step := (len(events) + parts - 1) / max(parts, 1)
+	for i := 0; i < parts; i++ {
+		lo, hi := min(i*step, len(events)), min((i+1)*step, len(events))
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = s.insertEvents(ctx, t, events[lo:hi]) }()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); errs[parts] = s.insertStates(ctx, t, states) }()
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
-			return fmt.Errorf("insert %s: %w", t.incidents(), err)
-		}
-		if err := appendColumns(b, blk.columns()); err != nil {
-			return fmt.Errorf("insert %s: %w", t.incidents(), err)
+			return err
 		}
 	}
 	return nil
