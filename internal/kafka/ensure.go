@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -47,7 +48,7 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("kafka: list topics: %w", err)
 	}
-	var existing, raced []string
+	var existing, raced, created []string
 	var errs []error
 	for _, name := range names {
 		d, ok := details[name]
@@ -70,6 +71,19 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, cfg Config) error {
 			raced = append(raced, name)
 		case err != nil:
 			errs = append(errs, fmt.Errorf("kafka: create topic %q: %w", name, err))
+		default:
+			created = append(created, name)
+		}
+	}
+	// A broker acknowledges CreateTopics before every broker lists the
+	// topic (Apache Kafka in KRaft mode lists it 10-40 ms later, answering
+	// UNKNOWN_TOPIC_OR_PARTITION until then; kfake at once). Services
+	// produce and consume right after EnsureTopics, so wait until the new
+	// topics are listed with a leader for every partition; so too for the
+	// ones another process created a moment ago.
+	if waiting := append(created, raced...); len(waiting) > 0 {
+		if err := waitListed(fresh, adm, waiting); err != nil {
+			return errors.Join(append(errs, err)...)
 		}
 	}
 	if len(raced) > 0 {
@@ -113,6 +127,40 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, cfg Config) error {
 		errs = append(errs, checkConfigs(rc, byName[rc.Name])...)
 	}
 	return errors.Join(errs...)
+}
+
+// waitListed polls the cluster's metadata until every topic in names is
+// listed with a leader for each partition, or ctx ends.
+func waitListed(ctx context.Context, adm *kadm.Client, names []string) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		details, err := adm.ListTopics(ctx, names...)
+		if err == nil {
+			pending := ""
+			for _, name := range names {
+				d, ok := details[name]
+				if !ok || d.Err != nil || len(d.Partitions) == 0 {
+					pending = name
+					break
+				}
+				for _, p := range d.Partitions {
+					if p.Leader < 0 || p.Err != nil {
+						pending = name
+					}
+				}
+			}
+			if pending == "" {
+				return nil
+			}
+			err = fmt.Errorf("topic %q not listed with leaders yet", pending)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafka: wait for created topics: %w (last: %v)", ctx.Err(), err)
+		case <-tick.C:
+		}
+	}
 }
 
 // checkConfigs compares the configs topics.txt sets with the broker's.
