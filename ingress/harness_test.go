@@ -16,6 +16,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"sort"
 	"strconv"
 	"sync"
 	"testing"
@@ -218,8 +219,8 @@ func wantStatus(t testing.TB, r response, want int) {
 }
 
 // commands reads the commands topic from the start until it holds n
-// records (or fails after a deadline), and checks every record's key is
-// its command's incident id.
+// records (or fails after a deadline), checks every record's key is its
+// command's incident id, and returns them in the order they were accepted.
 func (h *harness) commands(n int) []incident.Command {
 	h.t.Helper()
 	recs := h.readTopic(h.kcfg.Topics().Commands, n)
@@ -234,6 +235,9 @@ func (h *harness) commands(n int) []incident.Command {
 		}
 		out = append(out, c)
 	}
+	// Partitions interleave arbitrarily; the tests send one request at a
+	// time, so the edge's time is the order they were sent in.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out
 }
 
