@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/incidentd/incidentd/incident"
@@ -39,36 +40,63 @@ var (
 	ErrWrongType      = errors.New("wire: wrong record type")
 )
 
-type envelope struct {
-	V    int             `json:"v"`
-	Type string          `json:"type"`
-	Data json.RawMessage `json:"data"`
+// envelope is the record's outer shape, as decoded in one pass together
+// with its data.
+type envelope[T any] struct {
+	V    int    `json:"v"`
+	Type string `json:"type"`
+	Data *T     `json:"data"`
 }
 
+// encode writes the envelope around data's JSON directly: marshalling a
+// json.RawMessage field would validate and compact data a second time.
 func encode(typ string, data any) ([]byte, error) {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return nil, fmt.Errorf("wire: encode %s: %w", typ, err)
 	}
-	return json.Marshal(envelope{V: Version, Type: typ, Data: raw})
+	head := `{"v":` + strconv.Itoa(Version) + `,"type":"` + typ + `","data":`
+	b := make([]byte, 0, len(head)+len(raw)+1)
+	b = append(b, head...)
+	b = append(b, raw...)
+	return append(b, '}'), nil
 }
 
-func decode(b []byte, typ string, into any) error {
-	var env envelope
-	if err := json.Unmarshal(b, &env); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if env.V != Version {
-		return fmt.Errorf("%w: %d (this build reads %d)", ErrUnknownVersion, env.V, Version)
-	}
-	if env.Type != typ {
-		return fmt.Errorf("%w: %q, want %q", ErrWrongType, env.Type, typ)
-	}
-	dec := json.NewDecoder(bytes.NewReader(env.Data))
+// decode reads the envelope and its data in one pass, refusing unknown
+// fields. When that fails, the envelope alone is read again to tell an
+// unknown version or type from malformed data.
+func decode[T any](b []byte, typ string, into *T) error {
+	var env envelope[T]
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(into); err != nil {
-		return fmt.Errorf("%w: %s data: %v", ErrMalformed, typ, err)
+	err := dec.Decode(&env)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data after the record")
 	}
+	if err != nil {
+		var head struct {
+			V    int    `json:"v"`
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(b, &head) == nil {
+			if head.V != Version {
+				return fmt.Errorf("%w: %d (this build reads %d)", ErrUnknownVersion, head.V, Version)
+			}
+			if head.Type != typ {
+				return fmt.Errorf("%w: %q, want %q", ErrWrongType, head.Type, typ)
+			}
+		}
+		return fmt.Errorf("%w: %s: %v", ErrMalformed, typ, err)
+	}
+	switch {
+	case env.V != Version:
+		return fmt.Errorf("%w: %d (this build reads %d)", ErrUnknownVersion, env.V, Version)
+	case env.Type != typ:
+		return fmt.Errorf("%w: %q, want %q", ErrWrongType, env.Type, typ)
+	case env.Data == nil:
+		return fmt.Errorf("%w: %s has no data", ErrMalformed, typ)
+	}
+	*into = *env.Data
 	return nil
 }
 

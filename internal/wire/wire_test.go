@@ -168,3 +168,25 @@ func BenchmarkEncodeEvent(b *testing.B) {
 		}
 	}
 }
+
+func TestDecodeNeedsData(t *testing.T) {
+	for _, in := range []string{`{"v":1,"type":"command"}`, `{"v":1,"type":"command","data":null}`, `{"v":1,"type":"command","data":{}} {}`} {
+		if _, err := wire.DecodeCommand([]byte(in)); !errors.Is(err, wire.ErrMalformed) {
+			t.Errorf("%s: got %v, want ErrMalformed", in, err)
+		}
+	}
+}
+
+func BenchmarkDecodeCommand(b *testing.B) {
+	cmds, _, _ := history(b)
+	enc, err := wire.EncodeCommand(cmds[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := wire.DecodeCommand(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
