@@ -12,7 +12,7 @@ import (
 // events topic's partition count).
 type metrics struct {
 	rowsInserted  *prometheus.CounterVec
-	insertSeconds *prometheus.HistogramVec
+	insertSeconds prometheus.Histogram
 	batchRows     prometheus.Histogram
 	lag           *prometheus.GaugeVec
 	deadLetters   *prometheus.CounterVec
@@ -34,11 +34,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "incidentd_projector_rows_inserted_total",
 			Help: "Rows inserted into ClickHouse, by table (events, incidents).",
 		}, []string{"table"}),
-		insertSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		insertSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "incidentd_projector_insert_duration_seconds",
-			Help:    "Time to insert one batch into ClickHouse (both tables), including retries' last attempt only.",
+			Help:    "Time of one successful insert of a batch into ClickHouse (events, then incidents).",
 			Buckets: prometheus.ExponentialBuckets(0.002, 2, 14),
-		}, []string{"table"}),
+		}),
 		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "incidentd_projector_batch_size_rows",
 			Help:    "Events per insert batch.",

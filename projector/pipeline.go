@@ -2,7 +2,6 @@ package projector
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -169,8 +168,7 @@ func (p *pipeline) insert(ctx context.Context, events []incident.Event, states [
 		if err != nil {
 			return err
 		}
-		d := time.Since(start).Seconds()
-		p.m.insertSeconds.WithLabelValues(eventsTable).Observe(d)
+		p.m.insertSeconds.Observe(time.Since(start).Seconds())
 		p.m.rowsInserted.WithLabelValues(eventsTable).Add(float64(len(events)))
 		p.m.rowsInserted.WithLabelValues(incidentsTable).Add(float64(len(states)))
 		return nil
@@ -280,7 +278,7 @@ func (s *statusReporter) down(err error) {
 	}
 	s.isDown = true
 	if s.notify != nil {
-		s.notify(fmt.Sprintf("%s is not reachable (%v); retrying with backoff, nothing is lost meanwhile", s.what, errors.Unwrap(err)))
+		s.notify(fmt.Sprintf("%s is not reachable (%v); retrying with backoff, nothing is lost meanwhile", s.what, err))
 	}
 }
 
