@@ -105,11 +105,7 @@ func (p *Projector) Run(ctx context.Context) error {
 // migrate applies the schema, retrying while ClickHouse is unreachable.
 func (p *Projector) migrate(ctx context.Context) error {
 	pl := &pipeline{m: p.m, log: p.log, minBackoff: p.cfg.MinBackoff, maxBackoff: p.cfg.MaxBackoff, status: p.status}
-	err := pl.retry(ctx, "migrate", func() error { return Migrate(ctx, p.conn, p.cfg.Database) })
-	if err != nil {
-		return fmt.Errorf("projector: %w", err)
-	}
-	return nil
+	return pl.retry(ctx, "migrate", func() error { return Migrate(ctx, p.conn, p.cfg.Database) })
 }
 
 // ensureTopics creates or checks the topics, retrying while Kafka is

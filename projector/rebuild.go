@@ -71,7 +71,7 @@ func Rebuild(ctx context.Context, cfg RebuildConfig, conn driver.Conn, logger *s
 		return Progress{}, fmt.Errorf("projector: rebuild: max batch rows %d, want at least 1", cfg.MaxBatchRows)
 	}
 	if err := Migrate(ctx, conn, cfg.Database); err != nil {
-		return Progress{}, fmt.Errorf("projector: rebuild: %w", err)
+		return Progress{}, err
 	}
 	live := liveTables(cfg.Database)
 	fresh, retired := live.with(rebuildSuffix), live.with(retiredSuffix)
