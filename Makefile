@@ -57,12 +57,9 @@ KAFKA_LIBS ?= $(CURDIR)/.cache/kafka/libs
 # Suites "make test-kafka" runs on Apache Kafka instead of kfake, each a
 # package or package:run-regexp; extend with your packages.
 KAFKA_SUITES ?= ./internal/testenv:Kafka ./internal/kafka ./cmd/incidentd:^TestTopics
-# Tests that fail on Apache Kafka and pass on kfake, as a -skip regexp; each
-# names a difference between the brokers (README.md, "Tested servers").
-# EnsureTopics returns as soon as CreateTopics is acknowledged, but a
-# KRaft broker lists a new topic only 10-40 ms later (UNKNOWN_TOPIC_OR_PARTITION
-# until then): empty this list once EnsureTopics waits until its topics are listed.
-KAFKA_SKIP ?= ^(TestEnsureTopicsCreates|TestEnsureTopicsWrongPartitionCount|TestEnsureTopicsWrongConfig|TestEnsureTopicsPrefixAndPartitions|TestEnsureTopicsConcurrent|TestTopicsRefusesWrongPartitionCount)$$
+# Tests that fail on Apache Kafka and pass on kfake, as a -skip regexp (empty:
+# none); name each with the difference it trips on (README.md, "Tested servers").
+KAFKA_SKIP ?=
 
 .PHONY: kafka-fetch test-kafka
 
