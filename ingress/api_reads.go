@@ -71,12 +71,6 @@ func (s *Server) apiGet(w http.ResponseWriter, r *http.Request) {
 			writeUnavailable(w, s.cfg.RetryAfter, CodeViewBehind,
 				fmt.Sprintf("the view does not have version %d of %s yet (waited %v)", minVersion, id, s.cfg.MaxReadWait))
 			return
-		case err != nil && s.isNotFound(err):
-			// Not in the view yet: it may be on its way; awaitVersion
-			// only gives up on a deadline. Reached only on a
-			// cancelled request.
-			s.viewsError(w, id, err)
-			return
 		case err != nil:
 			s.viewsError(w, id, err)
 			return

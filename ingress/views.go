@@ -24,6 +24,6 @@ type Views interface {
 // answered 503.
 var ErrNotFound = errors.New("ingress: not found")
 
-// IsNotFound, when set on the server (see WithNotFound), recognises the
-// views' own not-found error too, e.g. projector.ErrNotFound.
+// notFoundFunc recognises the views' own not-found error (WithNotFound),
+// e.g. projector.ErrNotFound.
 type notFoundFunc func(error) bool
