@@ -8,6 +8,8 @@
 // for on the screen.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { api, startStack } from '../lib/stack.mjs';
 import { launch, newPage, shot } from '../lib/browser.mjs';
 import { fakeSlackAPI, sendEvent } from '../lib/slack.mjs';
@@ -30,14 +32,15 @@ const SLACK_SECRET = 'e2e-slack-signing-secret';
 const THREAD_TS = '1764300000.000100';
 const PINNED = { ts: '1764300100.000200', thread_ts: THREAD_TS, user: 'U0CAROL', text: 'db primary failed over at 03:21' };
 
-let stack;
+let stack; // with the tokens above and Slack receivers
+let fresh; // as on a first `make run`: no tokens file, a dev token
 let browser;
 let slack;
 
 before(async () => {
   slack = await fakeSlackAPI([PINNED]);
-  // Both at once; each kept as soon as it is up, so after() stops
-  // whichever started even when the other did not.
+  // All at once; each kept as soon as it is up, so after() stops
+  // whichever started even when another did not.
   const started = await Promise.allSettled([
     startStack({
       tokens: TOKENS,
@@ -46,6 +49,7 @@ before(async () => {
         workspaces: [{ team_id: 'T0E2E', tenant: 'S', bot_token: 'xoxb-e2e', incidents_channel: 'C0INCIDENTS' }],
       },
     }).then((x) => { stack = x; }),
+    startStack().then((x) => { fresh = x; }),
     launch().then((x) => { browser = x; }),
   ]);
   const failed = started.find((r) => r.status === 'rejected');
@@ -54,7 +58,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  await stack?.stop();
+  await Promise.all([stack?.stop(), fresh?.stop()]);
   await slack?.close();
 });
 
@@ -366,6 +370,34 @@ describe('dashboard', () => {
       return r.length === 1 && r[0].textContent.includes('Disk pressure on node 13');
     });
     await shot(page, 'list-filtered');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  // The first-run path of the README: `incidentd run` without a tokens
+  // file makes a development token, prints it and keeps it in
+  // DATA/ingress/dev-token; a person pastes it into the sign-in page.
+  test('sign in with the token incidentd run printed, and declare', async () => {
+    const m = /API token of tenant "[^"]+": (\S+) \(in ([^)]+)\)/.exec(fresh.output.text);
+    assert.ok(m, 'incidentd run prints a token:\n' + fresh.output.text);
+    const [, token, file] = m;
+    assert.equal(path.resolve(file), path.join(fresh.dataDir, 'ingress', 'dev-token'));
+    assert.equal(fs.readFileSync(file, 'utf8').trim(), token);
+
+    const { context, page, problems } = await newPage(browser);
+    page.setDefaultTimeout(20000);
+    await page.goto(fresh.baseURL + '/');
+    await page.getByLabel('API token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Incidents', level: 1 }).waitFor();
+    await page.getByRole('link', { name: 'Declare an incident' }).click();
+    await page.getByLabel('Title').fill('First incident on a fresh install');
+    await page.getByRole('button', { name: 'Declare' }).click();
+    await page.locator('#inc-title', { hasText: 'First incident on a fresh install' }).waitFor();
+    // Declared without a severity: the policy's default, the least severe.
+    await page.locator('.badges .badge.sev', { hasText: 'SEV4' }).waitFor();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Incidents', exact: true }).click();
+    await page.locator('table.incidents tbody tr', { hasText: 'First incident on a fresh install' }).waitFor();
     assert.deepEqual(problems, []);
     await context.close();
   });
