@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/incidentd/incidentd/internal/testenv"
 )
@@ -136,5 +137,33 @@ func TestKafkaStartsEmpty(t *testing.T) {
 				t.Fatalf("commit: %v", err)
 			}
 		})
+	}
+}
+
+// TestKafkaFeatures checks that the broker runs what DESIGN.md relies on:
+// transaction version 2 (KIP-890) and the KIP-848 consumer group protocol.
+func TestKafkaFeatures(t *testing.T) {
+	k := testenv.StartKafka(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.ClientSoftwareName, req.ClientSoftwareVersion = "incidentd-testenv", "1"
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int16{}
+	for _, f := range resp.FinalizedFeatures {
+		got[f.Name] = f.MaxVersionLevel
+	}
+	for name, min := range map[string]int16{"transaction.version": 2, "group.version": 1} {
+		if got[name] < min {
+			t.Errorf("%s broker: feature %s at level %d, want at least %d (finalized: %v)", testenv.KafkaBroker(), name, got[name], min, got)
+		}
 	}
 }
