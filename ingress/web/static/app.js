@@ -816,11 +816,6 @@
     return h('figure', { class: 'chart card' }, h('figcaption', null, h('h2', null, title), desc ? h('p', { class: 'help' }, desc) : null), svgEl, table);
   }
 
-  function wide(el) {
-    el.classList.add('wide');
-    return el;
-  }
-
   function legend(items) {
     return h('ul', { class: 'legend' }, items.map(([cls, text]) => h('li', null, h('span', { class: 'swatch ' + cls, 'aria-hidden': 'true' }), text)));
   }
@@ -908,7 +903,7 @@
   // (nothing acknowledged or resolved) breaks the line instead of
   // pretending to be zero.
   function linesOverTime(buckets, bucketSec) {
-    const W = 1240; const H = 190; const left = 56; const right = 12; const top = 10; const bottom = 28;
+    const W = 640; const H = 240; const left = 56; const right = 12; const top = 10; const bottom = 28;
     const n = Math.max(1, buckets.length);
     const max = niceDurationMax(Math.max(1, ...buckets.flatMap((b) => [b.mtta_seconds || 0, b.mttr_seconds || 0])));
     const bw = (W - left - right) / n;
@@ -935,6 +930,51 @@
         } else flush();
       });
       flush();
+    }
+    return g;
+  }
+
+  // openAtEnd derives, for each bucket, how many incidents were open at
+  // its end: open now, minus those declared after it, plus those resolved
+  // after it. (Resolved counts an incident's latest resolution, so an
+  // incident resolved, reopened and still open is missed at its first
+  // resolution: an approximation, labelled as one.)
+  function openAtEnd(buckets, openNow) {
+    const out = new Array(buckets.length);
+    let open = openNow;
+    for (let i = buckets.length - 1; i >= 0; i--) {
+      out[i] = Math.max(0, open);
+      const b = buckets[i];
+      open -= Object.values(b.declared || {}).reduce((a, c) => a + c, 0);
+      open += b.resolved || 0;
+    }
+    return out;
+  }
+
+  // openOverTime draws openAtEnd as an area.
+  function openOverTime(buckets, values, bucketSec) {
+    const W = 640; const H = 240; const left = 36; const right = 12; const top = 10; const bottom = 28;
+    const n = Math.max(1, buckets.length);
+    const max = 4 * Math.max(1, niceMax(Math.max(...values, 1) / 4));
+    const bw = (W - left - right) / n;
+    const cx = (i) => left + i * bw + bw / 2;
+    const y = (v) => H - bottom - (H - top - bottom) * (v / max);
+    const g = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'Open incidents at the end of each interval', class: 'svgchart' });
+    for (let i = 0; i <= 4; i++) {
+      const v = (max * i) / 4;
+      g.append(s('line', { x1: left, x2: W - right, y1: y(v), y2: y(v), class: 'grid' }),
+        s('text', { x: left - 6, y: y(v) + 4, class: 'tick', 'text-anchor': 'end' }, String(Math.round(v))));
+    }
+    const nth = everyNth(n);
+    buckets.forEach((b, i) => {
+      if (i % nth === 0) g.append(s('text', { x: cx(i), y: H - 10, class: 'tick', 'text-anchor': 'middle' }, bucketLabel(b.start, bucketSec)));
+    });
+    if (values.length) {
+      const pts = values.map((v, i) => `${cx(i)},${y(v)}`);
+      g.append(s('polygon', { points: `${cx(0)},${y(0)} ${pts.join(' ')} ${cx(values.length - 1)},${y(0)}`, class: 'area c-open' }),
+        s('polyline', { points: pts.join(' '), class: 'line c-open' }));
+      values.forEach((v, i) => g.append(s('circle', { cx: cx(i), cy: y(v), r: 3, class: 'dot c-open' },
+        s('title', null, `${bucketLabel(buckets[i].start, bucketSec)}: ${v} open`))));
     }
     return g;
   }
@@ -998,6 +1038,7 @@
         tile('MTTR', fmtDuration(overall.resolved ? overall.mttr_seconds : null), (overall.resolved || 0) + ' resolved', 'mttr'),
         tile('Declared', String(overall.declared || 0), 'in this range'));
       const sevRows = bySev.length ? bySev : [];
+      const openEnd = openAtEnd(buckets, a.open_now || 0);
       body.replaceChildren(
         tiles,
         h('div', { class: 'charts' },
@@ -1012,11 +1053,15 @@
             [legend(severities.slice(0, 4).map((x) => ['sevfill sev' + sevIndex(x), x]).concat([['c-resolved', 'Resolved']])),
               dataTable('per interval', ['Interval', ...severities, 'Resolved'],
                 buckets.map((b) => [bucketLabel(b.start, bucketSec), ...severities.map((x) => (b.declared || {})[x] || 0), b.resolved || 0]))]),
-          wide(chartCard('MTTA and MTTR over time', 'Of the incidents declared in each interval; gaps are intervals with nothing acknowledged or resolved.',
+          chartCard('Open incidents over time', 'Open at the end of each interval, derived from open now and the declarations and resolutions since (reopened incidents make it approximate).',
+            openOverTime(buckets, openEnd, bucketSec),
+            [legend([['c-open', 'Open']]),
+              dataTable('per interval', ['Interval', 'Open at its end'], buckets.map((b, i) => [bucketLabel(b.start, bucketSec), openEnd[i]]))]),
+          chartCard('MTTA and MTTR over time', 'Of the incidents declared in each interval; gaps are intervals with nothing acknowledged or resolved.',
             linesOverTime(buckets, bucketSec),
             [legend([['c-mtta', 'MTTA'], ['c-mttr', 'MTTR']]),
               dataTable('per interval', ['Interval', 'MTTA', 'MTTR'],
-                buckets.map((b) => [bucketLabel(b.start, bucketSec), b.mtta_seconds > 0 ? fmtDuration(b.mtta_seconds) : '—', b.mttr_seconds > 0 ? fmtDuration(b.mttr_seconds) : '—']))]))));
+                buckets.map((b) => [bucketLabel(b.start, bucketSec), b.mtta_seconds > 0 ? fmtDuration(b.mtta_seconds) : '—', b.mttr_seconds > 0 ? fmtDuration(b.mttr_seconds) : '—']))])));
     }
 
     show('Analytics',
