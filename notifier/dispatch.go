@@ -228,8 +228,8 @@ func (d *dispatcher) step(ctx context.Context, l *lane, id string) (bool, error)
 		n.mu.Lock()
 		w, ok = d.next(rec)
 		n.mu.Unlock()
-		if !ok {
-			return false, nil
+		if !ok || w.kind == "record" {
+			return ok, nil
 		}
 	}
 
@@ -274,14 +274,14 @@ func (d *dispatcher) step(ctx context.Context, l *lane, id string) (bool, error)
 	case retryable:
 		n.m.calls.WithLabelValues(w.call.Method, "retry").Inc()
 		l.failures++
-		l.nextAt = time.Now().Add(d.backoff(l.failures))
+		l.nextAt = time.Now().Add(max(d.backoff(l.failures), n.cfg.ChannelInterval))
 		log.Warn("slack call failed; will retry", "err", serr, "failures", l.failures)
 		return true, nil
 	}
 	n.m.calls.WithLabelValues(w.call.Method, "permanent").Inc()
 	log.Error("slack call failed permanently; dead-lettering", "err", serr)
 	dl := DeadLetter{IncidentID: id, Method: w.call.Method, Channel: w.call.Channel, Team: w.call.Workspace.TeamID,
-		Error: errorCode(serr), Reason: serr.Error()}
+		Error: slackCode(serr), Reason: serr.Error()}
 	if len(w.events) > 0 {
 		dl.EventID = w.events[len(w.events)-1]
 	}

@@ -131,14 +131,20 @@ func (r *rig) send(cmds ...incident.Command) {
 	r.mu.Unlock()
 }
 
-// applied reports the first command sent that the processor has not
-// decided yet ("" when all are).
+// applied reports a command sent that the processor has not decided yet
+// ("" when all are). An incident's commands are decided in order, so its
+// last one having an outcome means all of them do (older outcomes may have
+// left the state's dedup window).
 func (r *rig) applied(states map[string]incident.State) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	last := map[string]string{}
 	for _, c := range r.sent {
-		if _, ok := states[c.Incident].Outcome(c.ID); !ok {
-			return fmt.Sprintf("command %s not applied yet", c.ID)
+		last[c.Incident] = c.ID
+	}
+	for id, cmd := range last {
+		if _, ok := states[id].Outcome(cmd); !ok {
+			return fmt.Sprintf("command %s not applied yet", cmd)
 		}
 	}
 	return ""

@@ -71,6 +71,15 @@ var knownCodes = []string{
 	"restricted_action", "no_workspace", "malformed_event", "ratelimited", "internal_error",
 }
 
+// slackCode is Slack's error name in err, or errorCode's class.
+func slackCode(err error) string {
+	var se *SlackError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return errorCode(err)
+}
+
 // errorCode is err's bounded metric label.
 func errorCode(err error) string {
 	var se *SlackError
