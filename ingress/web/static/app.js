@@ -436,7 +436,15 @@
         // the selection of someone reading the table.
         if (j !== lastJSON || userAction) {
           lastJSON = j;
+          // Keep keyboard focus on the same incident across a refresh.
+          const focusedRow = tbody.contains(document.activeElement) ? document.activeElement.closest('tr') : null;
+          const focusedId = focusedRow && focusedRow.dataset.id;
           tbody.replaceChildren(...rows.map(row));
+          if (focusedId) {
+            const again = [...tbody.rows].find((r) => r.dataset.id === focusedId);
+            const link = again && again.querySelector('a');
+            if (link) link.focus({ preventScroll: true });
+          }
         }
         empty.hidden = rows.length > 0;
         empty.textContent = listState.cursors.length > 1 ? 'No more incidents.' : 'No incidents match these filters.';
@@ -543,11 +551,17 @@
         h('fieldset', null, h('legend', null, label), fields, b));
     };
 
-    const statusRow = h('div', { class: 'statusrow', role: 'group', 'aria-label': 'Change status' },
-      actButton('Acknowledge', 'st-acknowledged', () => act('acknowledge', {}, 'Acknowledged')),
-      actButton('Mitigate', 'st-mitigated', () => act('mitigate', {}, 'Mitigated')),
-      actButton('Resolve', 'st-resolved', () => act('resolve', {}, 'Resolved')),
-      actButton('Reopen', 'st-open', () => act('reopen', {}, 'Reopened')));
+    // Every status button stays usable whatever the status: the model
+    // decides, and a refusal is shown with its reason. The usual next
+    // step is highlighted.
+    const statusButtons = {
+      acknowledge: actButton('Acknowledge', 'st-acknowledged', () => act('acknowledge', {}, 'Acknowledged')),
+      mitigate: actButton('Mitigate', 'st-mitigated', () => act('mitigate', {}, 'Mitigated')),
+      resolve: actButton('Resolve', 'st-resolved', () => act('resolve', {}, 'Resolved')),
+      reopen: actButton('Reopen', 'st-open', () => act('reopen', {}, 'Reopened')),
+    };
+    const NEXT_STEP = { open: 'acknowledge', acknowledged: 'mitigate', mitigated: 'resolve', resolved: 'reopen' };
+    const statusRow = h('div', { class: 'statusrow', role: 'group', 'aria-label': 'Change status' }, Object.values(statusButtons));
 
     const sevSel = h('select', { id: 'a-severity', name: 'severity' }, severities.map((x) => h('option', { value: x }, x)));
     const titleIn = h('input', { id: 'a-title', name: 'title', type: 'text', maxlength: 500, autocomplete: 'off' });
@@ -689,6 +703,7 @@
         sevSel.value = x.severity;
       }
       if (document.activeElement !== titleIn) titleIn.value = x.title;
+      for (const [k, b] of Object.entries(statusButtons)) b.classList.toggle('next', NEXT_STEP[x.status] === k);
     }
 
     const COMMAND_VERB = {
