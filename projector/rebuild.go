@@ -37,6 +37,7 @@ type Progress struct {
 	Records int64  // offsets read past in this phase (transaction markers and aborted records included)
 	Total   int64  // records to read in this phase
 	Events  int64  // event rows stored so far
+	States  int64  // incident state rows stored so far
 	Dead    int64  // records that could not be projected (already dead-lettered by the live projector)
 	Elapsed time.Duration
 }
@@ -145,20 +146,21 @@ func Rebuild(ctx context.Context, cfg RebuildConfig, conn driver.Conn, logger *s
 }
 
 type rebuilder struct {
-	cfg      RebuildConfig
-	cl       *kgo.Client
-	adm      *kadm.Client
-	topic    string
-	log      *slog.Logger
-	pl       *pipeline
-	start    time.Time
-	sink     *ClickHouseSink
-	ins      *inserter       // of the current phase
-	stored   int64           // event rows stored by earlier phases
-	pos      map[int32]int64 // next offset to read, per partition
-	from     map[int32]int64 // pos when the phase started
-	progress Progress
-	lastShow time.Time
+	cfg          RebuildConfig
+	cl           *kgo.Client
+	adm          *kadm.Client
+	topic        string
+	log          *slog.Logger
+	pl           *pipeline
+	start        time.Time
+	sink         *ClickHouseSink
+	ins          *inserter       // of the current phase
+	stored       int64           // event rows stored by earlier phases
+	storedStates int64           // state rows stored by earlier phases
+	pos          map[int32]int64 // next offset to read, per partition
+	from         map[int32]int64 // pos when the phase started
+	progress     Progress
+	lastShow     time.Time
 }
 
 // replayTo reads and stores every record up to the topic's current end.
@@ -193,6 +195,7 @@ func (r *rebuilder) replayTo(ctx context.Context, phase string) error {
 	r.ins = startInserter(ctx, r.pl, r.sink)
 	defer func() {
 		r.stored += r.ins.events.Load()
+		r.storedStates += r.ins.states.Load()
 		_ = r.ins.close() // its error, if any, was returned by wait
 		r.ins = nil
 	}()
@@ -265,6 +268,7 @@ type inserter struct {
 	work   chan prepared
 	done   chan struct{}
 	events atomic.Int64 // event rows stored
+	states atomic.Int64 // state rows stored
 
 	inflight sync.WaitGroup
 	mu       sync.Mutex
@@ -297,6 +301,7 @@ func (in *inserter) insert(ctx context.Context, pr prepared) error {
 		return fmt.Errorf("projector: rebuild: %w", err)
 	}
 	in.events.Add(int64(len(pr.events)))
+	in.states.Add(int64(len(states)))
 	return nil
 }
 
@@ -352,9 +357,10 @@ func (r *rebuilder) report(phase string, force bool) {
 	for p, o := range r.pos {
 		r.progress.Records += o - r.from[p]
 	}
-	r.progress.Events = r.stored
+	r.progress.Events, r.progress.States = r.stored, r.storedStates
 	if r.ins != nil {
 		r.progress.Events += r.ins.events.Load()
+		r.progress.States += r.ins.states.Load()
 	}
 	r.progress.Phase = phase
 	r.progress.Elapsed = now.Sub(r.start)

@@ -40,6 +40,18 @@ type eventBlock struct {
 	rejected                                                        []uint8
 }
 
+// newEventBlock returns a block with room for n rows.
+func newEventBlock(n int) *eventBlock {
+	s := func() []string { return make([]string, 0, n) }
+	i := func() []int64 { return make([]int64, 0, n) }
+	return &eventBlock{
+		incident: s(), tenant: s(), command: s(), actor: s(), kind: s(), title: s(), severity: s(), status: s(),
+		srcKind: s(), srcTeam: s(), srcChannel: s(), srcThread: s(), role: s(), person: s(), note: s(),
+		msgChannel: s(), msgTS: s(), msgAuthor: s(), msgText: s(), commandKind: s(), rejCode: s(), rejReason: s(),
+		version: make([]uint64, 0, n), at: i(), msgAt: i(), impact: i(), rejected: make([]uint8, 0, n),
+	}
+}
+
 func (b *eventBlock) add(e incident.Event) {
 	b.incident = append(b.incident, e.Incident)
 	b.version = append(b.version, e.Version)
@@ -97,6 +109,18 @@ type stateBlock struct {
 	version                                                                  []uint64
 	declared, impact, acked, mitigated, resolved, updated                    []int64
 	notes, pins                                                              []uint32
+}
+
+// newStateBlock returns a block with room for n rows.
+func newStateBlock(n int) *stateBlock {
+	s := func() []string { return make([]string, 0, n) }
+	i := func() []int64 { return make([]int64, 0, n) }
+	return &stateBlock{
+		incident: s(), tenant: s(), title: s(), severity: s(), status: s(), reporter: s(), commander: s(), assignee: s(),
+		srcKind: s(), srcTeam: s(), srcChannel: s(), srcThread: s(), cardChannel: s(), cardTS: s(),
+		version: make([]uint64, 0, n), declared: i(), impact: i(), acked: i(), mitigated: i(), resolved: i(), updated: i(),
+		notes: make([]uint32, 0, n), pins: make([]uint32, 0, n),
+	}
 }
 
 func (b *stateBlock) add(s incident.State) {

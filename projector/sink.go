@@ -63,7 +63,7 @@ func (s *ClickHouseSink) insertEvents(ctx context.Context, t tableSet, events []
 	if len(events) == 0 {
 		return nil
 	}
-	var blk eventBlock
+	blk := newEventBlock(len(events))
 	for _, e := range events {
 		blk.add(e)
 	}
@@ -81,7 +81,7 @@ func (s *ClickHouseSink) insertStates(ctx context.Context, t tableSet, states []
 	if len(states) == 0 {
 		return nil
 	}
-	var blk stateBlock
+	blk := newStateBlock(len(states))
 	for _, st := range states {
 		blk.add(st)
 	}
