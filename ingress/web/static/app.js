@@ -192,8 +192,8 @@
   // api calls /api/v1 with the bearer token and returns {status, data}.
   // A non-2xx answer throws an ApiError carrying the problem document; a
   // 401 also signs the user out.
-  async function api(method, path, body, signal) {
-    const headers = { Accept: 'application/json, application/problem+json', Authorization: 'Bearer ' + token() };
+  async function api(method, path, body, signal, extraHeaders) {
+    const headers = { Accept: 'application/json, application/problem+json', Authorization: 'Bearer ' + token(), ...extraHeaders };
     const init = { method, headers, signal, cache: 'no-store', credentials: 'omit' };
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
@@ -217,6 +217,14 @@
       throw new ApiError(res.status, problem);
     }
     return { status: res.status, data };
+  }
+
+  // idempotencyKey is a fresh random key (crypto.getRandomValues works on
+  // plain http too, unlike randomUUID).
+  function idempotencyKey() {
+    const b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    return 'web-' + [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
   }
 
   function qs(params) {
@@ -493,13 +501,17 @@
       severities.map((x) => h('option', { value: x }, x)));
     const err = h('p', { class: 'error', role: 'alert' });
     const btn = h('button', { type: 'submit', class: 'primary' }, 'Declare');
+    // One key per attempt that got no definite answer: submitting again
+    // after a lost answer (network, 5xx) declares the same incident, not a
+    // second one; after a refusal (4xx) the next submit is a new command.
+    let key = idempotencyKey();
     const form = h('form', { class: 'card narrow', onsubmit: async (ev) => {
       ev.preventDefault();
       if (!title.value.trim()) { err.textContent = 'A title is required.'; title.focus(); return; }
       btn.disabled = true;
       err.textContent = '';
       try {
-        const r = await api('POST', '/incidents?wait=' + WRITE_WAIT, { title: title.value, severity: sev.value }, ctl.signal);
+        const r = await api('POST', '/incidents?wait=' + WRITE_WAIT, { title: title.value, severity: sev.value }, ctl.signal, { 'Idempotency-Key': key });
         const id = r.data.incident_id;
         pendingVersion.set(id, r.data.version || 1);
         toast(r.status === 200 ? 'Incident declared.' : 'Incident accepted; it will show up in a moment.');
@@ -507,6 +519,7 @@
       } catch (e) {
         if (e.name === 'AbortError') return;
         err.textContent = 'Not declared: ' + problemText(e);
+        if (e.status >= 400 && e.status < 500) key = idempotencyKey();
         btn.disabled = false;
       }
     } },
