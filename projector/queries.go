@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/incidentd/incidentd/incident"
@@ -22,7 +23,21 @@ var (
 	ErrNotFound = errors.New("projector: incident not found")
 	// ErrBadQuery: the query itself is invalid (the caller's fault: a 400).
 	ErrBadQuery = errors.New("projector: bad query")
+	// ErrNotReady: the tables are not there (the projector has not
+	// migrated the database yet, or a rebuild is swapping them): worth a
+	// retry shortly (a 503).
+	ErrNotReady = errors.New("projector: tables not ready")
 )
+
+// notReady marks ClickHouse's "unknown database" and "unknown table"
+// errors with ErrNotReady.
+func notReady(err error) error {
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) && (ex.Code == 60 || ex.Code == 81) {
+		return fmt.Errorf("%w: %w", ErrNotReady, err)
+	}
+	return err
+}
 
 // MaxBuckets bounds the buckets one analytics query may ask for.
 const MaxBuckets = 2000
@@ -184,19 +199,19 @@ func (q *Queries) List(ctx context.Context, tenant string, lq ListQuery) (ListPa
 	stmt, args := sqlList(q.tables, tenant, filters, keys, keyArgs, after, lq.Limit+1)
 	rows, err := q.conn.Query(ctx, stmt, args...)
 	if err != nil {
-		return ListPage{}, fmt.Errorf("projector: list: %w", err)
+		return ListPage{}, fmt.Errorf("projector: list: %w", notReady(err))
 	}
 	defer rows.Close()
 	var page ListPage
 	for rows.Next() {
 		var r stateRow
 		if err := rows.Scan(r.dest()...); err != nil {
-			return ListPage{}, fmt.Errorf("projector: list: %w", err)
+			return ListPage{}, fmt.Errorf("projector: list: %w", notReady(err))
 		}
 		page.Incidents = append(page.Incidents, r.state())
 	}
 	if err := rows.Err(); err != nil {
-		return ListPage{}, fmt.Errorf("projector: list: %w", err)
+		return ListPage{}, fmt.Errorf("projector: list: %w", notReady(err))
 	}
 	if len(page.Incidents) > lq.Limit {
 		page.Incidents = page.Incidents[:lq.Limit]
@@ -223,19 +238,19 @@ func (q *Queries) Get(ctx context.Context, tenant, id string) (Timeline, error) 
 	var r stateRow
 	rows, err := q.conn.Query(ctx, sqlGetIncident(q.tables), tenant, id)
 	if err != nil {
-		return Timeline{}, fmt.Errorf("projector: get %s: %w", id, err)
+		return Timeline{}, fmt.Errorf("projector: get %s: %w", id, notReady(err))
 	}
 	found := false
 	for rows.Next() {
 		if err := rows.Scan(r.dest()...); err != nil {
 			rows.Close()
-			return Timeline{}, fmt.Errorf("projector: get %s: %w", id, err)
+			return Timeline{}, fmt.Errorf("projector: get %s: %w", id, notReady(err))
 		}
 		found = true
 	}
 	err = errors.Join(rows.Err(), rows.Close())
 	if err != nil {
-		return Timeline{}, fmt.Errorf("projector: get %s: %w", id, err)
+		return Timeline{}, fmt.Errorf("projector: get %s: %w", id, notReady(err))
 	}
 	if !found {
 		return Timeline{}, fmt.Errorf("projector: get %s: %w", id, ErrNotFound)
@@ -243,18 +258,18 @@ func (q *Queries) Get(ctx context.Context, tenant, id string) (Timeline, error) 
 	tl := Timeline{Incident: r.state()}
 	rows, err = q.conn.Query(ctx, sqlTimeline(q.tables), tenant, id)
 	if err != nil {
-		return Timeline{}, fmt.Errorf("projector: get %s timeline: %w", id, err)
+		return Timeline{}, fmt.Errorf("projector: get %s timeline: %w", id, notReady(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var er eventRow
 		if err := rows.Scan(er.dest()...); err != nil {
-			return Timeline{}, fmt.Errorf("projector: get %s timeline: %w", id, err)
+			return Timeline{}, fmt.Errorf("projector: get %s timeline: %w", id, notReady(err))
 		}
 		tl.Events = append(tl.Events, er.event())
 	}
 	if err := rows.Err(); err != nil {
-		return Timeline{}, fmt.Errorf("projector: get %s timeline: %w", id, err)
+		return Timeline{}, fmt.Errorf("projector: get %s timeline: %w", id, notReady(err))
 	}
 	return tl, nil
 }
@@ -269,7 +284,7 @@ func (q *Queries) Version(ctx context.Context, tenant, id string) (uint64, error
 	}
 	var v uint64
 	if err := q.conn.QueryRow(ctx, sqlVersion(q.tables), tenant, id).Scan(&v); err != nil {
-		return 0, fmt.Errorf("projector: version of %s: %w", id, err)
+		return 0, fmt.Errorf("projector: version of %s: %w", id, notReady(err))
 	}
 	return v, nil
 }
@@ -309,7 +324,7 @@ func (q *Queries) Analytics(ctx context.Context, tenant string, aq AnalyticsQuer
 	}
 	rows, err := q.conn.Query(ctx, sqlIncidentFacts(q.tables), tenant, from, to, from, to)
 	if err != nil {
-		return Analytics{}, fmt.Errorf("projector: analytics: %w", err)
+		return Analytics{}, fmt.Errorf("projector: analytics: %w", notReady(err))
 	}
 	defer rows.Close()
 	var all []facts
@@ -317,13 +332,13 @@ func (q *Queries) Analytics(ctx context.Context, tenant string, aq AnalyticsQuer
 		var f facts
 		var acks, decl uint64
 		if err := rows.Scan(&f.incident, &f.severity, &f.declared, &f.impact, &f.acked, &acks, &f.status, &f.resolved, &decl); err != nil {
-			return Analytics{}, fmt.Errorf("projector: analytics: %w", err)
+			return Analytics{}, fmt.Errorf("projector: analytics: %w", notReady(err))
 		}
 		f.acks, f.decl = int64(acks), int64(decl)
 		all = append(all, f)
 	}
 	if err := rows.Err(); err != nil {
-		return Analytics{}, fmt.Errorf("projector: analytics: %w", err)
+		return Analytics{}, fmt.Errorf("projector: analytics: %w", notReady(err))
 	}
 	return q.aggregate(all, from, to, width, int(nb)), nil
 }

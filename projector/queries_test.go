@@ -326,3 +326,19 @@ func TestAnalytics(t *testing.T) {
 		t.Errorf("Analytics without tenant: %v, want ErrBadQuery", err)
 	}
 }
+
+func TestNotReady(t *testing.T) {
+	ch := testenv.StartClickHouse(t)
+	q := projector.NewQueries(ch.Open(t), "incidentd")
+	ctx := context.Background()
+	_, err := q.List(ctx, "acme", projector.ListQuery{})
+	if !errors.Is(err, projector.ErrNotReady) {
+		t.Errorf("List before migration: %v, want ErrNotReady", err)
+	}
+	if _, err := q.Version(ctx, "acme", "A"); !errors.Is(err, projector.ErrNotReady) {
+		t.Errorf("Version before migration: %v, want ErrNotReady", err)
+	}
+	if _, err := q.Get(ctx, "acme", "A"); !errors.Is(err, projector.ErrNotReady) {
+		t.Errorf("Get before migration: %v, want ErrNotReady", err)
+	}
+}
