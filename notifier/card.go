@@ -43,8 +43,9 @@ func IncidentFromBlockID(blockID string) (string, bool) {
 
 // Limits Slack puts on blocks.
 const (
-	maxHeader = 150  // header block text
-	maxField  = 2000 // section field text
+	maxHeader  = 150  // header block text
+	maxField   = 2000 // section field text
+	maxOptions = 100  // options of a static_select
 )
 
 // DashboardLink is the dashboard page of an incident.
@@ -89,7 +90,7 @@ func RenderCard(s incident.State, p incident.Policy, dashboardURL string) (strin
 func controls(s incident.State, p incident.Policy) []slack.BlockElement {
 	var opts []*slack.OptionBlockObject
 	var initial *slack.OptionBlockObject
-	for _, sev := range p.Severities {
+	for _, sev := range p.Severities[:min(len(p.Severities), maxOptions)] {
 		o := slack.NewOptionBlockObject(sev, slack.NewTextBlockObject(slack.PlainTextType, sev, false, false), nil)
 		opts = append(opts, o)
 		if sev == s.Severity {
