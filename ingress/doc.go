@@ -16,6 +16,31 @@
 // processor, applies or rejects the command; the notifier shows the result
 // in Slack.
 //
+// # Routes
+//
+//	POST /slack/events        Events API: url_verification, app_mention ("@fire server
+//	                          down!" declares; in the thread: severity, assign, commander,
+//	                          unassign, ack, mitigate, resolve, reopen, title, note, help),
+//	                          reaction_added (the pin emoji pins a thread message)
+//	POST /slack/commands      /incident [declare <title> | <verb> <incident-id> ... | help];
+//	                          no text opens the declare form (views.open)
+//	POST /slack/interactions  block_actions of the incident card, view_submission of the form
+//	POST /api/v1/incidents[/{id}/severity|title|assign|acknowledge|mitigate|resolve|
+//	                          reopen|notes|impact-started]   writes (202; ?wait=2s for the outcome)
+//	GET  /api/v1/incidents[/{id}], /api/v1/analytics, /api/v1/outbox   reads
+//	GET  /api/v1/openapi.json, /healthz, /readyz, /metrics, / (the dashboard, package web)
+//
+// Every Slack request is verified first (v0 signature over the raw body,
+// timestamps more than 5 minutes away refused) and answered within Slack's
+// 3 s: Web API calls made before the answer are bounded by
+// SlackCallTimeout, the produce by ProduceTimeout. Slack incidents belong to
+// the tenant of their workspace; an incident's id is derived from its
+// thread (incident.SlackIncidentID), a command's id from Slack's event id or
+// trigger id, so a retried or repeated delivery is the same command. API
+// requests carry a bearer token of one tenant; another tenant's incident is
+// answered 404, like an unknown one. Errors are RFC 9457 problem documents
+// with a stable code.
+//
 // # Delivery guarantee
 //
 // A request is acknowledged (202 for the API, 200 for Slack) only after the

@@ -37,6 +37,10 @@ func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "not a slash command form: "+err.Error())
 		return
 	}
+	if r.PostForm.Get("ssl_check") == "1" {
+		w.WriteHeader(http.StatusOK) // Slack checking the certificate
+		return
+	}
 	if sc.TeamID == "" || sc.UserID == "" || sc.ChannelID == "" || sc.TriggerID == "" {
 		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "slash command without team_id, user_id, channel_id or trigger_id")
 		return
