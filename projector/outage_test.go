@@ -56,6 +56,7 @@ func count(t testing.TB, h *harness, table string) uint64 {
 // projector says so, reports the lag, keeps its offsets, and once
 // ClickHouse is back everything is projected exactly once.
 func TestClickHouseKilled(t *testing.T) {
+	t.Parallel() // owns its broker and ClickHouse server
 	h := newHarness(t)
 	w := newWorld(3, "acme", "globex")
 	var mu sync.Mutex

@@ -207,9 +207,9 @@ func (p *pipeline) retry(ctx context.Context, what string, op func() error) erro
 	}
 }
 
-// insertEach stores a refused batch one incident at a time and returns the
-// incidents ClickHouse refused (with its reasons) and the event rows
-// stored. If it refuses every incident of a batch of several, the fault is
+// insertEach stores a refused batch incident by incident (bisecting) and
+// returns the incidents ClickHouse refused (with its reasons) and the event
+// rows stored. If it refuses every incident of a batch of several, the fault is
 // not in the rows (a broken table, say): it backs off and tries the whole
 // batch again rather than dead-letter the stream.
 func (p *pipeline) insertEach(ctx context.Context, decs []decoded, res folded) (map[string]error, int, error) {
@@ -228,21 +228,9 @@ func (p *pipeline) insertEach(ctx context.Context, decs []decoded, res folded) (
 	backoff := p.minBackoff
 	for {
 		refused := map[string]error{}
-		stored := 0
-		for _, id := range order {
-			var states []incident.State
-			if changed[id] {
-				states = []incident.State{res.states[id]}
-			}
-			err := p.insert(ctx, byID[id], states)
-			switch {
-			case err == nil:
-				stored += len(byID[id])
-			case Refused(err):
-				refused[id] = err
-			default:
-				return nil, 0, err
-			}
+		stored, err := p.bisect(ctx, order, byID, changed, res, refused)
+		if err != nil {
+			return nil, 0, err
 		}
 		if len(order) < 2 || len(refused) < len(order) {
 			return refused, stored, nil
@@ -257,6 +245,39 @@ func (p *pipeline) insertEach(ctx context.Context, decs []decoded, res folded) (
 		}
 		backoff = min(backoff*2, p.maxBackoff)
 	}
+}
+
+// bisect stores the rows of a group of incidents, halving the group while
+// ClickHouse refuses it, down to single incidents, which it records in
+// refused. A few bad incidents cost a few inserts each, not one insert per
+// incident of the batch.
+func (p *pipeline) bisect(ctx context.Context, ids []string, byID map[string][]incident.Event, changed map[string]bool,
+	res folded, refused map[string]error) (int, error) {
+	var events []incident.Event
+	var states []incident.State
+	for _, id := range ids {
+		events = append(events, byID[id]...)
+		if changed[id] {
+			states = append(states, res.states[id])
+		}
+	}
+	err := p.insert(ctx, events, states)
+	switch {
+	case err == nil:
+		return len(events), nil
+	case !Refused(err):
+		return 0, err
+	case len(ids) == 1:
+		refused[ids[0]] = err
+		return 0, nil
+	}
+	half := len(ids) / 2
+	a, err := p.bisect(ctx, ids[:half], byID, changed, res, refused)
+	if err != nil {
+		return 0, err
+	}
+	b, err := p.bisect(ctx, ids[half:], byID, changed, res, refused)
+	return a + b, err
 }
 
 // statusReporter tells people (through Config.Status) when ClickHouse

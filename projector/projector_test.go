@@ -48,11 +48,13 @@ func header(r *kgo.Record, key string) string {
 }
 
 // TestProjectionEqualsFold: after a random stream with duplicated records,
-// a replay of its first half and a projector restart in the middle, every
+// a replay of its first half and projector restarts in the middle, every
 // incident's projection equals the fold of its events, its timeline is its
 // events as its tenant sees them, and an undecodable record is dead-lettered
-// while everything around it is projected.
+// while everything around it is projected. Two projectors share the work
+// for a while, then one leaves: partitions move, states are read back.
 func TestProjectionEqualsFold(t *testing.T) {
+	t.Parallel() // owns its broker and ClickHouse server
 	h := newHarness(t)
 	w := newWorld(1, "acme", "globex", "initech")
 	first := w.run(900)
@@ -72,12 +74,17 @@ func TestProjectionEqualsFold(t *testing.T) {
 	q := projector.NewQueries(h.conn, h.db)
 	waitProjected(t, q, w, 30*time.Second)
 
-	// Restart the projector, replay the first half, go on.
+	// Restart as two projectors of one group, replay the first half, go
+	// on; then one of them stops and the other takes its partitions over.
 	stop()
 	second := w.run(600)
+	stopA := h.run(t, nil)
 	h.run(t, nil)
 	h.produce(t, first[:len(first)/2]...)
 	h.produce(t, second...)
+	waitProjected(t, q, w, 30*time.Second)
+	stopA()
+	h.produce(t, w.run(300)...)
 	waitProjected(t, q, w, 30*time.Second)
 	checkProjection(t, q, w)
 
@@ -115,6 +122,7 @@ func (s *refusingSink) Insert(ctx context.Context, events []incident.Event, stat
 }
 
 func TestRefusedRowsAreDeadLettered(t *testing.T) {
+	t.Parallel() // owns its broker and ClickHouse server
 	h := newHarness(t)
 	w := newWorld(2, "acme", "globex")
 	evs := w.run(300)

@@ -94,6 +94,7 @@ func takeSnapshot(t testing.TB, q *projector.Queries, w *world) snapshot {
 // tables and swaps them in; every answer of the query layer is the same
 // before and after, and the live projector goes on writing the new tables.
 func TestRebuildEqualsLive(t *testing.T) {
+	t.Parallel() // owns its broker and ClickHouse server
 	h := newHarness(t)
 	w := newWorld(4, "acme", "globex", "initech")
 	h.run(t, nil)
