@@ -42,7 +42,7 @@ func LoadTokens(path string) ([]Token, error) {
 	}
 	toks, err := ParseTokens(b)
 	if err != nil {
-		return nil, fmt.Errorf("ingress: load tokens %s: %w", path, err)
+		return nil, fmt.Errorf("%w (in %s)", err, path)
 	}
 	return toks, nil
 }
@@ -53,13 +53,13 @@ func ParseTokens(b []byte) ([]Token, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("parse tokens: %w", err)
+		return nil, fmt.Errorf("ingress: parse tokens: %w", err)
 	}
 	var out []Token
 	for i, t := range f.Tokens {
 		h, err := hex.DecodeString(strings.TrimSpace(t.SHA256))
 		if err != nil || len(h) != sha256.Size {
-			return nil, fmt.Errorf("token %d (%q): sha256 must be 64 hex digits", i, t.Name)
+			return nil, fmt.Errorf("ingress: token %d (%q): sha256 must be 64 hex digits", i, t.Name)
 		}
 		tok := Token{Name: t.Name, Tenant: t.Tenant}
 		copy(tok.SHA256[:], h)
