@@ -167,3 +167,75 @@ func TestKafkaFeatures(t *testing.T) {
 		}
 	}
 }
+
+// TestKafkaTransactionsAcrossRestart checks that committed transactions
+// survive a broker restart and that the same transactional producer goes
+// on committing after it, as read-committed readers see.
+func TestKafkaTransactionsAcrossRestart(t *testing.T) {
+	k := testenv.StartKafka(t, testenv.WithDataDir(t.TempDir()))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Addr()), kgo.DefaultProduceTopic("tx"),
+		kgo.TransactionalID("testenv-tx"), kgo.TransactionTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 3, -1, nil, "tx"); err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+	// commit produces n records in one transaction; it retries the whole
+	// transaction while the broker (or a new topic) is not ready.
+	commit := func(prefix string, n int) {
+		t.Helper()
+		for {
+			err := cl.BeginTransaction()
+			if err == nil {
+				for i := range n {
+					cl.Produce(ctx, kgo.StringRecord(fmt.Sprintf("%s-%d", prefix, i)), nil)
+				}
+				err = cl.Flush(ctx)
+				commit := kgo.TryCommit
+				if err != nil {
+					commit = kgo.TryAbort
+				}
+				if eerr := cl.EndTransaction(ctx, commit); err == nil {
+					err = eerr
+				}
+				if err == nil && commit == kgo.TryCommit {
+					return
+				}
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("transaction %s: %v", prefix, err)
+			}
+			select { // back off before the next try
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	commit("before", 10)
+	k.Restart(t)
+	commit("after", 10)
+
+	reader, err := kgo.NewClient(kgo.SeedBrokers(k.Addr()), kgo.ConsumeTopics("tx"),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	got := map[string]int{}
+	for len(got) < 20 {
+		fs := reader.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of 20 records before timeout: %v", len(got), got)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got[string(r.Value)]++ })
+	}
+	for v, n := range got {
+		if n != 1 {
+			t.Errorf("record %s read %d times, want once", v, n)
+		}
+	}
+}
