@@ -382,6 +382,21 @@ describe('dashboard', () => {
       return r.length === 1 && r[0].textContent.includes('Disk pressure on node 13');
     });
     await shot(page, 'list-filtered');
+    // Time range: nothing was declared after an hour from now.
+    const inAnHour = new Date(Date.now() + 3600 * 1000);
+    const pad = (n) => String(n).padStart(2, '0');
+    await page.getByLabel('Search').fill('');
+    await page.getByLabel('Declared from').fill(`${inAnHour.getFullYear()}-${pad(inAnHour.getMonth() + 1)}-${pad(inAnHour.getDate())}T${pad(inAnHour.getHours())}:${pad(inAnHour.getMinutes())}`);
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.locator('.empty', { hasText: 'No incidents match' }).waitFor();
+    // Clear, then most severe first: the SEV1s lead.
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.getByLabel('Sort').selectOption('severity');
+    await page.waitForFunction(() => {
+      const r = [...document.querySelectorAll('table.incidents tbody tr')];
+      return r.length === 25 && r.slice(0, 3).every((x) => x.querySelector('.badge.sev').textContent === 'SEV1') &&
+        r[3].querySelector('.badge.sev').textContent === 'SEV2';
+    });
     assert.deepEqual(problems, []);
     await context.close();
   });
