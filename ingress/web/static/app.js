@@ -368,6 +368,15 @@
   };
   const PAGE_SIZE = 25;
 
+  // toLocalInput formats a time for a datetime-local input (local time,
+  // to the second).
+  function toLocalInput(v) {
+    const d = parseTime(v);
+    if (!d) return '';
+    const p = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  }
+
   function localInputToRFC3339(v) {
     if (!v) return '';
     const d = new Date(v);
@@ -716,6 +725,7 @@
         sevSel.value = x.severity;
       }
       if (document.activeElement !== titleIn) titleIn.value = x.title;
+      if (document.activeElement !== impactIn) impactIn.value = toLocalInput(x.impact_started_at);
       for (const [k, b] of Object.entries(statusButtons)) b.classList.toggle('next', NEXT_STEP[x.status] === k);
     }
 
