@@ -620,6 +620,7 @@
     function showError(text) {
       errBox.textContent = text;
       msg.textContent = '';
+      toastEl.classList.remove('show'); // an earlier success must not sit beside it
     }
 
     // act issues one write and waits for its outcome (bounded), then reads
