@@ -322,7 +322,7 @@ func (q *Queries) Analytics(ctx context.Context, tenant string, aq AnalyticsQuer
 	if nb > MaxBuckets {
 		return Analytics{}, fmt.Errorf("%w: %d buckets, at most %d", ErrBadQuery, nb, MaxBuckets)
 	}
-	rows, err := q.conn.Query(ctx, sqlIncidentFacts(q.tables), tenant, from, to, from, to)
+	rows, err := q.conn.Query(ctx, sqlIncidentFacts(q.tables), tenant, from, to, from, to, from, to)
 	if err != nil {
 		return Analytics{}, fmt.Errorf("projector: analytics: %w", notReady(err))
 	}
@@ -390,6 +390,7 @@ func (q *Queries) aggregate(all []facts, from, to, width int64, nb int) Analytic
 	}
 	declaredIn := make([]map[string]int, nb)
 	resolvedIn := make([]int, nb)
+	ackedIn := make([]int, nb)
 	for _, f := range all {
 		resolved := f.status == string(incident.StatusResolved)
 		if !resolved {
@@ -398,6 +399,9 @@ func (q *Queries) aggregate(all []facts, from, to, width int64, nb int) Analytic
 		}
 		if resolved && f.resolved >= from && f.resolved < to {
 			resolvedIn[(f.resolved-from)/width]++
+		}
+		if f.acks > 0 && f.acked >= from && f.acked < to {
+			ackedIn[(f.acked-from)/width]++
 		}
 		if f.declared < from || f.declared >= to {
 			continue
@@ -438,11 +442,12 @@ func (q *Queries) aggregate(all []facts, from, to, width int64, nb int) Analytic
 			d = map[string]int{}
 		}
 		out.Buckets = append(out.Buckets, Bucket{
-			Start:       time.UnixMilli(from + int64(i)*width).UTC(),
-			Declared:    d,
-			Resolved:    resolvedIn[i],
-			MTTASeconds: b.MTTASeconds,
-			MTTRSeconds: b.MTTRSeconds,
+			Start:        time.UnixMilli(from + int64(i)*width).UTC(),
+			Declared:     d,
+			Acknowledged: ackedIn[i],
+			Resolved:     resolvedIn[i],
+			MTTASeconds:  b.MTTASeconds,
+			MTTRSeconds:  b.MTTRSeconds,
 		})
 	}
 	return out

@@ -93,9 +93,10 @@ type SeverityStats struct {
 // [Start, Start+Bucket). Buckets start at From; the last one may reach past
 // To (it still only counts incidents declared before To).
 type Bucket struct {
-	Start       time.Time
-	Declared    map[string]int // incidents declared in the bucket, by severity
-	Resolved    int            // incidents resolved now whose latest resolution is in the bucket (whenever declared)
-	MTTASeconds float64        // of incidents declared in the bucket
-	MTTRSeconds float64        // of incidents declared in the bucket and resolved now
+	Start        time.Time
+	Declared     map[string]int // incidents declared in the bucket, by severity
+	Acknowledged int            // incidents first acknowledged in the bucket (whenever declared)
+	Resolved     int            // incidents resolved now whose latest resolution is in the bucket (whenever declared)
+	MTTASeconds  float64        // of incidents declared in the bucket
+	MTTRSeconds  float64        // of incidents declared in the bucket and resolved now
 }

@@ -357,7 +357,8 @@ func sqlVersion(t tableSet) string {
 // latest resolution. Rejections are left out (they change nothing, and may
 // carry another tenant). Duplicate rows cannot change min, argMin or argMax,
 // so no deduplication is needed. Only incidents that matter for the window
-// come back: declared in [from, to), resolved in [from, to), or open now.
+// come back: declared, first acknowledged or resolved in [from, to), or open
+// now.
 //
 // A current server could push the per-severity and per-bucket aggregation
 // into SQL as well (the figures are cheap to compute from these rows in Go).
@@ -374,5 +375,6 @@ func sqlIncidentFacts(t tableSet) string {
 FROM ` + t.events() + `
 WHERE tenant = ? AND kind != 'rejected'
 GROUP BY incident
-HAVING f_declares > 0 AND ((f_declared >= ? AND f_declared < ?) OR f_status != 'resolved' OR (f_resolved >= ? AND f_resolved < ?))`
+HAVING f_declares > 0 AND ((f_declared >= ? AND f_declared < ?) OR f_status != 'resolved'
+	OR (f_resolved >= ? AND f_resolved < ?) OR (f_acks > 0 AND f_acked >= ? AND f_acked < ?))`
 }
