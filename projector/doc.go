@@ -57,6 +57,24 @@
 // one RENAME TABLE once it has caught up with the end of the topic, replays
 // what arrived meanwhile into the new live tables, and drops the old ones.
 //
+// # Limits worth knowing
+//
+//   - Times are stored to the millisecond, in UTC; the instant
+//     1970-01-01T00:00:00Z reads back as "not set".
+//   - Queries.Version is the version of the latest stored state: every
+//     event of the incident counts, including rejections of commands other
+//     tenants sent for the same id (they take versions too); 0 while nothing
+//     of the incident is visible.
+//   - Right after a rebuild swaps the tables, a live projector that has to
+//     read a state back (after a rebalance) may find the rebuilt row one
+//     batch behind until the rebuild's catch-up is stored; it then reports
+//     a version gap for that incident instead of folding over it. Running a
+//     rebuild while the live projector is stopped avoids it entirely.
+//   - Rebuild keeps the states it folds in memory (up to about four million
+//     incidents; beyond that it reads them back, more slowly). Rows
+//     ClickHouse refuses during a rebuild fail the rebuild (the live tables
+//     keep serving) rather than leave the fresh tables short.
+//
 // # ClickHouse versions
 //
 // CI runs Debian's clickhouse-server 18.16; the schema and queries keep to

@@ -202,10 +202,6 @@ func sqlDropTable(db, table string) string {
 	return "DROP TABLE IF EXISTS " + db + "." + table
 }
 
-func sqlExistsTable(db, table string) string {
-	return "EXISTS TABLE " + db + "." + table
-}
-
 // sqlSwap moves the rebuilt tables in and the live ones out in one
 // statement. On 18.16 (Ordinary database engine) the pairs are renamed one
 // after the other under a lock; a current server with the Atomic engine
