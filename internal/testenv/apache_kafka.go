@@ -260,16 +260,27 @@ func (a *apacheKafka) format() error {
 	if err := os.WriteFile(filepath.Join(a.dir, "log4j2.xml"), []byte(kafkaLog4j), 0o644); err != nil {
 		return err
 	}
-	id := make([]byte, 16)
-	_, _ = rand.Read(id)
 	cmd := a.java("format.log", "kafka.tools.StorageTool", "format",
-		"--cluster-id", base64.RawURLEncoding.EncodeToString(id),
+		"--cluster-id", clusterID(),
 		"--config", filepath.Join(a.dir, "server.properties"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("kafka-storage format: %v\n%s", err, out)
 	}
 	return nil
+}
+
+// clusterID returns a random cluster id as Kafka writes them: 16 bytes in
+// unpadded URL-safe base64, never starting with '-' (the command line
+// would take it for an option, as Kafka's Uuid.randomUuid also avoids).
+func clusterID() string {
+	for {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		if id := base64.RawURLEncoding.EncodeToString(b); id[0] != '-' {
+			return id
+		}
+	}
 }
 
 func (a *apacheKafka) properties() string {
