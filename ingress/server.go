@@ -38,7 +38,8 @@ type Server struct {
 	workspaces map[string]workspace // by team id
 	router     *mux.Router
 
-	bg sync.WaitGroup // best-effort Slack replies after the ack
+	bg     sync.WaitGroup // best-effort Slack replies after the ack
+	bgStop chan struct{}  // closed at shutdown: cancels those replies
 }
 
 // workspace is a configured Slack workspace with its Web API client.
@@ -73,7 +74,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry, views Views,
 	}
 	s := &Server{
 		cfg: cfg, log: logger, metrics: m, reg: reg, topics: cfg.Kafka.Topics(), views: views,
-		workspaces: map[string]workspace{},
+		workspaces: map[string]workspace{}, bgStop: make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(s)
@@ -155,6 +156,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		cancel()
 		<-served
 	}
+	close(s.bgStop)
 	s.bg.Wait()
 	stopTracker()
 	<-trackerDone

@@ -29,6 +29,13 @@ func (s *Server) replyEphemeral(ctx context.Context, ws workspace, channel, user
 		defer s.bg.Done()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replyTimeout)
 		defer cancel()
+		go func() {
+			select {
+			case <-s.bgStop: // shutting down: give up on the reply
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 		opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
 		if thread != "" {
 			opts = append(opts, slack.MsgOptionTS(thread))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -481,5 +482,73 @@ func TestSlackTime(t *testing.T) {
 		if ok != tc.ok || !got.Equal(tc.want) {
 			t.Errorf("slackTime(%q) = %v, %v", tc.in, got, ok)
 		}
+	}
+}
+
+// TestSlackAnswersWithin3sWhenSlackHangs points ingress at a Slack Web API
+// that never answers: every Slack request is still answered well within
+// Slack's 3 s, with a clear reply.
+func TestSlackAnswersWithin3sWhenSlackHangs(t *testing.T) {
+	hang := make(chan struct{})
+	stuck := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(hang); stuck.Close() })
+	h := startHarness(t, withConfig(func(c *Config) { c.SlackAPIURL = stuck.URL + "/api/" }))
+	h.runProcessor(0)
+	const thread = "1700000800.000100"
+	id := incident.SlackIncidentID(teamID, "C1", thread)
+	wantStatus(t, h.slackPost("/slack/events", "application/json", mentionEvent("EvS0", "C1", "U1", "<@UBOT> slack is slow", thread, "")), http.StatusOK)
+	waitFor(t, "the tracker to know the incident", 5*time.Second, func() bool {
+		tr, ok := h.srv.tracker.incident(id)
+		return ok && tr.State.Declared
+	})
+
+	timed := func(name string, f func() response) response {
+		t.Helper()
+		start := time.Now()
+		r := f()
+		if el := time.Since(start); el > 2500*time.Millisecond {
+			t.Fatalf("%s answered after %v", name, el)
+		}
+		return r
+	}
+	// The declare form cannot open: an ephemeral explanation instead.
+	r := timed("slash command", func() response {
+		return h.slackPost("/slack/commands", form, slashForm(teamID, channelID, "U1", "/incident", "", "trig-s"))
+	})
+	wantStatus(t, r, http.StatusOK)
+	var reply slackReply
+	r.json(t, &reply)
+	if !strings.Contains(reply.Text, "could not open the declare form") {
+		t.Fatalf("reply %+v", reply)
+	}
+	// The anchor cannot be posted.
+	r = timed("slash declare", func() response {
+		return h.slackPost("/slack/commands", form, slashForm(teamID, channelID, "U1", "/incident", "declare x", "trig-t"))
+	})
+	wantStatus(t, r, http.StatusOK)
+	r.json(t, &reply)
+	if !strings.Contains(reply.Text, "could not post") {
+		t.Fatalf("reply %+v", reply)
+	}
+	// A pin whose message cannot be looked up is pinned without text.
+	r = timed("pin reaction", func() response {
+		return h.slackPost("/slack/events", "application/json", callback(teamID, "EvS1", map[string]any{
+			"type": "reaction_added", "user": "U1", "reaction": "pushpin", "item_user": "U1",
+			"item": map[string]any{"type": "message", "channel": "C1", "ts": thread},
+		}))
+	})
+	wantStatus(t, r, http.StatusOK)
+	// Help replies go out after the answer, so they never delay it.
+	timed("help", func() response {
+		return h.slackPost("/slack/events", "application/json", mentionEvent("EvS2", "C1", "U1", "<@UBOT> help", thread, ""))
+	})
+	cmds := h.commands(2)
+	if len(cmds) != 2 || cmds[1].Kind != incident.PinMessage || cmds[1].Message.Text != "" || cmds[1].Incident != id {
+		t.Fatalf("commands %+v", cmds)
 	}
 }
