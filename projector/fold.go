@@ -26,10 +26,13 @@ type folder struct {
 	// has been evicted since, so a miss means "nothing stored" without
 	// asking (rebuild).
 	fresh bool
+	// gaps are the incidents with a reported gap (at the version they are
+	// stuck at), so later batches report without re-reading again.
+	gaps map[string]uint64
 }
 
 func newFolder(sink Sink, size int, fresh bool) *folder {
-	return &folder{sink: sink, cache: map[string]incident.State{}, size: size, fresh: fresh}
+	return &folder{sink: sink, cache: map[string]incident.State{}, size: size, fresh: fresh, gaps: map[string]uint64{}}
 }
 
 // reset forgets every cached state (on a rebalance: another projector may
@@ -37,6 +40,45 @@ func newFolder(sink Sink, size int, fresh bool) *folder {
 func (f *folder) reset() {
 	f.cache = map[string]incident.State{}
 	f.fresh = false
+	f.gaps = map[string]uint64{}
+}
+
+// recheck forgets the cached states of the incidents with a gap not yet
+// reported at the version held, so the next fold reads them from the
+// tables again, and returns them. A fresh folder (rebuild) has nothing to
+// read back.
+func (f *folder) recheck(o folded) []string {
+	if f.fresh {
+		return nil
+	}
+	var ids []string
+	for i, e := range o.gapEvents {
+		if containsID(ids, e.Incident) {
+			continue
+		}
+		if v, ok := f.gaps[e.Incident]; ok && v == o.gapHave[i] {
+			continue
+		}
+		delete(f.cache, e.Incident)
+		ids = append(ids, e.Incident)
+	}
+	return ids
+}
+
+// confirmGaps records the incidents whose gaps are reported.
+func (f *folder) confirmGaps(o folded) {
+	for i, e := range o.gapEvents {
+		f.gaps[e.Incident] = o.gapHave[i]
+	}
+}
+
+func containsID(ids []string, id string) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
 }
 
 // folded is the outcome of folding one batch: the new states (to store
@@ -46,6 +88,7 @@ type folded struct {
 	order      []string // incidents whose stored state changed, first touched first
 	gaps, dups int
 	gapEvents  []incident.Event
+	gapHave    []uint64 // the version held when gapEvents[i] came
 }
 
 // fold folds events (in log order) onto the known states. It reads the
@@ -91,6 +134,7 @@ func (f *folder) fold(ctx context.Context, events []incident.Event) (folded, err
 			if !(unknown[e.Incident] && !s.Declared && (e.Kind == incident.Declared || e.Kind == incident.Rejected)) {
 				out.gaps++
 				out.gapEvents = append(out.gapEvents, e)
+				out.gapHave = append(out.gapHave, s.Version)
 				continue
 			}
 		}
@@ -125,6 +169,9 @@ func (f *folder) commit(o folded, skip map[string]bool) {
 			continue
 		}
 		f.cache[id] = s
+	}
+	for _, id := range o.order {
+		delete(f.gaps, id) // folded on: any gap is behind it
 	}
 	if len(f.cache) > f.size {
 		// Evict arbitrary entries down to 90%: map order is random enough,

@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/incidentd/incidentd/incident"
+
 	"github.com/incidentd/incidentd/projector"
 )
 
@@ -107,5 +109,48 @@ func TestClickHouseKilled(t *testing.T) {
 	defer mu.Unlock()
 	if last := status[len(status)-1]; !strings.Contains(last, "reachable again") {
 		t.Errorf("last status %q, want it to say ClickHouse is reachable again", last)
+	}
+}
+
+// TestVersionGapReported: an event whose version skips past the projected
+// state's is reported (metric) and not folded over; the rest goes on.
+func TestVersionGapReported(t *testing.T) {
+	t.Parallel() // owns its broker and ClickHouse server
+	h := newHarness(t)
+	_, reg := h.runWithRegistry(t, func(c *projector.Config) { c.MinBackoff = 20 * time.Millisecond })
+	w := newWorld(7, "acme")
+	var x []incident.Event
+	for len(x) < 3 {
+		x = nil
+		evs := w.run(50)
+		for _, e := range evs {
+			if e.Incident == evs[0].Incident {
+				x = append(x, e)
+			}
+		}
+	}
+	id := x[0].Incident
+	var rest []incident.Event
+	for _, e := range w.events {
+		if e.Incident != id {
+			rest = append(rest, e)
+		}
+	}
+	h.produce(t, x[0])
+	h.produce(t, x[2:]...) // x[1] never comes
+	h.produce(t, rest...)
+	q := projector.NewQueries(h.conn, h.db)
+	want := w.states[id]
+	delete(w.states, id)
+	waitProjected(t, q, w, 30*time.Second)
+	waitFor(t, 20*time.Second, "gap reported", func() error {
+		if g := gauge(t, reg, "incidentd_projector_version_gaps_total"); g < 1 {
+			return fmt.Errorf("gaps %v", g)
+		}
+		return nil
+	})
+	v, err := q.Version(context.Background(), want.Tenant, id)
+	if err != nil || v != x[0].Version {
+		t.Fatalf("%s at version %d (%v), want it to stay at %d", id, v, err, x[0].Version)
 	}
 }

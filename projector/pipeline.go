@@ -131,6 +131,10 @@ type prepared struct {
 	res    folded
 }
 
+// gapRechecks is how often a batch re-reads the states it found a version
+// gap against before it reports the gap.
+const gapRechecks = 3
+
 // prepare decodes and folds a batch; the cache is not changed.
 func (p *pipeline) prepare(ctx context.Context, recs []*kgo.Record) (prepared, error) {
 	decs, dead := decode(recs)
@@ -139,13 +143,31 @@ func (p *pipeline) prepare(ctx context.Context, recs []*kgo.Record) (prepared, e
 		events[i] = d.ev
 	}
 	var res folded
-	err := p.retry(ctx, "load states", func() error {
-		var err error
-		res, err = p.folder.fold(ctx, events)
-		return err
-	})
-	if err != nil {
-		return prepared{}, err
+	for attempt := 0; ; attempt++ {
+		err := p.retry(ctx, "load states", func() error {
+			var err error
+			res, err = p.folder.fold(ctx, events)
+			return err
+		})
+		if err != nil {
+			return prepared{}, err
+		}
+		// A gap against a state read back from the tables may only mean
+		// the tables are a moment behind (a rebuild's catch-up after its
+		// swap): read those states again a few times before reporting.
+		recheck := p.folder.recheck(res)
+		if len(recheck) == 0 || attempt == gapRechecks {
+			p.folder.confirmGaps(res)
+			break
+		}
+		p.log.Warn("version gap, reading the states again", "incidents", len(recheck), "attempt", attempt+1)
+		t := time.NewTimer(p.minBackoff << attempt)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return prepared{}, ctx.Err()
+		case <-t.C:
+		}
 	}
 	if res.gaps > 0 {
 		p.m.gaps.Add(float64(res.gaps))
