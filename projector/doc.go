@@ -66,10 +66,12 @@
 //     tenants sent for the same id (they take versions too); 0 while nothing
 //     of the incident is visible.
 //   - Right after a rebuild swaps the tables, a live projector that has to
-//     read a state back (after a rebalance) may find the rebuilt row one
-//     batch behind until the rebuild's catch-up is stored; it then reports
-//     a version gap for that incident instead of folding over it. Running a
-//     rebuild while the live projector is stopped avoids it entirely.
+//     read a state back (after a rebalance) may find the rebuilt row a batch
+//     behind until the rebuild's catch-up is stored. A gap against a state
+//     read back is therefore re-read a few times (about a second) before it
+//     is reported; a catch-up slower than that still shows as a gap for
+//     that incident. Running a rebuild while no live projector rebalances
+//     avoids it entirely.
 //   - Rebuild keeps the states it folds in memory (up to about four million
 //     incidents; beyond that it reads them back, more slowly). Rows
 //     ClickHouse refuses during a rebuild fail the rebuild (the live tables
