@@ -182,8 +182,11 @@ describe('dashboard', () => {
     await page.locator('#a-note').fill('Rolled back release 2026.11.3; error rate back to normal.');
     await page.getByRole('button', { name: 'Add note' }).click();
     await page.locator('.timeline blockquote.note', { hasText: 'Rolled back release' }).waitFor();
-    await page.getByRole('button', { name: 'Resolve' }).click();
+    // Resolve with the keyboard: focus stays on the button afterwards.
+    await page.getByRole('button', { name: 'Resolve' }).focus();
+    await page.keyboard.press('Enter');
     await badges.locator('.badge.status', { hasText: 'resolved' }).waitFor();
+    await page.waitForFunction(() => document.activeElement && document.activeElement.textContent === 'Resolve');
     await page.locator('.timeline li', { hasText: 'resolved the incident' }).waitFor();
     await shot(page, 'incident');
 

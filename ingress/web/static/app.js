@@ -259,12 +259,15 @@
   function signOut(message) {
     try { sessionStorage.removeItem(TOKEN_KEY); } catch (_) { /* private mode */ }
     signinMessage = message || '';
-    if (location.hash !== '#/signin') location.hash = '#/signin';
-    else route();
+    if (location.hash !== '#/signin') {
+      returnTo = location.hash || '#/';
+      location.hash = '#/signin';
+    } else route();
   }
   let signinMessage = '';
+  let returnTo = '#/'; // where sign-in goes back to after a sign-out
 
-  signoutBtn.addEventListener('click', () => signOut('Signed out.'));
+  signoutBtn.addEventListener('click', () => { signOut('Signed out.'); returnTo = '#/'; });
 
   function route() {
     if (active) { active.stop(); active = null; }
@@ -275,7 +278,7 @@
     let m;
     if (!signedIn || hash === '#/signin') {
       if (signedIn) { location.hash = '#/'; return; }
-      active = viewSignIn(hash === '#/signin' ? '#/' : hash);
+      active = viewSignIn(hash === '#/signin' ? returnTo : hash);
       markNav('');
     } else if (hash === '#/' || hash === '#' || hash === '') {
       active = viewList(); markNav('list');
@@ -628,6 +631,8 @@
     // shows the new state at once. A rejection is shown as its reason.
     async function act(route, body, done, onApplied) {
       if (busy) return;
+      // Disabling the buttons drops keyboard focus; give it back after.
+      const focused = document.activeElement;
       setBusy(true);
       errBox.textContent = '';
       msg.textContent = 'Working…';
@@ -649,7 +654,10 @@
         // A rejection is an event of the incident's history: show it.
         load(0).catch(() => {});
       } finally {
-        if (!ctl.signal.aborted) setBusy(false);
+        if (!ctl.signal.aborted) {
+          setBusy(false);
+          if (focused && focused.isConnected && (document.activeElement === document.body || document.activeElement === null)) focused.focus();
+        }
       }
     }
 
