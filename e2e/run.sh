@@ -11,6 +11,8 @@ cd "$(dirname "$0")"
 for need in node npm /usr/bin/chromium /usr/sbin/clickhouse-server; do
 	command -v "$need" >/dev/null || { echo "e2e: $need is missing (make setup installs chromium and clickhouse-server)" >&2; exit 1; }
 done
+major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$major" -ge 20 ] || { echo "e2e: node $(node --version) is too old: playwright-core needs Node.js 20 or later" >&2; exit 1; }
 npm ci --no-audit --no-fund --loglevel=error
 rm -rf screenshots
 exec node --test --test-concurrency=1 --test-timeout=150000 "$@" tests/
