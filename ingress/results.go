@@ -92,12 +92,11 @@ func (t *tracker) apply(events []incident.Event) {
 		ts, ok := t.incidents.get(e.Incident)
 		switch incident.Sequence(ts.State.Version, e) {
 		case incident.Seen:
-			if ok {
-				continue
-			}
-			// Unknown incident starting mid-history: track from here.
-			ts = tracked{}
+			continue // re-delivered; its outcome is already recorded
 		case incident.Gap:
+			// First seen mid-history (evicted, or the topic's start is
+			// gone), or events are missing: versions and outcomes stay
+			// right, the folded state is not shown.
 			if ok && ts.Complete {
 				t.log.Warn("results tracker: version gap", "incident_id", e.Incident, "have", ts.State.Version, "got", e.Version)
 			}
