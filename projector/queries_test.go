@@ -150,6 +150,8 @@ func TestList(t *testing.T) {
 		{"declared in a range", projector.ListQuery{From: at(0), To: at(24 * time.Hour)}, []string{"B", "A"}},
 		{"search ignores case", projector.ListQuery{Search: "cHeCkOuT"}, []string{"A"}},
 		{"search nothing", projector.ListQuery{Search: "%"}, nil},
+		{"search quotes and backslashes", projector.ListQuery{Search: `it's \ "x" ?`}, nil},
+		{"assignee with a quote", projector.ListQuery{Assignee: "o'brien"}, nil},
 		{"by severity", projector.ListQuery{Sort: projector.SortSeverity}, []string{"B", "A", "C", "E", "D"}},
 		{"oldest", projector.ListQuery{Sort: projector.SortOldest}, []string{"E", "A", "B", "C", "D"}},
 		{"newest", projector.ListQuery{Sort: projector.SortNewest}, []string{"D", "C", "B", "A", "E"}},
