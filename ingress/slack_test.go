@@ -552,3 +552,18 @@ func TestSlackAnswersWithin3sWhenSlackHangs(t *testing.T) {
 		t.Fatalf("commands %+v", cmds)
 	}
 }
+
+func TestStripMention(t *testing.T) {
+	for in, want := range map[string]string{
+		"<@UBOT> server down!":            "server down!",
+		"<@UBOT|fire>: assign <@U2>":      "assign <@U2>",
+		"hey <@UBOT> resolve":             "resolve",
+		"  <@UBOT>":                       "",
+		"no mention at all":               "no mention at all",
+		"<@UBOT> note see <@U3> and <#C>": "note see <@U3> and <#C>",
+	} {
+		if got := stripMention(in); got != want {
+			t.Errorf("stripMention(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

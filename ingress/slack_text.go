@@ -30,11 +30,14 @@ const slackHelp = "Commands (mention me in the incident's thread, or `/incident 
 	"• react with :%s: on a message in the thread to pin it to the timeline"
 
 var (
-	leadingMention = regexp.MustCompile(`^\s*<@[A-Z0-9]+(\|[^>]*)?>[\s:,]*`)
+	// leadingMention is the app's mention and anything before it ("hey
+	// @fire server down" declares "server down").
+	leadingMention = regexp.MustCompile(`^[^<]*<@[A-Z0-9]+(\|[^>]*)?>[\s:,]*`)
 	userMention    = regexp.MustCompile(`^<@([A-Z0-9]+)(\|[^>]*)?>$`)
 )
 
-// stripMention removes the leading "<@BOT>" of an app mention.
+// stripMention removes the first "<@BOT>" of an app mention and what
+// precedes it.
 func stripMention(text string) string {
 	return strings.TrimSpace(leadingMention.ReplaceAllString(text, ""))
 }
