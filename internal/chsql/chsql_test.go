@@ -35,7 +35,7 @@ var wantRows = map[string]int{
 	"timeline":                         5,
 	"version":                          1,
 	"incident facts":                   4,
-	"rebuild: exists":                  1,
+	"incident facts, later window":     3,
 	"rebuild: get incident after swap": 1,
 }
 
