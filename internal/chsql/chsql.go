@@ -109,7 +109,9 @@ func Extract(root string) ([]Statement, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("chsql: run the driver on %s: %v\n%s", SQLFile, err, stderr.Bytes())
+		return nil, fmt.Errorf("chsql: run the driver on %s: %v\n%s"+
+			"(when %s changes, update internal/chsql/driver/driver.go to call its builders as the projector does)",
+			SQLFile, err, stderr.Bytes(), SQLFile)
 	}
 	var stmts []Statement
 	dec := json.NewDecoder(&stdout)
