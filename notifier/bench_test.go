@@ -1,11 +1,15 @@
 package notifier_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/notifier"
 	"github.com/incidentd/incidentd/notifier/slackfake"
 )
@@ -15,8 +19,8 @@ import (
 // stand-in processor. An iteration takes seconds (the limit is real), so
 // give the count:
 //
-//	go test -run '^$' -bench . -benchtime 2000x ./notifier/   (throughput)
-//	go test -run '^$' -bench CardLag -benchtime 10x ./notifier/
+//	go test -run '^$' -bench 'Throughput|NotifierOnly' -benchtime 2000x ./notifier/
+//	go test -run '^$' -bench CardLag -benchtime 20x ./notifier/
 
 // benchRig declares k incidents, each in its own channel, and waits until
 // every one has its card.
@@ -168,4 +172,77 @@ func maxDur(ds []time.Duration) time.Duration {
 		m = max(m, d)
 	}
 	return m
+}
+
+// BenchmarkNotifierOnly: like BenchmarkThroughput, but the benchmark
+// decides the commands itself and produces the events straight to the
+// events topic, so the clock measures the notifier alone (consume, fold,
+// store, coalesced edits under the rate limit), not the stand-in processor.
+func BenchmarkNotifierOnly(b *testing.B) {
+	r := newBareRig(b, time.Second)
+	r.startNotifier(r.config(b.TempDir()))
+	const k = 20
+	policy := incident.DefaultPolicy()
+	states := map[string]incident.State{}
+	var ids []string
+	at := time.Now().UTC()
+	produce := func(cmds []incident.Command) {
+		var recs []*kgo.Record
+		for _, c := range cmds {
+			d := incident.Decide(policy, states[c.Incident], c)
+			states[c.Incident] = incident.Fold(states[c.Incident], d.Events...)
+			for _, e := range d.Events {
+				v, err := wire.EncodeEvent(e)
+				if err != nil {
+					b.Fatal(err)
+				}
+				recs = append(recs, &kgo.Record{Topic: r.kc.Topics().Events, Key: []byte(e.Incident), Value: v})
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := r.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var decl []incident.Command
+	for i := range k {
+		ch := fmt.Sprintf("CN%03d", i)
+		id := incident.SlackIncidentID("T1", ch, "1.1")
+		ids = append(ids, id)
+		decl = append(decl, incident.Command{ID: "decl-" + id, Incident: id, Tenant: "tenant1", Actor: "U1", At: at,
+			Kind: incident.Declare, Title: "bench " + ch, Severity: "SEV4",
+			Source: incident.Source{Kind: incident.FromSlack, Team: "T1", Channel: ch, ThreadTS: "1.1"}})
+	}
+	produce(decl)
+	converged := func() string {
+		cards := map[string]string{}
+		for _, m := range r.fake.Messages("") {
+			if id, ok := cardIncident(m.Blocks); ok {
+				cards[id] = m.Text
+			}
+		}
+		for _, id := range ids {
+			if want := notifier.CardText(states[id]); cards[id] != want {
+				return fmt.Sprintf("incident %s: card %q, want %q", id, cards[id], want)
+			}
+		}
+		return ""
+	}
+	eventually(b, 30*time.Second, converged)
+
+	cmds := changes(ids, b.N, fmt.Sprintf("only%d", b.N))
+	// The last change of each incident is a unique title, so its final
+	// card differs from every earlier one.
+	for i, id := range ids {
+		cmds = append(cmds, incident.Command{ID: fmt.Sprintf("only%d-title-%d", b.N, i), Incident: id, Tenant: "tenant1",
+			Actor: "U2", At: at, Kind: incident.SetTitle, Title: fmt.Sprintf("final %d", b.N)})
+	}
+	b.ResetTimer()
+	start := time.Now()
+	produce(cmds)
+	eventually(b, time.Minute, converged)
+	el := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(len(cmds))/el.Seconds(), "events/s")
 }

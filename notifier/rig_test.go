@@ -55,6 +55,15 @@ type rig struct {
 
 func newRig(t testing.TB, interval time.Duration) *rig {
 	t.Helper()
+	r := newBareRig(t, interval)
+	r.proc = startProcessor(t, r.kc)
+	return r
+}
+
+// newBareRig is a rig without the stand-in processor: the test produces
+// events itself.
+func newBareRig(t testing.TB, interval time.Duration) *rig {
+	t.Helper()
 	k := testenv.StartKafka(t)
 	kc := kafka.Config{Brokers: []string{k.Addr()}, TopicPrefix: "nt.", Partitions: 3}
 	kc.Defaults()
@@ -69,10 +78,8 @@ func newRig(t testing.TB, interval time.Duration) *rig {
 		t.Fatal(err)
 	}
 	st, ws := teams()
-	r := &rig{t: t, k: k, kc: kc, ws: ws, cl: cl,
+	return &rig{t: t, k: k, kc: kc, ws: ws, cl: cl,
 		fake: slackfake.Start(t, slackfake.WithTeams(st...), slackfake.WithMessageInterval(interval))}
-	r.proc = startProcessor(t, kc)
-	return r
 }
 
 // config is a notifier config for the rig.
