@@ -188,6 +188,8 @@ describe('dashboard', () => {
     await badges.locator('.badge.status', { hasText: 'resolved' }).waitFor();
     await page.waitForFunction(() => document.activeElement && document.activeElement.textContent === 'Resolve');
     await page.locator('.timeline li', { hasText: 'resolved the incident' }).waitFor();
+    // From the back-dated impact start: an hour and a few seconds.
+    assert.match(await page.locator('.facts dt:text-is("Resolved after") + dd').textContent(), /^1h( \d+m)?$/);
     await shot(page, 'incident');
 
     // Acknowledging a resolved incident is rejected: the page says why.

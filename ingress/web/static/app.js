@@ -93,13 +93,16 @@
 
   const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
   const shortFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  const minuteFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
   // timeEl is a <time> showing a local time, with the exact instant as its
-  // machine-readable value and tooltip.
-  function timeEl(v, short) {
+  // machine-readable value and tooltip. style: 'short' (no year), 'minute'
+  // (no seconds), or full.
+  function timeEl(v, style) {
     const d = parseTime(v);
     if (!d) return h('span', { class: 'muted' }, '—');
-    return h('time', { datetime: d.toISOString(), title: d.toISOString() }, (short ? shortFmt : dateFmt).format(d));
+    const fmt = style === 'short' || style === true ? shortFmt : style === 'minute' ? minuteFmt : dateFmt;
+    return h('time', { datetime: d.toISOString(), title: d.toISOString() }, fmt.format(d));
   }
 
   const UNITS = [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]];
@@ -703,6 +706,15 @@
       if (changed) render(inc, data.events || []);
     }
 
+    // since is how long from the impact start (or the declaration, as the
+    // analytics count it) to t.
+    function since(x, t) {
+      const end = parseTime(t);
+      const start = parseTime(x.impact_started_at) || parseTime(x.declared_at);
+      if (!end || !start) return h('span', { class: 'muted' }, '—');
+      return fmtDuration((end.getTime() - start.getTime()) / 1000);
+    }
+
     function render(x, events) {
       noteSeverity(x.severity);
       document.title = x.title + ' · incidentd';
@@ -715,17 +727,19 @@
           slack ? extLink(slack, 'Slack thread ↗') : null));
       const fact = (k, v) => [h('dt', null, k), h('dd', null, v)];
       facts.replaceChildren(
-        ...fact('Declared', [timeEl(x.declared_at), x.reporter ? ' by ' + x.reporter : '']),
-        ...fact('Impact started', timeEl(x.impact_started_at)),
-        ...fact('Acknowledged', timeEl(x.acknowledged_at)),
-        ...fact('Mitigated', timeEl(x.mitigated_at)),
-        ...fact('Resolved', timeEl(x.resolved_at)),
+        ...fact('Declared', [timeEl(x.declared_at, 'minute'), x.reporter ? ' by ' + x.reporter : '']),
+        ...fact('Impact started', timeEl(x.impact_started_at, 'minute')),
+        ...fact('Acknowledged', timeEl(x.acknowledged_at, 'minute')),
+        ...fact('Mitigated', timeEl(x.mitigated_at, 'minute')),
+        ...fact('Resolved', timeEl(x.resolved_at, 'minute')),
         ...fact('Commander', x.commander || h('span', { class: 'muted' }, 'nobody')),
         ...fact('Assignee', x.assignee || h('span', { class: 'muted' }, 'nobody')),
         ...fact('Source', x.source && x.source.kind === 'slack'
           ? ['Slack', x.source.channel ? ' #' + x.source.channel : '', slack ? [' · ', extLink(slack, 'open thread')] : '']
           : 'Dashboard / API'),
-        ...fact('Notes · pins', (x.notes || 0) + ' · ' + (x.pins || 0)));
+        ...fact('Notes · pins', (x.notes || 0) + ' · ' + (x.pins || 0)),
+        ...fact('Acknowledged after', since(x, x.acknowledged_at)),
+        ...fact('Resolved after', since(x, x.resolved_at)));
       timeline.replaceChildren(...events.map(eventItem));
       if (events.length === 0) timeline.append(h('li', { class: 'muted' }, 'No events yet.'));
       // Keep what someone is typing; otherwise show the current values.
