@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
-	"os"
 	"time"
 
 	"github.com/incidentd/incidentd/projector"
@@ -62,12 +60,9 @@ func runProjector(ctx context.Context, e *env, f *projectorFlags) error {
 	return p.Run(ctx)
 }
 
-// rebuildClickHouse is "incidentd rebuild clickhouse".
-func rebuildClickHouse(ctx context.Context, e *env) error {
-	f, err := projectorFlagsFromEnv(os.LookupEnv)
-	if err != nil {
-		return err
-	}
+// rebuildClickHouse is "incidentd rebuild clickhouse", with the
+// projector's flags.
+func rebuildClickHouse(ctx context.Context, e *env, f *projectorFlags) error {
 	if len(e.Kafka.Brokers) == 0 {
 		e.Kafka.Brokers = []string{"127.0.0.1:9092"}
 	}
@@ -93,17 +88,4 @@ func rebuildClickHouse(ctx context.Context, e *env) error {
 	}
 	e.Announce("rebuild", "done: %d events in %s; the rebuilt tables are live", p.Events, p.Elapsed.Round(time.Millisecond))
 	return nil
-}
-
-// projectorFlagsFromEnv gives "rebuild clickhouse" the projector's
-// settings from the environment (INCIDENTD_PROJECTOR_CLICKHOUSE_ADDR,
-// INCIDENTD_PROJECTOR_DATABASE), since the rebuild subcommand does not
-// register the projector's flags.
-func projectorFlagsFromEnv(lookup func(string) (string, bool)) (*projectorFlags, error) {
-	fs := flag.NewFlagSet("rebuild clickhouse", flag.ContinueOnError)
-	f := newProjectorFlags(fs)
-	if err := applyEnv(fs, lookup); err != nil {
-		return nil, fmt.Errorf("rebuild: %w", err)
-	}
-	return f, nil
 }

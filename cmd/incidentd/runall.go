@@ -124,6 +124,7 @@ func setupTopics(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 }
 
 func setupRebuild(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
+	pf := newProjectorFlags(fs)
 	return func(ctx context.Context, e *env) error {
 		if len(e.Args) != 1 {
 			return errors.New("rebuild: say what to rebuild: 'rebuild processor' or 'rebuild clickhouse'")
@@ -132,7 +133,7 @@ func setupRebuild(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 		case "processor":
 			return rebuildProcessor(ctx, e)
 		case "clickhouse":
-			return rebuildClickHouse(ctx, e)
+			return rebuildClickHouse(ctx, e, pf)
 		}
 		return fmt.Errorf("rebuild: unknown view %q: 'processor' or 'clickhouse'", e.Args[0])
 	}
