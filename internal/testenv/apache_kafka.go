@@ -128,11 +128,16 @@ func leaseApacheKafka() (*apacheKafka, error) {
 		kafkaPool.swept = true
 		sweepApacheKafkaDirs()
 	}
-	if n := len(kafkaPool.idle); n > 0 {
+	for n := len(kafkaPool.idle); n > 0; n-- {
 		a := kafkaPool.idle[n-1]
 		kafkaPool.idle = kafkaPool.idle[:n-1]
-		kafkaPool.mu.Unlock()
-		return a, nil
+		select {
+		case <-a.proc.done: // died while idle
+			a.destroy()
+		default:
+			kafkaPool.mu.Unlock()
+			return a, nil
+		}
 	}
 	kafkaPool.mu.Unlock()
 	return newApacheKafka()
