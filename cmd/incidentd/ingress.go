@@ -2,15 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -35,7 +30,7 @@ func ingressService() service {
 			addr := flags.String("ingress.addr", ingress.DefaultAddr, "HTTP listen address (Slack receivers, dashboard, /api/v1)")
 			tokens := flags.String("ingress.tokens", "", "JSON file of API tokens ({\"tokens\":[{\"name\",\"tenant\",\"sha256\"}]}, sha256 = hex of sha256(token)); empty with \"run\": a dev tenant with a generated token")
 			workspaces := flags.String("ingress.workspaces", "", "JSON file of Slack workspaces (the notifier's format); empty: -notifier.workspaces when running everything, else none")
-			secret := flags.String("ingress.slack-signing-secret", "", "Slack app signing secret (verifies every Slack request); empty: the Slack routes answer 503")
+			secret := flags.String("ingress.slack-signing-secret", "", "Slack app signing secret (verifies every Slack request); empty: the Slack routes answer 503, except under \"run\" without workspaces, which sets up a dev workspace TDEV with a generated secret (see slack-mention)")
 			slackAPI := flags.String("ingress.slack-api-url", "", "Slack Web API base URL (empty: https://slack.com/api/)")
 			slash := flags.String("ingress.slash-command", ingress.DefaultSlashCommand, "the slash command incidentd answers")
 			pin := flags.String("ingress.pin-emoji", ingress.DefaultPinEmoji, "reaction that pins a message of an incident thread to its timeline")
@@ -72,6 +67,16 @@ func ingressService() service {
 				if cfg.OutboxPath == "" && len(cfg.Workspaces) == 0 {
 					cfg.OutboxPath = filepath.Join(e.DataDir, "notifier", notifier.OutboxFile)
 				}
+				devSlack := ""
+				if cfg.SlackSigningSecret == "" && len(cfg.Workspaces) == 0 && e.Name == "run" {
+					sec, err := loadOrCreateSecret(filepath.Join(e.DataDir, devSlackSecretRel), "")
+					if err != nil {
+						return fmt.Errorf("ingress: dev Slack signing secret: %w", err)
+					}
+					cfg.SlackSigningSecret = sec
+					cfg.Workspaces = []ingress.Workspace{{TeamID: devSlackTeam, Tenant: devTenant}}
+					devSlack = filepath.Join(e.DataDir, devSlackSecretRel)
+				}
 				var devToken, devTokenPath string
 				switch {
 				case *tokens != "":
@@ -82,9 +87,9 @@ func ingressService() service {
 					cfg.Tokens = toks
 				case e.Name == "run":
 					devTokenPath = filepath.Join(e.DataDir, "ingress", "dev-token")
-					tok, err := loadOrCreateDevToken(devTokenPath)
+					tok, err := loadOrCreateSecret(devTokenPath, "dev-")
 					if err != nil {
-						return err
+						return fmt.Errorf("ingress: dev token: %w", err)
 					}
 					devToken = tok
 					cfg.Tokens = []ingress.Token{{Name: "dev", Tenant: devTenant, SHA256: ingress.HashToken(tok)}}
@@ -116,7 +121,11 @@ func ingressService() service {
 						e.Announce("ingress", "API token of tenant %q: %s (in %s); try: curl -H 'Authorization: Bearer %s' http://%s/api/v1/incidents",
 							devTenant, devToken, devTokenPath, devToken, a)
 					}
-					if cfg.SlackSigningSecret == "" {
+					switch {
+					case devSlack != "":
+						e.Announce("ingress", "Slack receivers at http://%s/slack/ for the dev workspace %s (signing secret in %s); try: incidentd slack-mention -data-dir=%s \"server down!\"",
+							a, devSlackTeam, devSlack, e.DataDir)
+					case cfg.SlackSigningSecret == "":
 						e.Announce("ingress", "Slack receivers off (no -ingress.slack-signing-secret)")
 					}
 				}
@@ -129,29 +138,4 @@ func ingressService() service {
 			}
 		},
 	}
-}
-
-// loadOrCreateDevToken returns the dev tenant's token, stored at path:
-// created once (0600), reused on every later start.
-func loadOrCreateDevToken(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		if tok := strings.TrimSpace(string(b)); tok != "" {
-			return tok, nil
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("ingress: read dev token: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return "", fmt.Errorf("ingress: create dev token directory: %w", err)
-	}
-	var r [24]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		return "", fmt.Errorf("ingress: dev token: %w", err)
-	}
-	tok := "dev-" + hex.EncodeToString(r[:])
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("ingress: write dev token: %w", err)
-	}
-	return tok, nil
 }

@@ -51,6 +51,7 @@ func subcommands() []subcommand {
 		{"run", "run every part of incidentd in one process, on the embedded broker unless -kafka.brokers is set", setupRunAll},
 		{"broker", "serve the embedded Kafka-protocol broker (kfake) with a persistent data directory", setupBroker},
 		{"topics", "create incidentd's topics (or check their partition counts) and exit", setupTopics},
+		{"slack-mention", "send a signed Slack app_mention (\"@fire TEXT\") to a local ingress running the dev workspace", setupSlackMention},
 	}
 	for _, s := range services() {
 		cmds = append(cmds, subcommand{s.name, s.help, s.setup})
@@ -108,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: incidentd COMMAND [flags]\n\ncommands:")
 	for _, c := range subcommands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.help)
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.help)
 	}
 	fmt.Fprintln(w, "\n'incidentd COMMAND -h' lists a command's flags; every flag is also an INCIDENTD_* environment variable.")
 }

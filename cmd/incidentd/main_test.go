@@ -3,7 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/testenv"
 )
 
@@ -149,5 +155,100 @@ func TestRunStartsEverything(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("run did not stop within 30s of cancel")
+	}
+}
+
+// TestSlackMentionDeclares is the README's local Slack loop: "incidentd run"
+// with the dev workspace, then "incidentd slack-mention" sends a signed
+// "@fire server down!"; the incident is declared and the notifier's card for
+// it lands in the outbox the dashboard shows.
+func TestSlackMentionDeclares(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	args := []string{"run", "-data-dir=" + dir, "-broker.addr=127.0.0.1:0", "-ingress.addr=127.0.0.1:0",
+		"-processor.http-addr=127.0.0.1:0", "-projector.clickhouse-addr=127.0.0.1:1", "-ingress.clickhouse-addr=127.0.0.1:1"}
+	go func() { done <- run(ctx, args, &out, &errOut) }()
+	addrRE := regexp.MustCompile(`incidentd ingress:\s+http://([0-9.:]+)/ \(dashboard\)`)
+	var addr string
+	poll(t, 60*time.Second, "ingress to listen", func() bool {
+		if m := addrRE.FindStringSubmatch(out.String()); m != nil && strings.Contains(out.String(), "slack-mention") {
+			addr = m[1]
+			return true
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("run exited %d:\n%s\n%s", code, out.String(), errOut.String())
+		default:
+		}
+		return false
+	})
+
+	var sent syncBuffer
+	if code := run(ctx, []string{"slack-mention", "-data-dir=" + dir, "-slack-mention.url=http://" + addr, "server down!"}, &sent, &sent); code != 0 {
+		t.Fatalf("slack-mention: exit %d: %s", code, sent.String())
+	}
+	ts := regexp.MustCompile(`thread ([0-9.]+)`).FindStringSubmatch(sent.String())
+	if ts == nil {
+		t.Fatalf("slack-mention did not report its thread: %s", sent.String())
+	}
+	want := incident.SlackIncidentID(devSlackTeam, devSlackChannel, ts[1])
+
+	token, err := os.ReadFile(filepath.Join(dir, "ingress", "dev-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("run output:\n%s\n%s", out.String(), errOut.String())
+		}
+	}()
+	poll(t, 30*time.Second, "the incident's card in the outbox", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/api/v1/outbox", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var ob struct {
+			Entries []struct {
+				IncidentID string `json:"incident_id"`
+				Text       string `json:"text"`
+			} `json:"entries"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&ob) != nil {
+			return false
+		}
+		for _, en := range ob.Entries {
+			if en.IncidentID == want && strings.Contains(en.Text, "server down!") {
+				return true
+			}
+		}
+		return false
+	})
+
+	// A forged mention (wrong secret) is refused.
+	if err := os.WriteFile(filepath.Join(dir, devSlackSecretRel), []byte("not-the-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code := run(ctx, []string{"slack-mention", "-data-dir=" + dir, "-slack-mention.url=http://" + addr, "forged"}, &sent, &sent); code == 0 {
+		t.Fatalf("a mention signed with the wrong secret was accepted: %s", sent.String())
+	}
+	cancel()
+	<-done
+}
+
+// poll calls ok until it returns true or the deadline passes.
+func poll(t *testing.T, limit time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %s", what, limit)
+		}
+		time.Sleep(20 * time.Millisecond) // polling, bounded by the deadline
 	}
 }
