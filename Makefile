@@ -9,10 +9,10 @@ BENCHTIME ?= 1s
 # Fuzz targets run by "make test" for FUZZTIME each: package:target.
 FUZZ := ./incident:FuzzDecide ./internal/wire:FuzzDecode
 
-.PHONY: help run build test test-e2e unit fuzz vet fmt bench setup clean
+.PHONY: help run build test test-e2e unit fuzz vet fmt bench setup test-setup clean
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: setup build ## start incidentd with all its parts (embedded broker, local ClickHouse) on ./data
 	@DATA=$(DATA) deploy/local/run.sh
@@ -20,13 +20,16 @@ run: setup build ## start incidentd with all its parts (embedded broker, local C
 build: ## build ./bin/incidentd
 	$(GO) build -o bin/incidentd ./cmd/incidentd
 
-test: setup vet fmt unit fuzz ## install test components if missing, then vet, gofmt check, every test, short fuzzing
+test: test-setup vet fmt unit fuzz test-e2e test-kafka test-chsql ## every test: installs what is missing, then vet, gofmt, go tests (kfake, ClickHouse 18.16), fuzzing, browser, Apache Kafka and chDB suites
 
-test-e2e: setup ## the dashboard in headless Chromium against a real incidentd run (npm ci, node --test)
+test-e2e: test-setup ## the dashboard in headless Chromium against a real incidentd run (npm ci, node --test)
 	@e2e/run.sh
 
-setup: ## install ClickHouse (and Chromium) from Debian if missing
-	@deploy/local/setup.sh --browser
+setup: ## install ClickHouse from Debian if missing (for make run)
+	@deploy/local/setup.sh
+
+test-setup: ## install what the tests need from Debian if missing (ClickHouse, Chromium, Java, Maven, Python venv, npm)
+	@deploy/local/setup.sh --test
 
 unit: ## run every test (starts kfake and ClickHouse itself)
 	$(GO) test -count=1 -timeout=20m ./...
@@ -42,8 +45,9 @@ vet: ## go vet
 fmt: ## fail if any file is not gofmt-formatted
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
-bench: setup ## run the benchmarks and print a table
+bench: setup ## run the benchmarks and print a table, then the processor against goka and a bare passthrough
 	$(GO) test -run='^$$' -bench=. -benchtime=$(BENCHTIME) -count=1 -timeout=30m ./... | tee bench.out | $(GO) run ./internal/benchtable
+	cd bench/goka && $(GO) run . -n 20000 -runs 3
 
 clean: ## remove build output and local data
 	rm -rf bin $(DATA) bench.out
@@ -70,7 +74,7 @@ $(KAFKA_LIBS)/.fetched: deploy/kafka/pom.xml
 	$(MVN) -B -q -Dstyle.color=never -f deploy/kafka/pom.xml dependency:copy-dependencies -Dkafka.libs=$(KAFKA_LIBS)
 	@touch $@
 
-test-kafka: kafka-fetch ## run KAFKA_SUITES on Apache Kafka 4.x (KRaft, one node) instead of kfake
+test-kafka: test-setup kafka-fetch ## run KAFKA_SUITES on Apache Kafka 4.x (KRaft, one node) instead of kfake
 	@set -e; for s in $(KAFKA_SUITES); do pkg=$${s%%:*}; run=.; case $$s in *:*) run=$${s#*:};; esac; \
 		echo "test-kafka $$pkg -run '$$run'"; \
 		INCIDENTD_TEST_BROKER=kafka INCIDENTD_KAFKA_LIBS=$(KAFKA_LIBS) \
@@ -92,7 +96,7 @@ $(CHSQL_VENV)/.installed: deploy/chsql/requirements.txt
 	$(CHSQL_VENV)/bin/pip install -q --disable-pip-version-check -r deploy/chsql/requirements.txt
 	@touch $@
 
-test-chsql: chsql-setup ## run every statement of projector/sql.go on ClickHouse 18.16 and on chDB, and compare the rows
+test-chsql: test-setup chsql-setup ## run every statement of projector/sql.go on ClickHouse 18.16 and on chDB, and compare the rows
 	@rm -f $(CHSQL_OUT)
 	INCIDENTD_CHSQL_OUT=$(CHSQL_OUT) $(GO) test -count=1 -run '^TestStatements$$' ./internal/chsql
 	$(CHSQL_VENV)/bin/python deploy/chsql/check.py $(CHSQL_OUT)
