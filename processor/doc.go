@@ -36,10 +36,13 @@
 //
 // A newly assigned partition is restored before any of its commands is
 // applied: its changelog is read (read committed) from the Pebble
-// checkpoint + 1 up to the last stable offset. Nothing local is wiped, on a
-// restart or on a revoke; a revoked partition stops at once (its open
-// transaction aborts) and its files stay for a quick return. Ready reports
-// whether every owned partition is restored.
+// checkpoint + 1 up to the last stable offset. A checkpoint at or past the
+// stable offset but below the log's end means a transaction is not yet
+// complete (Apache Kafka acknowledges a commit before it writes the
+// markers): the restore waits for it rather than replay older states.
+// Nothing local is wiped, on a restart or on a revoke; a revoked partition
+// stops at once (its open transaction aborts) and its files stay for a
+// quick return. Ready reports whether every owned partition is restored.
 //
 // # Delivery guarantee
 //

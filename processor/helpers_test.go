@@ -365,8 +365,26 @@ func sortedKeys[V any](m map[int32]V) []int32 {
 	return ks
 }
 
-// caughtUp reports whether the group has committed every command.
+// caughtUp reports whether the group has committed every command and the
+// processor's output is stable: no transaction is open or still being
+// completed on the events, changelog or dead-letter topics, so a
+// read-committed reader sees every committed step.
+//
+// Committed offsets alone do not say that. Apache Kafka acknowledges
+// EndTxn once the commit is prepared in its transaction log and writes the
+// commit markers afterwards, partition by partition: the marker that makes
+// the group's offsets visible can land before those of the events topic,
+// and until they land the events' last stable offset stays at the
+// transaction's first record. (kfake writes the markers before it answers.)
 func caughtUp(t testing.TB, cfg kafka.Config, group string) bool {
+	t.Helper()
+	return committedAll(t, cfg, group, cfg.Topics().Events, cfg.Topics().Changelog, cfg.Topics().DeadLetters)
+}
+
+// committedAll reports whether the group has committed every command and
+// every partition of stableTopics has no transaction open or being
+// completed.
+func committedAll(t testing.TB, cfg kafka.Config, group string, stableTopics ...string) bool {
 	t.Helper()
 	cl, err := kafka.NewClient(cfg, nil)
 	if err != nil {
@@ -391,6 +409,26 @@ func caughtUp(t testing.TB, cfg kafka.Config, group string) bool {
 		}
 		c, found := committed.Lookup(lo.Topic, lo.Partition)
 		if !found || c.At < lo.Offset {
+			ok = false
+		}
+	})
+	return ok && (len(stableTopics) == 0 || stable(ctx, adm, stableTopics...))
+}
+
+// stable reports whether every partition of topics has its last stable
+// offset at its end: no transaction is open or being completed there.
+func stable(ctx context.Context, adm *kadm.Client, topics ...string) bool {
+	ends, err := adm.ListEndOffsets(ctx, topics...)
+	if err != nil || ends.Error() != nil {
+		return false
+	}
+	lsos, err := adm.ListCommittedOffsets(ctx, topics...)
+	if err != nil || lsos.Error() != nil {
+		return false
+	}
+	ok := true
+	ends.Each(func(lo kadm.ListedOffset) {
+		if s, found := lsos.Lookup(lo.Topic, lo.Partition); !found || s.Offset < lo.Offset {
 			ok = false
 		}
 	})

@@ -73,20 +73,35 @@ func (r *restorer) restorePending(ctx context.Context) error {
 // state records it wrote.
 func (r *restorer) restore(ctx context.Context, parts map[int32]uint64) (int, error) {
 	topic := r.p.topics.Changelog
-	ends, err := kadm.NewClient(r.cl).ListCommittedOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return 0, fmt.Errorf("processor: restore: list changelog end offsets: %w", err)
+	adm := kadm.NewClient(r.cl)
+	var ends kadm.ListedOffsets
+	for waited := false; ; waited = true {
+		var behind []int32
+		var err error
+		if ends, behind, err = r.stableEnds(ctx, adm, parts); err != nil {
+			return 0, err
+		}
+		if len(behind) == 0 {
+			break
+		}
+		// Our last commit's markers are still being written (Apache
+		// Kafka acknowledges EndTxn first), or an open transaction
+		// holds the stable offset: the checkpoint's record is in the
+		// log but not yet readable. Wait for it rather than take the
+		// log for lost and replay it over newer states.
+		if !waited {
+			r.logger.Info("changelog not yet stable up to the checkpoint; waiting", "partitions", behind)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 	from := map[int32]kgo.Offset{}
 	target := map[int32]int64{}
 	for part := range parts {
-		lo, ok := ends.Lookup(topic, part)
-		if !ok {
-			return 0, fmt.Errorf("processor: restore partition %d: changelog %s has no such partition", part, topic)
-		}
+		lo, _ := ends.Lookup(topic, part)
 		cp, has, err := r.store.Checkpoint(part)
 		if err != nil {
 			return 0, fatal(err)
@@ -113,6 +128,43 @@ func (r *restorer) restore(ctx context.Context, parts map[int32]uint64) (int, er
 		return 0, nil
 	}
 	return r.consume(ctx, from, target)
+}
+
+// stableEnds lists the changelog's last stable offsets and returns them
+// with the partitions of parts whose checkpointed record is in the log
+// (below the high watermark) but not yet below the last stable offset.
+func (r *restorer) stableEnds(ctx context.Context, adm *kadm.Client, parts map[int32]uint64) (kadm.ListedOffsets, []int32, error) {
+	topic := r.p.topics.Changelog
+	lsos, err := adm.ListCommittedOffsets(ctx, topic)
+	if err == nil {
+		err = lsos.Error()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("processor: restore: list changelog stable offsets: %w", err)
+	}
+	hws, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = hws.Error()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("processor: restore: list changelog end offsets: %w", err)
+	}
+	var behind []int32
+	for part := range parts {
+		lso, ok := lsos.Lookup(topic, part)
+		hw, ok2 := hws.Lookup(topic, part)
+		if !ok || !ok2 {
+			return nil, nil, fmt.Errorf("processor: restore partition %d: changelog %s has no such partition", part, topic)
+		}
+		cp, has, err := r.store.Checkpoint(part)
+		if err != nil {
+			return nil, nil, fatal(err)
+		}
+		if has && cp >= lso.Offset && cp < hw.Offset {
+			behind = append(behind, part)
+		}
+	}
+	return lsos, behind, nil
 }
 
 func (r *restorer) consume(ctx context.Context, from map[int32]kgo.Offset, target map[int32]int64) (int, error) {

@@ -3,6 +3,8 @@ package processor_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -148,4 +150,119 @@ func checkStates(t testing.TB, got, want map[string][]byte) {
 			t.Errorf("incident %s:\n got %s\nwant %s", id, g, w)
 		}
 	}
+}
+
+// signalHandler closes seen when a record with message msg is logged.
+type signalHandler struct {
+	slog.Handler
+	msg  string
+	once *sync.Once
+	seen chan struct{}
+}
+
+func (h signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h signalHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.once.Do(func() { close(h.seen) })
+	}
+	return nil
+}
+
+func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h signalHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestRestoreWaitsForStableChangelog restarts the processor while an open
+// transaction holds the changelog's last stable offset below the
+// processor's checkpoint (as Apache Kafka does for a moment after every
+// commit, until it has written the markers): the restore waits for the
+// stable offset instead of taking the log for lost and replaying it over
+// newer states.
+func TestRestoreWaitsForStableChangelog(t *testing.T) {
+	_, kc := startKafka(t, 1)
+	dir := t.TempDir()
+	cfg := processor.Config{Kafka: kc, Dir: dir, InstanceID: "r"}
+	// One workload throughout: every step changes the same incidents.
+	w := newWorkload(11, 10)
+	sent := map[string]incident.Command{}
+	send := func(n int) {
+		var rs []*kgo.Record
+		for range n {
+			c, _ := w.next()
+			sent[c.ID] = c
+			rs = append(rs, commandRecord(t, kc.Topics().Commands, c))
+		}
+		produce(t, kc, rs...)
+	}
+	send(100)
+	_, stop := runProcessor(t, cfg)
+	waitFor(t, 30*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
+
+	// A transaction opens on the changelog, and the processor commits
+	// after it: its checkpoint is past the stable offset.
+	open, err := kafka.NewClient(kc, nil, kgo.TransactionalID("test-open-txn"), kgo.DefaultProduceTopic(kc.Topics().Changelog),
+		kgo.TransactionTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := open.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := wire.EncodeState(syntheticStates(0, 1, 1)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := open.ProduceSync(ctx, &kgo.Record{Key: []byte("in-000000"), Value: b}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	send(100)
+	waitFor(t, 30*time.Second, "the processor to commit the commands", func() bool { return committedAll(t, kc, processor.DefaultGroup) })
+	stop()
+
+	seen := make(chan struct{})
+	logger := slog.New(signalHandler{msg: "changelog not yet stable up to the checkpoint; waiting", once: &sync.Once{}, seen: seen})
+	p, err := processor.New(cfg, logger, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(rctx) }()
+	defer func() {
+		rcancel()
+		if err := <-done; err != nil {
+			t.Errorf("processor Run: %v", err)
+		}
+	}()
+	waiting := func() bool {
+		select {
+		case <-seen:
+			return true
+		default:
+			return false
+		}
+	}
+	waitFor(t, 30*time.Second, "the restore to wait, or to finish", func() bool { return waiting() || p.Ready() })
+	if !waiting() {
+		t.Error("restored without waiting for the changelog to become stable up to the checkpoint")
+	} else if p.Ready() {
+		t.Error("ready while its partition's changelog is not yet restored")
+	}
+	if err := open.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the processor to be ready", p.Ready)
+	send(100)
+	waitFor(t, 30*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
+	rcancel()
+	if err := <-done; err != nil {
+		t.Fatalf("processor Run: %v", err)
+	}
+	done <- nil
+	le := readEvents(t, kc)
+	le.check(t, sent)
+	le.checkStore(t, "processor", storeStates(t, dir), allPartitions(1))
 }
