@@ -60,13 +60,10 @@ MVN        ?= mvn
 KAFKA_LIBS ?= $(CURDIR)/.cache/kafka/libs
 # Suites "make test-kafka" runs on Apache Kafka instead of kfake, each a
 # package or package:run-regexp (quote a regexp with | or parentheses).
-# The processor's broker-restart test is not here: on Apache Kafka it loses
-# events (read committed) in about half the runs, a defect still open (see
-# README.md, "Tested servers").
 KAFKA_SUITES ?= ./internal/testenv:Kafka \
 	./internal/kafka \
 	./cmd/incidentd:^TestTopics \
-	'./processor:^(TestClusterKillsAndRebalances|TestApplyCommandsOnceWithDeadLetters|TestCrashBetweenCommitAndStoreWrite|TestRestoreFromChangelog)$$' \
+	'./processor:^(TestClusterKillsAndRebalances|TestApplyCommandsOnceWithDeadLetters|TestCrashBetweenCommitAndStoreWrite|TestRestoreFromChangelog|TestRestoreWaitsForStableChangelog|TestBrokerRestart)$$' \
 	'./ingress:^(TestAPI.*|TestTenantIsolation|TestReadYourWrites|TestEndToEndWithProcessor|TestBrokerDown|TestSlackRetriesAreNoOps)$$' \
 	'./projector:^(TestProjectionEqualsFold|TestClickHouseKilled|TestRebuildEqualsLive)$$'
 # Tests that fail on Apache Kafka and pass on kfake, as a -skip regexp (empty:
