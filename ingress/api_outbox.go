@@ -55,3 +55,9 @@ func (s *Server) apiOutbox(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, out)
 }
+
+// apiPolicy is GET /api/v1/policy: the rules' configurable part, so the
+// dashboard offers the severity levels this deployment has.
+func (s *Server) apiPolicy(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"severities": s.cfg.Policy.Severities})
+}

@@ -377,3 +377,17 @@ func TestAnalytics(t *testing.T) {
 		t.Fatalf("globex analytics %+v", a)
 	}
 }
+
+// TestPolicy checks that the dashboard can learn the deployment's
+// severity levels, and only with a token.
+func TestPolicy(t *testing.T) {
+	h := startHarness(t, withConfig(func(c *Config) { c.Policy = incident.Policy{Severities: []string{"P0", "P1", "P2"}} }))
+	r := h.get("/api/v1/policy", acmeToken)
+	wantStatus(t, r, http.StatusOK)
+	var got struct{ Severities []string }
+	r.json(t, &got)
+	if strings.Join(got.Severities, ",") != "P0,P1,P2" {
+		t.Fatalf("policy severities %v, want P0,P1,P2", got.Severities)
+	}
+	wantStatus(t, h.get("/api/v1/policy", ""), http.StatusUnauthorized)
+}

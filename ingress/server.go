@@ -206,6 +206,7 @@ func (s *Server) routes() *mux.Router {
 	}
 	api("/analytics", s.apiAnalytics, http.MethodGet)
 	api("/outbox", s.apiOutbox, http.MethodGet)
+	api("/policy", s.apiPolicy, http.MethodGet)
 
 	// The dashboard's pages: every other GET outside /api and /slack.
 	// isPage comes first: a matching path prefix would clear a method

@@ -20,9 +20,23 @@
   const OUTBOX_POLL_MS = 5000;
   const WRITE_WAIT = '5s';
   const STATUSES = ['open', 'acknowledged', 'mitigated', 'resolved'];
-  // The default policy's levels; levels of another policy are learned from
-  // the data the API returns (see noteSeverity).
+  // The deployment's levels, most severe first: the default policy's until
+  // GET /api/v1/policy answers (loadPolicy, once after sign-in); levels seen
+  // in the data are added too (see noteSeverity).
   const severities = ['SEV1', 'SEV2', 'SEV3', 'SEV4'];
+  let policyLoaded = false;
+
+  async function loadPolicy() {
+    try {
+      const p = await api('GET', '/policy');
+      if (p && Array.isArray(p.severities) && p.severities.length > 0) {
+        severities.length = 0;
+        for (const x of p.severities) if (typeof x === 'string') severities.push(x);
+      }
+    } catch (_) {
+      // Keep the default levels; the pages still work.
+    }
+  }
 
   const main = document.getElementById('main');
   const nav = document.getElementById('nav');
@@ -276,6 +290,11 @@
     if (active) { active.stop(); active = null; }
     const hash = location.hash || '#/';
     const signedIn = token() !== '';
+    if (signedIn && !policyLoaded) {
+      policyLoaded = true;
+      loadPolicy().finally(route);
+      return;
+    }
     nav.hidden = !signedIn;
     signoutBtn.hidden = !signedIn;
     let m;
