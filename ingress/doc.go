@@ -27,7 +27,8 @@
 //	POST /slack/interactions  block_actions of the incident card, view_submission of the form
 //	POST /api/v1/incidents[/{id}/severity|title|assign|acknowledge|mitigate|resolve|
 //	                          reopen|notes|impact-started]   writes (202; ?wait=2s for the outcome)
-//	GET  /api/v1/incidents[/{id}], /api/v1/analytics, /api/v1/outbox   reads
+//	GET  /api/v1/incidents[/{id}], /api/v1/analytics, /api/v1/outbox,
+//	     /api/v1/policy                                                reads
 //	GET  /api/v1/openapi.json, /healthz, /readyz, /metrics, / (the dashboard, package web)
 //
 // Every Slack request is verified first (v0 signature over the raw body,
