@@ -16,7 +16,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kslog"
 
 	"github.com/incidentd/incidentd/internal/kafka"
 )
@@ -192,27 +191,25 @@ func (p *Processor) runSession(ctx context.Context, store *Store, id string, log
 }
 
 func (p *Processor) clientOpts(id string, logger *slog.Logger) []kgo.Opt {
-	return []kgo.Opt{
-		kgo.SeedBrokers(p.cfg.Kafka.Brokers...),
-		kgo.WithLogger(kslog.New(slog.New(warnOnly{logger.Handler()}))),
+	return append(kafka.ClientOpts(p.cfg.Kafka, logger),
 		kgo.ClientID("incidentd-processor"),
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(p.topics.Commands),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.InstanceID(id),
-		kgo.TransactionalID("incidentd-processor-" + id),
+		kgo.TransactionalID("incidentd-processor-"+id),
 		kgo.TransactionTimeout(p.cfg.TransactionTimeout),
 		kgo.SessionTimeout(p.cfg.SessionTimeout),
-		kgo.HeartbeatInterval(p.cfg.SessionTimeout / 6),
+		kgo.HeartbeatInterval(p.cfg.SessionTimeout/6),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(0),
 		kgo.FetchMaxWait(time.Second),
-		kgo.FetchMaxBytes(8 << 20),
+		kgo.FetchMaxBytes(8<<20),
 		kgo.OnPartitionsAssigned(p.onAssigned),
 		kgo.OnPartitionsRevoked(p.onRevoked),
 		kgo.OnPartitionsLost(p.onRevoked),
-	}
+	)
 }
 
 // poll waits for commands. An assignment interrupts it, so new partitions
@@ -335,14 +332,3 @@ func instanceID(dir string) (string, error) {
 	}
 	return id, nil
 }
-
-// warnOnly drops franz-go's info and debug logs, which narrate every
-// connection and rebalance step.
-type warnOnly struct{ slog.Handler }
-
-func (h warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
-}
-
-func (h warnOnly) WithAttrs(as []slog.Attr) slog.Handler { return warnOnly{h.Handler.WithAttrs(as)} }
-func (h warnOnly) WithGroup(name string) slog.Handler    { return warnOnly{h.Handler.WithGroup(name)} }

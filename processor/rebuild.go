@@ -12,9 +12,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kslog"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/kafka"
 	"github.com/incidentd/incidentd/internal/wire"
 )
 
@@ -96,9 +96,7 @@ func Rebuild(ctx context.Context, cfg Config, logger *slog.Logger, progress func
 // replay folds the events topic into store.
 func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, rep *RebuildReport, progress func(done, total int64)) error {
 	topic := cfg.Kafka.Topics().Events
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(cfg.Kafka.Brokers...),
-		kgo.WithLogger(kslog.New(slog.New(warnOnly{logger.Handler()}))),
+	cl, err := kafka.NewClient(cfg.Kafka, logger,
 		kgo.ClientID("incidentd-rebuild"),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),

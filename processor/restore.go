@@ -10,7 +10,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kslog"
+
+	"github.com/incidentd/incidentd/internal/kafka"
 )
 
 // restoreBatch bounds the changelog records per Pebble commit of a
@@ -169,9 +170,7 @@ func (r *restorer) stableEnds(ctx context.Context, adm *kadm.Client, parts map[i
 
 func (r *restorer) consume(ctx context.Context, from map[int32]kgo.Offset, target map[int32]int64) (int, error) {
 	topic := r.p.topics.Changelog
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(r.p.cfg.Kafka.Brokers...),
-		kgo.WithLogger(kslog.New(slog.New(warnOnly{r.logger.Handler()}))),
+	cl, err := kafka.NewClient(r.p.cfg.Kafka, r.logger,
 		kgo.ClientID("incidentd-processor-restore"),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),

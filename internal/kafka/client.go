@@ -19,20 +19,24 @@ func NewClient(cfg Config, logger *slog.Logger, opts ...kgo.Opt) (*kgo.Client, e
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cl, err := kgo.NewClient(append(ClientOpts(cfg, logger), opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: new client: %w", err)
+	}
+	return cl, nil
+}
+
+// ClientOpts are the options every incidentd client starts from: seed
+// brokers from cfg and franz-go's logs through logger at warn level and
+// above (a nil logger discards). NewClient uses them; so do clients franz-go
+// builds itself, such as a GroupTransactSession.
+func ClientOpts(cfg Config, logger *slog.Logger) []kgo.Opt {
 	h := slog.DiscardHandler
 	if logger != nil {
 		h = logger.Handler()
 	}
 	quiet := slog.New(minLevel{Handler: h, min: slog.LevelWarn})
-	all := append([]kgo.Opt{
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.WithLogger(kslog.New(quiet)),
-	}, opts...)
-	cl, err := kgo.NewClient(all...)
-	if err != nil {
-		return nil, fmt.Errorf("kafka: new client: %w", err)
-	}
-	return cl, nil
+	return []kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(kslog.New(quiet))}
 }
 
 // minLevel drops records below min before they reach the wrapped handler.
