@@ -129,8 +129,8 @@ func Rebuild(ctx context.Context, cfg RebuildConfig, conn driver.Conn, logger *s
 			return r.progress, fmt.Errorf("projector: rebuild: drop %s: %w", t, err)
 		}
 	}
-	if err := conn.Exec(ctx, sqlSwap(live, fresh, retired)); err != nil {
-		return r.progress, fmt.Errorf("projector: rebuild: swap tables: %w", err)
+	if err := swap(ctx, conn, live, fresh, retired); err != nil {
+		return r.progress, err
 	}
 	sink.setTables(live)
 	if err := r.replayTo(ctx, "catch-up"); err != nil {
@@ -143,6 +143,33 @@ func Rebuild(ctx context.Context, cfg RebuildConfig, conn driver.Conn, logger *s
 	}
 	r.report("done", true)
 	return r.progress, nil
+}
+
+// swap renames the fresh tables in and the live ones out. Merges of all
+// four are stopped around it, since the rename waits for them; whatever
+// happens, they are started again (under the names the tables end with).
+func swap(ctx context.Context, conn driver.Conn, live, fresh, retired tableSet) (err error) {
+	db := live.Database
+	restart := []string{live.Events, live.Incidents, fresh.Events, fresh.Incidents}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		for _, t := range restart {
+			if e := conn.Exec(ctx, sqlMerges(true, db, t)); e != nil {
+				err = errors.Join(err, fmt.Errorf("projector: rebuild: start merges of %s: %w", t, e))
+			}
+		}
+	}()
+	for _, t := range restart {
+		if err := conn.Exec(ctx, sqlMerges(false, db, t)); err != nil {
+			return fmt.Errorf("projector: rebuild: stop merges of %s: %w", t, err)
+		}
+	}
+	if err := conn.Exec(ctx, sqlSwap(live, fresh, retired)); err != nil {
+		return fmt.Errorf("projector: rebuild: swap tables: %w", err)
+	}
+	restart = []string{live.Events, live.Incidents, retired.Events, retired.Incidents}
+	return nil
 }
 
 type rebuilder struct {

@@ -215,6 +215,19 @@ func sqlSwap(live, fresh, retired tableSet) string {
 		db + "." + fresh.Incidents + " TO " + db + "." + live.Incidents
 }
 
+// sqlMerges starts or stops the background merges of one table. A RENAME
+// on 18.16 waits until the running merges of the tables it renames end (a
+// freshly filled table merges for a while), so a rebuild stops them for
+// its swap. Stopping cancels the running merges; the lock lives in server
+// memory, keyed by the table, not its name, and is gone at a restart.
+func sqlMerges(start bool, db, table string) string {
+	verb := "STOP"
+	if start {
+		verb = "START"
+	}
+	return "SYSTEM " + verb + " MERGES " + db + "." + table
+}
+
 // --- ingest ---
 
 func sqlInsertEvents(t tableSet) string {

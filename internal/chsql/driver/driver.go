@@ -141,7 +141,13 @@ func main() {
 	insert("rebuild: insert events", values(sqlInsertEvents(fresh), sqlCreateEvents(fresh), sampleEvents()))
 	insert("rebuild: insert incidents", values(sqlInsertIncidents(fresh), sqlCreateIncidents(fresh), sampleIncidents()))
 	exec("rebuild: drop leftover retired", sqlDropTable(db, retired.Events))
+	for _, t := range []string{live.Events, live.Incidents, fresh.Events, fresh.Incidents} {
+		exec("rebuild: stop merges of "+t, sqlMerges(false, db, t))
+	}
 	exec("rebuild: swap", sqlSwap(live, fresh, retired))
+	for _, t := range []string{live.Events, live.Incidents, retired.Events, retired.Incidents} {
+		exec("rebuild: start merges of "+t, sqlMerges(true, db, t))
+	}
 	exec("rebuild: drop retired events", sqlDropTable(db, retired.Events))
 	exec("rebuild: drop retired incidents", sqlDropTable(db, retired.Incidents))
 	query("rebuild: get incident after swap", bind(sqlGetIncident(live), tenant, "inc-2"))
