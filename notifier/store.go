@@ -61,6 +61,9 @@ func (r *record) hasWork() bool {
 	return r.State.Declared && (r.CardWant > r.CardShown || r.CardCmd || len(r.Timeline) > 0) || len(r.Ephemerals) > 0
 }
 
+// recordJSON is a record as stored. State is the wire record of the state
+// as a base64 JSON string; records stored before wire version 2 hold the
+// version 1 JSON object itself, which still decodes.
 type recordJSON struct {
 	State      json.RawMessage `json:"state"`
 	CardChan   string          `json:"card_channel,omitempty"`
@@ -77,7 +80,11 @@ func encodeRecord(r *record) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(recordJSON{State: st, CardChan: r.Card.Channel, CardTS: r.Card.TS, CardShown: r.CardShown,
+	raw, err := json.Marshal(st) // base64
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(recordJSON{State: raw, CardChan: r.Card.Channel, CardTS: r.Card.TS, CardShown: r.CardShown,
 		CardWant: r.CardWant, CardCmd: r.CardCmd, Timeline: r.Timeline, Ephemerals: r.Ephemerals})
 }
 
@@ -86,7 +93,13 @@ func decodeRecord(b []byte) (*record, error) {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return nil, err
 	}
-	st, err := wire.DecodeState(j.State)
+	raw := []byte(j.State)
+	if len(raw) > 0 && raw[0] == '"' {
+		if err := json.Unmarshal(j.State, &raw); err != nil {
+			return nil, fmt.Errorf("state: %w", err)
+		}
+	}
+	st, err := wire.DecodeState(raw)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"log/slog"
+	"reflect"
 	"testing"
 	"time"
 
@@ -79,5 +80,25 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A record stored before wire version 2 holds its state as a JSON object;
+// it still reads.
+func TestStoreReadsRecordsWithVersion1State(t *testing.T) {
+	old := `{"state":{"v":1,"type":"state","data":{"incident":"in-1","tenant":"t","version":3,"declared":true,"title":"x","status":"open"}},"card_channel":"C1","card_ts":"1.2","card_shown":3,"card_want":3}`
+	rec, err := decodeRecord([]byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.State.Incident != "in-1" || rec.State.Version != 3 || rec.State.Title != "x" || rec.Card.TS != "1.2" || rec.CardShown != 3 {
+		t.Fatalf("old record = %+v", rec)
+	}
+	again, err := encodeRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, err := decodeRecord(again); err != nil || !reflect.DeepEqual(back.State, rec.State) {
+		t.Fatalf("re-encoded: %+v, %v", back, err)
 	}
 }
