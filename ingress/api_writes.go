@@ -19,6 +19,10 @@ import (
 // maxIdempotencyKey bounds the Idempotency-Key header.
 const maxIdempotencyKey = 200
 
+// maxSizedBody is the largest declared body length readBody allocates up
+// front; a longer one is read as it comes (and bounded by MaxBodyBytes).
+const maxSizedBody = 64 << 10
+
 // apiWrite is one POST /api/v1/incidents/{id}/PATH route: the command kind
 // it issues and how its body fills the command.
 type apiWrite struct {
@@ -137,9 +141,24 @@ func decodeBody(b []byte, into any) error {
 	return nil
 }
 
-// readBody reads a bounded request body.
+// readBody reads a bounded request body (limitBody bounds it). A body that
+// declares its length is read into a buffer of that length: an API or
+// Slack body is a few hundred bytes, and io.ReadAll would start at 512 and
+// grow.
 func readBody(r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(r.Body)
+	var b []byte
+	var err error
+	switch n := r.ContentLength; {
+	case n == 0:
+		return nil, nil
+	case n > 0 && n <= maxSizedBody:
+		b = make([]byte, n)
+		if _, err = io.ReadFull(r.Body, b); err == io.ErrUnexpectedEOF {
+			err = fmt.Errorf("body shorter than its Content-Length %d", n)
+		}
+	default:
+		b, err = io.ReadAll(r.Body)
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return nil, &bodyError{http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", mbe.Limit)}
