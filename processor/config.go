@@ -12,7 +12,7 @@ import (
 // Defaults for Config.
 const (
 	DefaultGroup              = "incidentd-processor"
-	DefaultMaxBatch           = 1000
+	DefaultMaxBatch           = 10000
 	DefaultSessionTimeout     = 10 * time.Second
 	DefaultTransactionTimeout = 8 * time.Second
 )
@@ -39,7 +39,10 @@ type Config struct {
 
 	// MaxBatch bounds the commands applied in one transaction (and one
 	// Pebble commit). A step takes what has been fetched, up to MaxBatch,
-	// and never waits for more: a lone command is applied at once.
+	// and never waits for more: a lone command is applied at once. Only a
+	// backlog fills a step; the default, 10,000, is then ~50 ms of work,
+	// and each step's flush and commit cost is paid per 10,000 commands:
+	// with 1,000, bench/goka's throughput was ~20% lower.
 	MaxBatch int
 	// SessionTimeout is the group session timeout: how long a silent
 	// member keeps its partitions. Default DefaultSessionTimeout.
