@@ -17,9 +17,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -37,8 +40,22 @@ func main() {
 	k := flag.Int("k", 500, "incidents")
 	parts := flag.Int("partitions", 6, "partitions")
 	runs := flag.Int("runs", 3, "runs per contender; the median is reported")
+	only := flag.String("only", "", "run only the contenders whose name contains this (the table then lacks the missing ratios)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
-	if err := bench(*n, *k, int32(*parts), *runs); err != nil {
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "goka-bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := bench(*n, *k, int32(*parts), *runs, *only); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "goka-bench:", err)
 		os.Exit(1)
 	}
@@ -51,7 +68,7 @@ type contender struct {
 	run func(ctx context.Context, cfg kafka.Config, dir string, ready chan<- struct{}) error
 }
 
-func bench(n, k int, parts int32, runs int) error {
+func bench(n, k int, parts int32, runs int, only string) error {
 	dir, err := os.MkdirTemp("", "goka-bench-")
 	if err != nil {
 		return err
@@ -72,6 +89,9 @@ func bench(n, k int, parts int32, runs int) error {
 	results := map[string][]float64{}
 	for r := 0; r < runs; r++ {
 		for i, ct := range contenders {
+			if !strings.Contains(ct.name, only) {
+				continue
+			}
 			tag := fmt.Sprintf("r%dc%d", r, i)
 			rate, err := measure(brokers, ct, n, k, parts, filepath.Join(dir, tag), tag)
 			if err != nil {
@@ -82,6 +102,9 @@ func bench(n, k int, parts int32, runs int) error {
 		}
 	}
 	median := func(xs []float64) float64 {
+		if len(xs) == 0 {
+			return math.NaN()
+		}
 		s := append([]float64(nil), xs...)
 		sort.Float64s(s)
 		return s[len(s)/2]
@@ -90,6 +113,9 @@ func bench(n, k int, parts int32, runs int) error {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "contender\tcommands/s (median of %d)\tvs goka\tvs passthrough\t\n", runs)
 	for _, ct := range contenders {
+		if len(results[ct.name]) == 0 {
+			continue
+		}
 		m := median(results[ct.name])
 		fmt.Fprintf(w, "%s\t%.0f\t%.2fx\t%.0f%%\t\n", ct.name, m, m/goka, 100*m/pass)
 	}
