@@ -1,10 +1,8 @@
 package ingress
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -120,23 +118,6 @@ func fieldError(format string, args ...any) error {
 func required(name, v string) error {
 	if v == "" {
 		return fieldError("%s is required", name)
-	}
-	return nil
-}
-
-// decodeBody decodes one JSON object strictly: unknown fields and trailing
-// data are errors. An empty body decodes as {}.
-func decodeBody(b []byte, into any) error {
-	if len(bytes.TrimSpace(b)) == 0 {
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(into); err != nil {
-		return &bodyError{http.StatusBadRequest, CodeMalformedBody, "body is not the expected JSON object: " + err.Error()}
-	}
-	if dec.More() {
-		return &bodyError{http.StatusBadRequest, CodeMalformedBody, "body has data after the JSON object"}
 	}
 	return nil
 }

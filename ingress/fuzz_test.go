@@ -3,8 +3,10 @@ package ingress
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -166,4 +168,48 @@ func asUsage(err error, into **usageError) bool {
 	u, ok := err.(*usageError)
 	*into = u
 	return ok
+}
+
+// FuzzDecodeBody checks decodeBody's fast path against the strict Decoder
+// alone: the same error (or none) and the same decoded value, for body
+// shapes like the API's.
+func FuzzDecodeBody(f *testing.F) {
+	for _, s := range []string{
+		`{"note":"n"}`, `{"NOTE":"n"}`, `{"n\u006fte":"n"}`, `{"note":"n","x":1}`, `{"x":{"note":[1,"]}"]}}`,
+		`{"role":"commander","person":null}`, `{"person":"a\"b","role":"x"}`, `{"title":"t"}}`, `{"title":"t"} {}`,
+		`{"ſeverity":"SEV1"}`, `{"severity":5}`, `null`, `[]`, `{}`, ` { "at" : "2026-01-02T15:04:05Z" } `, `{"a":1}`,
+		`{"note":1e3}`, `{"note":"x","note":"y"}`, `{"Person":"p"}`, "\xff", `{"note":"\xff"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	type note struct {
+		Note string `json:"note"`
+	}
+	type assign struct {
+		Role   string  `json:"role"`
+		Person *string `json:"person"`
+	}
+	type declare struct {
+		Title    string `json:"title"`
+		Severity string `json:"severity"`
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if len(bytes.TrimSpace(body)) == 0 {
+			return // decodeBody's own case: {}
+		}
+		same := func(fast, strict any) {
+			t.Helper()
+			errFast, errStrict := decodeBody(body, fast), decodeStrict(body, strict)
+			if fmt.Sprint(errFast) != fmt.Sprint(errStrict) {
+				t.Fatalf("%q into %T: decodeBody says %v, the strict Decoder %v", body, fast, errFast, errStrict)
+			}
+			if errFast == nil && !reflect.DeepEqual(fast, strict) {
+				t.Fatalf("%q into %T: decodeBody gives %+v, the strict Decoder %+v", body, fast, fast, strict)
+			}
+		}
+		same(&note{}, &note{})
+		same(&assign{}, &assign{})
+		same(&declare{}, &declare{})
+		same(&struct{}{}, &struct{}{})
+	})
 }
