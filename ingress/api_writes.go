@@ -26,79 +26,81 @@ const maxSizedBody = 64 << 10
 type apiWrite struct {
 	path string
 	kind incident.CommandKind
-	// fill decodes the (possibly empty) body into c; nil means the route
-	// takes no fields (an empty body or {}).
-	fill func(body []byte, c *incident.Command) error
+	// fill decodes the (possibly empty) body into c and returns it; nil
+	// means the route takes no fields (an empty body or {}). c goes by
+	// value: a pointer given to a function value would move every
+	// request's command to the heap.
+	fill func(body []byte, c incident.Command) (incident.Command, error)
 }
 
 var apiWrites = []apiWrite{
-	{"severity", incident.SetSeverity, func(b []byte, c *incident.Command) error {
+	{"severity", incident.SetSeverity, func(b []byte, c incident.Command) (incident.Command, error) {
 		var v struct {
 			Severity string `json:"severity"`
 		}
 		if err := decodeBody(b, &v); err != nil {
-			return err
+			return c, err
 		}
 		c.Severity = strings.TrimSpace(v.Severity)
-		return required("severity", c.Severity)
+		return c, required("severity", c.Severity)
 	}},
-	{"title", incident.SetTitle, func(b []byte, c *incident.Command) error {
+	{"title", incident.SetTitle, func(b []byte, c incident.Command) (incident.Command, error) {
 		var v struct {
 			Title string `json:"title"`
 		}
 		if err := decodeBody(b, &v); err != nil {
-			return err
+			return c, err
 		}
 		c.Title = v.Title
-		return required("title", strings.TrimSpace(v.Title))
+		return c, required("title", strings.TrimSpace(v.Title))
 	}},
-	{"assign", incident.Assign, func(b []byte, c *incident.Command) error {
+	{"assign", incident.Assign, func(b []byte, c incident.Command) (incident.Command, error) {
 		var v struct {
 			Role   string  `json:"role"`
 			Person *string `json:"person"`
 		}
 		if err := decodeBody(b, &v); err != nil {
-			return err
+			return c, err
 		}
 		if v.Role != string(incident.Commander) && v.Role != string(incident.Assignee) {
-			return fieldError("role must be \"commander\" or \"assignee\"")
+			return c, fieldError("role must be \"commander\" or \"assignee\"")
 		}
 		if v.Person == nil {
-			return fieldError("person is required (\"\" unassigns)")
+			return c, fieldError("person is required (\"\" unassigns)")
 		}
 		c.Role, c.Person = incident.Role(v.Role), *v.Person
-		return nil
+		return c, nil
 	}},
 	{"acknowledge", incident.Acknowledge, nil},
 	{"mitigate", incident.Mitigate, nil},
 	{"resolve", incident.Resolve, nil},
 	{"reopen", incident.Reopen, nil},
-	{"notes", incident.AddNote, func(b []byte, c *incident.Command) error {
+	{"notes", incident.AddNote, func(b []byte, c incident.Command) (incident.Command, error) {
 		var v struct {
 			Note string `json:"note"`
 		}
 		if err := decodeBody(b, &v); err != nil {
-			return err
+			return c, err
 		}
 		c.Note = v.Note
-		return required("note", strings.TrimSpace(v.Note))
+		return c, required("note", strings.TrimSpace(v.Note))
 	}},
-	{"impact-started", incident.SetImpactStarted, func(b []byte, c *incident.Command) error {
+	{"impact-started", incident.SetImpactStarted, func(b []byte, c incident.Command) (incident.Command, error) {
 		var v struct {
 			At string `json:"at"`
 		}
 		if err := decodeBody(b, &v); err != nil {
-			return err
+			return c, err
 		}
 		if err := required("at", v.At); err != nil {
-			return err
+			return c, err
 		}
 		t, err := time.Parse(time.RFC3339Nano, v.At)
 		if err != nil {
-			return fieldError("at must be an RFC 3339 time, such as 2026-01-02T15:04:05Z")
+			return c, fieldError("at must be an RFC 3339 time, such as 2026-01-02T15:04:05Z")
 		}
 		c.ImpactStarted = t
-		return nil
+		return c, nil
 	}},
 }
 
@@ -140,14 +142,18 @@ func readBody(r *http.Request) ([]byte, error) {
 	default:
 		b, err = io.ReadAll(r.Body)
 	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, &bodyError{http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", mbe.Limit)}
-	}
 	if err != nil {
-		return nil, &bodyError{http.StatusBadRequest, CodeMalformedBody, "reading the body: " + err.Error()}
+		return nil, readBodyError(err)
 	}
 	return b, nil
+}
+
+func readBodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &bodyError{http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", mbe.Limit)}
+	}
+	return &bodyError{http.StatusBadRequest, CodeMalformedBody, "reading the body: " + err.Error()}
 }
 
 func writeBodyError(w http.ResponseWriter, err error) {
@@ -213,7 +219,7 @@ func (s *Server) apiWrite(spec apiWrite) apiHandler {
 		}
 		c := incident.Command{Incident: id, Tenant: p.Tenant, Actor: p.Name, At: s.cfg.Now().UTC(), Kind: spec.kind}
 		if spec.fill != nil {
-			err = spec.fill(body, &c)
+			c, err = spec.fill(body, c)
 		} else {
 			err = decodeBody(body, &struct{}{})
 		}
@@ -293,6 +299,9 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request, c incident.Co
 
 // parseWait reads ?wait=DURATION ("2s", "500ms"), capped at MaxWait.
 func (s *Server) parseWait(r *http.Request) (time.Duration, error) {
+	if r.URL.RawQuery == "" {
+		return 0, nil // the usual case, without parsing an empty query
+	}
 	v := r.URL.Query().Get("wait")
 	if v == "" {
 		return 0, nil
