@@ -248,13 +248,75 @@ func (r *eventRow) event() incident.Event {
 	return e
 }
 
-// appendColumns appends whole columns to a prepared batch and sends it.
+// blockRows is the most rows appendColumns puts in one block of an
+// INSERT. The driver's column buffers grow while rows are appended, and
+// the next block of the same INSERT reuses them: a 100,000-row rebuild
+// batch sent in blocks grows them once, where one block re-copied them as
+// they grew (most of the time the rebuild spent appending). ClickHouse
+// squashes the blocks of one INSERT into parts of its own size.
+const blockRows = 16384
+
+// appendColumns appends whole columns (each a slice, all of one length)
+// to a prepared batch, in blocks of at most blockRows rows, and sends it.
 func appendColumns(b driver.Batch, cols []any) error {
-	for i, c := range cols {
-		if err := b.Column(i).Append(c); err != nil {
-			_ = b.Abort()
-			return fmt.Errorf("column %d: %w", i, err)
+	rows, err := columnLen(cols[0])
+	if err != nil {
+		_ = b.Abort()
+		return err
+	}
+	for lo := 0; lo == 0 || lo < rows; lo += blockRows {
+		hi := min(lo+blockRows, rows)
+		for i, c := range cols {
+			part, err := sliceColumn(c, lo, hi)
+			if err == nil {
+				err = b.Column(i).Append(part)
+			}
+			if err != nil {
+				_ = b.Abort()
+				return fmt.Errorf("column %d: %w", i, err)
+			}
+		}
+		if hi < rows {
+			if err := b.Flush(); err != nil {
+				_ = b.Abort()
+				return err
+			}
 		}
 	}
 	return b.Send()
+}
+
+// columnLen is the number of rows of a column of a type sliceColumn knows.
+func columnLen(c any) (int, error) {
+	switch c := c.(type) {
+	case []string:
+		return len(c), nil
+	case []uint64:
+		return len(c), nil
+	case []int64:
+		return len(c), nil
+	case []uint32:
+		return len(c), nil
+	case []uint8:
+		return len(c), nil
+	}
+	return 0, fmt.Errorf("unsupported column type %T", c)
+}
+
+// sliceColumn returns rows lo to hi of a column, of one of the types the
+// tables' columns are appended as.
+func sliceColumn(c any, lo, hi int) (any, error) {
+	switch c := c.(type) {
+	case []string:
+		return c[lo:hi], nil
+	case []uint64:
+		return c[lo:hi], nil
+	case []int64:
+		return c[lo:hi], nil
+	case []uint32:
+		return c[lo:hi], nil
+	case []uint8:
+		return c[lo:hi], nil
+	}
+	return nil, fmt.Errorf("unsupported column type %T", c)
 }
