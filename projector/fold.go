@@ -84,7 +84,7 @@ func containsID(ids []string, id string) bool {
 // folded is the outcome of folding one batch: the new states (to store
 // and, once stored, to cache) in first-touched order.
 type folded struct {
-	states     map[string]incident.State
+	states     map[string]*incident.State // pointers: a State is large, and each event updates one in place
 	order      []string // incidents whose stored state changed, first touched first
 	gaps, dups int
 	gapEvents  []incident.Event
@@ -95,7 +95,7 @@ type folded struct {
 // states of uncached incidents from the sink; the cache is not changed
 // until commit.
 func (f *folder) fold(ctx context.Context, events []incident.Event) (folded, error) {
-	out := folded{states: map[string]incident.State{}}
+	out := folded{states: map[string]*incident.State{}}
 	unknown := map[string]bool{}
 	if !f.fresh {
 		var miss []string
@@ -113,7 +113,7 @@ func (f *folder) fold(ctx context.Context, events []incident.Event) (folded, err
 			}
 			for _, id := range miss {
 				if s, ok := loaded[id]; ok {
-					out.states[id] = s
+					out.states[id] = &s
 				} else {
 					unknown[id] = true
 				}
@@ -124,7 +124,8 @@ func (f *folder) fold(ctx context.Context, events []incident.Event) (folded, err
 	for _, e := range events {
 		s, ok := out.states[e.Incident]
 		if !ok {
-			s = f.cache[e.Incident]
+			cached := f.cache[e.Incident]
+			s = &cached
 		}
 		switch incident.Sequence(s.Version, e) {
 		case incident.Seen:
@@ -139,9 +140,11 @@ func (f *folder) fold(ctx context.Context, events []incident.Event) (folded, err
 			}
 		}
 		delete(unknown, e.Incident)
-		s = incident.Evolve(s, e)
+		*s = incident.Evolve(*s, e)
 		s.Recent = nil // not stored; Evolve rebuilds what it needs
-		out.states[e.Incident] = s
+		if !ok {
+			out.states[e.Incident] = s
+		}
 		if s.Declared && !changed[e.Incident] {
 			changed[e.Incident] = true
 			out.order = append(out.order, e.Incident)
@@ -154,7 +157,7 @@ func (f *folder) fold(ctx context.Context, events []incident.Event) (folded, err
 func (o folded) stored() []incident.State {
 	out := make([]incident.State, 0, len(o.order))
 	for _, id := range o.order {
-		out = append(out, o.states[id])
+		out = append(out, *o.states[id])
 	}
 	return out
 }
@@ -168,7 +171,7 @@ func (f *folder) commit(o folded, skip map[string]bool) {
 			delete(f.cache, id)
 			continue
 		}
-		f.cache[id] = s
+		f.cache[id] = *s
 	}
 	for _, id := range o.order {
 		delete(f.gaps, id) // folded on: any gap is behind it

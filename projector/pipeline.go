@@ -280,7 +280,7 @@ func (p *pipeline) bisect(ctx context.Context, ids []string, byID map[string][]i
 	for _, id := range ids {
 		events = append(events, byID[id]...)
 		if changed[id] {
-			states = append(states, res.states[id])
+			states = append(states, *res.states[id])
 		}
 	}
 	err := p.insert(ctx, events, states)
