@@ -85,7 +85,7 @@ func containsID(ids []string, id string) bool {
 // and, once stored, to cache) in first-touched order.
 type folded struct {
 	states     map[string]*incident.State // pointers: a State is large, and each event updates one in place
-	order      []string // incidents whose stored state changed, first touched first
+	order      []string                   // incidents whose stored state changed, first touched first
 	gaps, dups int
 	gapEvents  []incident.Event
 	gapHave    []uint64 // the version held when gapEvents[i] came
