@@ -56,6 +56,12 @@
 // incidents_rebuild while the live tables keep serving, swaps them in with
 // one RENAME TABLE once it has caught up with the end of the topic, replays
 // what arrived meanwhile into the new live tables, and drops the old ones.
+// On 18.16 a RENAME waits until the running merges of its tables end, a
+// few hundred milliseconds for freshly filled ones, so the swap stops the
+// four tables' merges around the rename and starts them again, whatever
+// happens (a killed rebuild leaves them stopped until the server restarts
+// or the next rebuild runs). Inserts go in blocks of 16,384 rows, one
+// INSERT per batch.
 //
 // # Limits worth knowing
 //
