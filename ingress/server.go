@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -183,12 +182,8 @@ func (s *Server) close() {
 // that per request.
 func (s *Server) routes() *http.ServeMux {
 	m := http.NewServeMux()
-	var methods []string // every method a route is registered for
 	handle := func(pattern string, h http.Handler) {
-		method, path, _ := strings.Cut(pattern, " ")
-		if !slices.Contains(methods, method) {
-			methods = append(methods, method)
-		}
+		_, path, _ := strings.Cut(pattern, " ")
 		s.patterns = append(s.patterns, pattern)
 		m.Handle(pattern, s.metrics.instrument(path, s.limitBody(h)))
 	}
@@ -231,7 +226,7 @@ func (s *Server) routes() *http.ServeMux {
 		switch {
 		case page && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 			pages.ServeHTTP(w, r)
-		case page || routedForOtherMethod(m, methods, r):
+		case page || routedForOtherMethod(m, r):
 			notAllowed.ServeHTTP(w, r)
 		default:
 			notFound.ServeHTTP(w, r)
@@ -246,9 +241,9 @@ func isPage(p string) bool {
 }
 
 // routedForOtherMethod reports whether m has a route (other than the
-// catch-all) for r's path under another of methods.
-func routedForOtherMethod(m *http.ServeMux, methods []string, r *http.Request) bool {
-	for _, method := range methods {
+// catch-all) for r's path under another method.
+func routedForOtherMethod(m *http.ServeMux, r *http.Request) bool {
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
 		if method == r.Method {
 			continue
 		}
