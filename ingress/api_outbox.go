@@ -22,7 +22,8 @@ type OutboxJSON struct {
 // would have posted to Slack when Slack is not configured), newest first,
 // only entries of the caller's tenant's incidents (as the results tracker
 // knows them). 404 when there is no outbox.
-func (s *Server) apiOutbox(w http.ResponseWriter, r *http.Request, p principal) {
+func (s *Server) apiOutbox(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
 	if s.cfg.OutboxPath == "" {
 		writeProblem(w, http.StatusNotFound, CodeNotFound, "no outbox: the notifier posts to Slack")
 		return
@@ -57,6 +58,6 @@ func (s *Server) apiOutbox(w http.ResponseWriter, r *http.Request, p principal) 
 
 // apiPolicy is GET /api/v1/policy: the rules' configurable part, so the
 // dashboard offers the severity levels this deployment has.
-func (s *Server) apiPolicy(w http.ResponseWriter, _ *http.Request, _ principal) {
+func (s *Server) apiPolicy(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"severities": s.cfg.Policy.Severities})
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/projector"
 )
@@ -41,8 +43,9 @@ func (s *Server) viewsReady(w http.ResponseWriter) bool {
 }
 
 // apiGet is GET /api/v1/incidents/{id}[?min_version=N].
-func (s *Server) apiGet(w http.ResponseWriter, r *http.Request, p principal) {
-	id := r.PathValue("id")
+func (s *Server) apiGet(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	id := mux.Vars(r)["id"]
 	var minVersion uint64
 	if v := r.URL.Query().Get("min_version"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
@@ -113,7 +116,8 @@ func (s *Server) awaitVersion(ctx context.Context, tenant, id string, want uint6
 }
 
 // apiList is GET /api/v1/incidents.
-func (s *Server) apiList(w http.ResponseWriter, r *http.Request, p principal) {
+func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
 	q, err := parseListQuery(r.URL.Query(), s.cfg.Policy)
 	if err != nil {
 		writeBodyError(w, err)
@@ -248,7 +252,8 @@ func parseBucket(s string) (time.Duration, error) {
 const maxBuckets = 10_000
 
 // apiAnalytics is GET /api/v1/analytics?from=&to=&bucket=.
-func (s *Server) apiAnalytics(w http.ResponseWriter, r *http.Request, p principal) {
+func (s *Server) apiAnalytics(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
 	v := r.URL.Query()
 	q := projector.AnalyticsQuery{Bucket: 24 * time.Hour}
 	var err error

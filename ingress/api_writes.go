@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/gorilla/mux"
+
 	"github.com/incidentd/incidentd/incident"
 )
 
@@ -166,7 +168,8 @@ func writeBodyError(w http.ResponseWriter, err error) {
 }
 
 // apiDeclare is POST /api/v1/incidents.
-func (s *Server) apiDeclare(w http.ResponseWriter, r *http.Request, p principal) {
+func (s *Server) apiDeclare(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
 	body, err := readBody(r)
 	if err != nil {
 		writeBodyError(w, err)
@@ -209,9 +212,10 @@ func (s *Server) apiDeclare(w http.ResponseWriter, r *http.Request, p principal)
 }
 
 // apiWrite returns the handler of one POST /api/v1/incidents/{id}/PATH.
-func (s *Server) apiWrite(spec apiWrite) apiHandler {
-	return func(w http.ResponseWriter, r *http.Request, p principal) {
-		id := r.PathValue("id")
+func (s *Server) apiWrite(spec apiWrite) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p := principalOf(r)
+		id := mux.Vars(r)["id"]
 		body, err := readBody(r)
 		if err != nil {
 			writeBodyError(w, err)
@@ -353,12 +357,18 @@ func validIncidentID(id string) bool {
 	return true
 }
 
-// apiHandler serves an authenticated API request on behalf of p.
-type apiHandler func(w http.ResponseWriter, r *http.Request, p principal)
+type ctxKey int
+
+const principalKey ctxKey = 0
+
+func principalOf(r *http.Request) principal {
+	p, _ := r.Context().Value(principalKey).(principal)
+	return p
+}
 
 // requireToken authenticates every /api/v1 request but the OpenAPI
-// document, and hands the principal to next.
-func (s *Server) requireToken(next apiHandler) http.Handler {
+// document.
+func (s *Server) requireToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := authenticate(s.cfg.Tokens, r)
 		if !ok {
@@ -366,6 +376,6 @@ func (s *Server) requireToken(next apiHandler) http.Handler {
 			writeProblem(w, http.StatusUnauthorized, CodeUnauthorized, "a valid bearer API token is required (Authorization: Bearer TOKEN)")
 			return
 		}
-		next(w, r, p)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -78,13 +79,19 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
-// instrument records each request's latency under route, the template
-// next is registered at ("/api/v1/incidents/{id}").
-func (m *metrics) instrument(route string, next http.Handler) http.Handler {
+// instrument is mux middleware recording each request's latency under its
+// route template.
+func (m *metrics) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
+		route := "unmatched"
+		if cr := mux.CurrentRoute(r); cr != nil {
+			if t, err := cr.GetPathTemplate(); err == nil {
+				route = t
+			}
+		}
 		code := rec.code
 		if code == 0 {
 			code = http.StatusOK

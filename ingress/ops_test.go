@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"github.com/incidentd/incidentd/internal/testenv"
 )
 
@@ -35,8 +37,26 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 	registered := map[string]bool{}
-	for _, pattern := range h.srv.patterns {
-		registered[pattern] = true
+	err := h.srv.router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		tpl, err := route.GetPathTemplate()
+		if err != nil {
+			tpl = "/" // the dashboard's catch-all has a prefix only
+		}
+		methods, err := route.GetMethods()
+		if err != nil {
+			t.Errorf("route %s has no methods", tpl)
+			return nil
+		}
+		for _, m := range methods {
+			if m == http.MethodHead {
+				continue
+			}
+			registered[m+" "+tpl] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	var missing, extra []string
 	for k := range registered {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/slack-go/slack"
@@ -35,8 +36,7 @@ type Server struct {
 	notFound notFoundFunc
 
 	workspaces map[string]workspace // by team id
-	router     *http.ServeMux
-	patterns   []string // every registered "METHOD /path", for the OpenAPI check
+	router     *mux.Router
 
 	bg     sync.WaitGroup // best-effort Slack replies after the ack
 	bgStop chan struct{}  // closed at shutdown: cancels those replies
@@ -174,86 +174,51 @@ func (s *Server) close() {
 	s.consumer.Close()
 }
 
-// routes registers every route on a net/http ServeMux ("METHOD /path"
-// patterns, {id} read with r.PathValue); openapi.json documents exactly
-// these (TestOpenAPIMatchesRoutes). The standard mux matches without
-// regular expressions and without copying the request, and each route's
-// metrics label is fixed when it is registered: an API write pays none of
-// that per request.
-func (s *Server) routes() *http.ServeMux {
-	m := http.NewServeMux()
-	handle := func(pattern string, h http.Handler) {
-		_, path, _ := strings.Cut(pattern, " ")
-		s.patterns = append(s.patterns, pattern)
-		m.Handle(pattern, s.metrics.instrument(path, s.limitBody(h)))
-	}
-
-	handle("GET /healthz", http.HandlerFunc(s.healthz))
-	handle("GET /readyz", http.HandlerFunc(s.readyz))
-	handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
-
-	handle("POST /slack/events", s.slackVerified(s.slackEvents))
-	handle("POST /slack/commands", s.slackVerified(s.slackCommands))
-	handle("POST /slack/interactions", s.slackVerified(s.slackInteractions))
-
-	handle("GET /api/v1/openapi.json", http.HandlerFunc(serveOpenAPI))
-	api := func(method, path string, h apiHandler) {
-		handle(method+" /api/v1"+path, s.requireToken(h))
-	}
-	api(http.MethodPost, "/incidents", s.apiDeclare)
-	api(http.MethodGet, "/incidents", s.apiList)
-	api(http.MethodGet, "/incidents/{id}", s.apiGet)
-	for _, w := range apiWrites {
-		api(http.MethodPost, "/incidents/{id}/"+w.path, s.apiWrite(w))
-	}
-	api(http.MethodGet, "/analytics", s.apiAnalytics)
-	api(http.MethodGet, "/outbox", s.apiOutbox)
-	api(http.MethodGet, "/policy", s.apiPolicy)
-
-	// Everything else: the dashboard's pages (GET and HEAD outside /api/
-	// and /slack/), or a problem document: 405 on a page or on a route's
-	// path asked with another method, 404 otherwise.
-	pages := s.metrics.instrument("/", s.limitBody(web.Handler()))
-	notFound := s.metrics.instrument("unmatched", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// routes registers every route; openapi.json documents exactly these
+// (TestOpenAPIMatchesRoutes).
+func (s *Server) routes() *mux.Router {
+	r := mux.NewRouter()
+	r.Use(s.metrics.instrument, s.limitBody)
+	r.NotFoundHandler = s.metrics.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, CodeNotFound, "no such route: "+r.URL.Path)
 	}))
-	notAllowed := s.metrics.instrument("unmatched", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	r.MethodNotAllowedHandler = s.metrics.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
 	}))
-	s.patterns = append(s.patterns, "GET /")
-	m.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		page := isPage(r.URL.Path)
-		switch {
-		case page && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-			pages.ServeHTTP(w, r)
-		case page || routedForOtherMethod(m, r):
-			notAllowed.ServeHTTP(w, r)
-		default:
-			notFound.ServeHTTP(w, r)
-		}
-	}))
-	return m
-}
 
-// isPage reports whether a path may be one of the dashboard's pages.
-func isPage(p string) bool {
-	return !strings.HasPrefix(p, "/api/") && !strings.HasPrefix(p, "/slack/")
-}
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	r.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 
-// routedForOtherMethod reports whether m has a route (other than the
-// catch-all) for r's path under another method.
-func routedForOtherMethod(m *http.ServeMux, r *http.Request) bool {
-	for _, method := range []string{http.MethodGet, http.MethodPost} {
-		if method == r.Method {
-			continue
-		}
-		probe := *r
-		probe.Method = method
-		if _, pattern := m.Handler(&probe); pattern != "" && pattern != "/" {
-			return true
-		}
+	r.HandleFunc("/slack/events", s.slackVerified(s.slackEvents)).Methods(http.MethodPost)
+	r.HandleFunc("/slack/commands", s.slackVerified(s.slackCommands)).Methods(http.MethodPost)
+	r.HandleFunc("/slack/interactions", s.slackVerified(s.slackInteractions)).Methods(http.MethodPost)
+
+	r.HandleFunc("/api/v1/openapi.json", serveOpenAPI).Methods(http.MethodGet)
+	api := func(path string, h http.HandlerFunc, method string) {
+		r.Handle("/api/v1"+path, s.requireToken(h)).Methods(method)
 	}
-	return false
+	api("/incidents", s.apiDeclare, http.MethodPost)
+	api("/incidents", s.apiList, http.MethodGet)
+	api("/incidents/{id}", s.apiGet, http.MethodGet)
+	for _, w := range apiWrites {
+		api("/incidents/{id}/"+w.path, s.apiWrite(w), http.MethodPost)
+	}
+	api("/analytics", s.apiAnalytics, http.MethodGet)
+	api("/outbox", s.apiOutbox, http.MethodGet)
+	api("/policy", s.apiPolicy, http.MethodGet)
+
+	// The dashboard's pages: every other GET outside /api and /slack.
+	// isPage comes first: a matching path prefix would clear a method
+	// mismatch found on an API route (gorilla/mux), turning 405 into 404.
+	r.MatcherFunc(isPage).PathPrefix("/").Methods(http.MethodGet, http.MethodHead).Handler(web.Handler())
+	return r
+}
+
+// isPage matches the paths the dashboard's pages may have.
+func isPage(r *http.Request, _ *mux.RouteMatch) bool {
+	p := r.URL.Path
+	return !strings.HasPrefix(p, "/api/") && !strings.HasPrefix(p, "/slack/")
 }
 
 // limitBody bounds every request body.
