@@ -288,14 +288,27 @@ const (
 	sqlSortRank     = "if(indexOf(?, severity) = 0, 1000000, indexOf(?, severity))"
 )
 
+// listKeyColumns are the columns list filters and orders read: the first
+// pass of a list query deduplicates these only, not whole rows.
+var listKeyColumns = []string{"incident", "status", "severity", "assignee", "declared_ms", "updated_ms", "title"}
+
 // sqlList builds a list query: the latest states of a tenant, filtered,
 // ordered by keys, after the cursor position if any, limited. It returns
 // the statement and its arguments in order.
+//
+// It runs in two passes. The first picks the page's incidents from the
+// latest version of the few columns filters and orders use; the second
+// reads those incidents' whole latest rows and orders them again. On
+// 18.16, deduplicating whole rows (LIMIT 1 BY) cost two to three times as
+// much as the narrow pass for a tenant of many incidents.
 func sqlList(t tableSet, tenant string, filters []listFilter, keys []sortKey, keyArgs [][]any, after []any, limit int) (string, []any) {
 	var b strings.Builder
-	args := []any{tenant}
+	args := []any{tenant, tenant}
 	b.WriteString("SELECT " + strings.Join(incidentColumns, ", ") + " FROM (")
-	b.WriteString(sqlLatestIncidents(t))
+	b.WriteString("SELECT " + strings.Join(incidentColumns, ", ") + " FROM " + t.incidents() + " WHERE tenant = ? AND incident IN (")
+	b.WriteString("SELECT incident FROM (")
+	b.WriteString("SELECT " + strings.Join(listKeyColumns, ", ") + " FROM " + t.incidents() +
+		" WHERE tenant = ? ORDER BY incident, version DESC LIMIT 1 BY incident")
 	b.WriteString(") WHERE 1 = 1")
 	for _, f := range filters {
 		b.WriteString(" AND " + f.SQL)
@@ -325,20 +338,25 @@ func sqlList(t tableSet, tenant string, filters []listFilter, keys []sortKey, ke
 		}
 		b.WriteString(")")
 	}
-	b.WriteString(" ORDER BY ")
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteString(", ")
+	order := func() {
+		b.WriteString(" ORDER BY ")
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(k.Expr)
+			args = append(args, keyArgs[i]...)
+			if k.Desc {
+				b.WriteString(" DESC")
+			} else {
+				b.WriteString(" ASC")
+			}
 		}
-		b.WriteString(k.Expr)
-		args = append(args, keyArgs[i]...)
-		if k.Desc {
-			b.WriteString(" DESC")
-		} else {
-			b.WriteString(" ASC")
-		}
+		b.WriteString(fmt.Sprintf(" LIMIT %d", limit))
 	}
-	b.WriteString(fmt.Sprintf(" LIMIT %d", limit))
+	order()
+	b.WriteString(") ORDER BY incident, version DESC LIMIT 1 BY incident)")
+	order()
 	return b.String(), args
 }
 
