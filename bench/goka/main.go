@@ -11,6 +11,8 @@
 //
 // It is a separate module so goka and sarama stay out of incidentd's go.mod.
 // "make bench" runs it; alone: cd bench/goka && go run . -n 20000
+// (-only processor runs the contenders whose name has that word,
+// -cpuprofile FILE profiles the whole run).
 package main
 
 import (
