@@ -300,7 +300,9 @@ var listKeyColumns = []string{"incident", "status", "severity", "assignee", "dec
 // latest version of the few columns filters and orders use; the second
 // reads those incidents' whole latest rows and orders them again. On
 // 18.16, deduplicating whole rows (LIMIT 1 BY) cost two to three times as
-// much as the narrow pass for a tenant of many incidents.
+// much as the narrow pass for a tenant of many incidents. An incident
+// stored anew between the passes shows its newer row, in the page the
+// older one earned it.
 func sqlList(t tableSet, tenant string, filters []listFilter, keys []sortKey, keyArgs [][]any, after []any, limit int) (string, []any) {
 	var b strings.Builder
 	args := []any{tenant, tenant}
