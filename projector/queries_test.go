@@ -345,3 +345,59 @@ func TestNotReady(t *testing.T) {
 		t.Errorf("Get before migration: %v, want ErrNotReady", err)
 	}
 }
+
+// TestListReadsOnlyTheLatestRow: an incident whose state rows are not
+// merged yet (two inserts, two parts) is listed by its latest row only:
+// filters that its older row matches and its latest does not leave it out.
+func TestListReadsOnlyTheLatestRow(t *testing.T) {
+	t.Parallel() // owns its ClickHouse server
+	ch := testenv.StartClickHouse(t)
+	conn, err := projector.OpenClickHouse(ch.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := context.Background()
+	const db = "incidentd"
+	if err := projector.Migrate(ctx, conn, db); err != nil {
+		t.Fatal(err)
+	}
+	insert := func(id string, version int, title, severity, status, assignee string) {
+		t.Helper()
+		err := conn.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.incidents (incident, tenant, version, title, severity, status, assignee, declared_ms, updated_ms)
+			SELECT '%s', 'acme', %d, '%s', '%s', '%s', '%s', %d, %d`, db, id, version, title, severity, status, assignee,
+			t0.UnixMilli(), t0.UnixMilli()+int64(version)))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert("X", 1, "disk full", "SEV1", "open", "U1")
+	insert("Y", 1, "disk slow", "SEV1", "open", "U1")
+	insert("X", 2, "renamed", "SEV3", "resolved", "U2") // a part of its own
+	q := projector.NewQueries(conn, db)
+	for name, tc := range map[string]struct {
+		lq   projector.ListQuery
+		want []string
+	}{
+		"all":       {projector.ListQuery{Sort: projector.SortNewest}, []string{"Y", "X"}},
+		"open only": {projector.ListQuery{Status: []incident.Status{incident.StatusOpen}}, []string{"Y"}},
+		"SEV1":      {projector.ListQuery{Severity: []string{"SEV1"}}, []string{"Y"}},
+		"assignee":  {projector.ListQuery{Assignee: "U1"}, []string{"Y"}},
+		"search":    {projector.ListQuery{Search: "disk"}, []string{"Y"}},
+	} {
+		page, err := q.List(ctx, "acme", tc.lq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range page.Incidents {
+			got = append(got, s.Incident)
+			if s.Incident == "X" && (s.Version != 2 || s.Status != incident.StatusResolved) {
+				t.Errorf("%s: X listed as version %d, %s; want its latest row, version 2, resolved", name, s.Version, s.Status)
+			}
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: listed %v, want %v", name, got, tc.want)
+		}
+	}
+}
