@@ -249,13 +249,6 @@ func sqlLatestStates(t tableSet) string {
 
 // --- queries ---
 
-// sqlLatestIncidents is the deduplicated current state of a tenant's
-// incidents, the inner part of every list query.
-func sqlLatestIncidents(t tableSet) string {
-	return "SELECT " + strings.Join(incidentColumns, ", ") + " FROM " + t.incidents() +
-		" WHERE tenant = ? ORDER BY incident, version DESC LIMIT 1 BY incident"
-}
-
 // listFilter is one condition of a list query with its bound arguments.
 type listFilter struct {
 	SQL  string
@@ -288,29 +281,21 @@ const (
 	sqlSortRank     = "if(indexOf(?, severity) = 0, 1000000, indexOf(?, severity))"
 )
 
-// listKeyColumns are the columns list filters and orders read: the first
-// pass of a list query deduplicates these only, not whole rows.
-var listKeyColumns = []string{"incident", "status", "severity", "assignee", "declared_ms", "updated_ms", "title"}
-
 // sqlList builds a list query: the latest states of a tenant, filtered,
 // ordered by keys, after the cursor position if any, limited. It returns
 // the statement and its arguments in order.
 //
-// It runs in two passes. The first picks the page's incidents from the
-// latest version of the few columns filters and orders use; the second
-// reads those incidents' whole latest rows and orders them again. On
-// 18.16, deduplicating whole rows (LIMIT 1 BY) cost two to three times as
-// much as the narrow pass for a tenant of many incidents. An incident
-// stored anew between the passes shows its newer row, in the page the
-// older one earned it.
+// The latest states come from FINAL, which on the incidents table
+// (ReplacingMergeTree(version) ordered by tenant and incident) merges the
+// tenant's rows in key order as it reads them: no sort, unlike LIMIT 1 BY,
+// which on 18.16 cost twice as much for a tenant of 50,000 incidents. The
+// filters stay outside the FINAL subquery, so they see merged rows only
+// (TestListReadsOnlyTheLatestRow).
 func sqlList(t tableSet, tenant string, filters []listFilter, keys []sortKey, keyArgs [][]any, after []any, limit int) (string, []any) {
 	var b strings.Builder
-	args := []any{tenant, tenant}
+	args := []any{tenant}
 	b.WriteString("SELECT " + strings.Join(incidentColumns, ", ") + " FROM (")
-	b.WriteString("SELECT " + strings.Join(incidentColumns, ", ") + " FROM " + t.incidents() + " WHERE tenant = ? AND incident IN (")
-	b.WriteString("SELECT incident FROM (")
-	b.WriteString("SELECT " + strings.Join(listKeyColumns, ", ") + " FROM " + t.incidents() +
-		" WHERE tenant = ? ORDER BY incident, version DESC LIMIT 1 BY incident")
+	b.WriteString("SELECT " + strings.Join(incidentColumns, ", ") + " FROM " + t.incidents() + " FINAL WHERE tenant = ?")
 	b.WriteString(") WHERE 1 = 1")
 	for _, f := range filters {
 		b.WriteString(" AND " + f.SQL)
@@ -340,25 +325,20 @@ func sqlList(t tableSet, tenant string, filters []listFilter, keys []sortKey, ke
 		}
 		b.WriteString(")")
 	}
-	order := func() {
-		b.WriteString(" ORDER BY ")
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(k.Expr)
-			args = append(args, keyArgs[i]...)
-			if k.Desc {
-				b.WriteString(" DESC")
-			} else {
-				b.WriteString(" ASC")
-			}
+	b.WriteString(" ORDER BY ")
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
 		}
-		b.WriteString(fmt.Sprintf(" LIMIT %d", limit))
+		b.WriteString(k.Expr)
+		args = append(args, keyArgs[i]...)
+		if k.Desc {
+			b.WriteString(" DESC")
+		} else {
+			b.WriteString(" ASC")
+		}
 	}
-	order()
-	b.WriteString(") ORDER BY incident, version DESC LIMIT 1 BY incident)")
-	order()
+	b.WriteString(fmt.Sprintf(" LIMIT %d", limit))
 	return b.String(), args
 }
 

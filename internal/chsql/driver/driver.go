@@ -88,7 +88,6 @@ func main() {
 	query("latest states", bind(sqlLatestStates(live), groupSet{"inc-1", "inc-2", "inc-9"}))
 
 	// Queries (queries.go).
-	query("latest incidents", bind(sqlLatestIncidents(live), tenant))
 	rank := []any{severities, severities}
 	orders := []struct {
 		name    string
