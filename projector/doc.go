@@ -17,9 +17,10 @@
 //     from. A rejection is stored under the tenant that sent the command, so
 //     another tenant's rejections never show in a timeline.
 //   - incidents: the folded state of every declared incident, one row per
-//     incident and version (ReplacingMergeTree(version)). Queries pick the
-//     latest version themselves (LIMIT 1 BY), since merges are not immediate
-//     and FINAL is costly.
+//     incident and version (ReplacingMergeTree(version)). Merges are not
+//     immediate, so queries pick the latest version themselves: a list reads
+//     the tenant's rows with FINAL (merged in key order while read, cheaper
+//     than sorting them), a lookup of a few incidents uses LIMIT 1 BY.
 //
 // All SQL is in sql.go, as named constants and functions.
 //
