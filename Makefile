@@ -45,8 +45,8 @@ vet: ## go vet
 fmt: ## fail if any file is not gofmt-formatted
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
-bench: setup ## run the benchmarks and print a table, then the processor against goka and a bare passthrough
-	$(GO) test -run='^$$' -bench=. -benchtime=$(BENCHTIME) -count=1 -timeout=30m ./... | tee bench.out | $(GO) run ./internal/benchtable
+bench: setup ## run the benchmarks, one package at a time, and print a table; then the processor against goka and a bare passthrough
+	$(GO) test -p 1 -run='^$$' -bench=. -benchtime=$(BENCHTIME) -count=1 -timeout=30m ./... | tee bench.out | $(GO) run ./internal/benchtable
 	cd bench/goka && $(GO) run . -n 20000 -runs 3
 
 clean: ## remove build output and local data
