@@ -22,8 +22,7 @@ type OutboxJSON struct {
 // would have posted to Slack when Slack is not configured), newest first,
 // only entries of the caller's tenant's incidents (as the results tracker
 // knows them). 404 when there is no outbox.
-func (s *Server) apiOutbox(w http.ResponseWriter, r *http.Request) {
-	p := principalOf(r)
+func (s *Server) apiOutbox(w http.ResponseWriter, r *http.Request, p principal) {
 	if s.cfg.OutboxPath == "" {
 		writeProblem(w, http.StatusNotFound, CodeNotFound, "no outbox: the notifier posts to Slack")
 		return
@@ -58,6 +57,6 @@ func (s *Server) apiOutbox(w http.ResponseWriter, r *http.Request) {
 
 // apiPolicy is GET /api/v1/policy: the rules' configurable part, so the
 // dashboard offers the severity levels this deployment has.
-func (s *Server) apiPolicy(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) apiPolicy(w http.ResponseWriter, _ *http.Request, _ principal) {
 	writeJSON(w, http.StatusOK, map[string]any{"severities": s.cfg.Policy.Severities})
 }

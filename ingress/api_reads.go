@@ -43,8 +43,7 @@ func (s *Server) viewsReady(w http.ResponseWriter) bool {
 }
 
 // apiGet is GET /api/v1/incidents/{id}[?min_version=N].
-func (s *Server) apiGet(w http.ResponseWriter, r *http.Request) {
-	p := principalOf(r)
+func (s *Server) apiGet(w http.ResponseWriter, r *http.Request, p principal) {
 	id := mux.Vars(r)["id"]
 	var minVersion uint64
 	if v := r.URL.Query().Get("min_version"); v != "" {
@@ -116,8 +115,7 @@ func (s *Server) awaitVersion(ctx context.Context, tenant, id string, want uint6
 }
 
 // apiList is GET /api/v1/incidents.
-func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
-	p := principalOf(r)
+func (s *Server) apiList(w http.ResponseWriter, r *http.Request, p principal) {
 	q, err := parseListQuery(r.URL.Query(), s.cfg.Policy)
 	if err != nil {
 		writeBodyError(w, err)
@@ -252,8 +250,7 @@ func parseBucket(s string) (time.Duration, error) {
 const maxBuckets = 10_000
 
 // apiAnalytics is GET /api/v1/analytics?from=&to=&bucket=.
-func (s *Server) apiAnalytics(w http.ResponseWriter, r *http.Request) {
-	p := principalOf(r)
+func (s *Server) apiAnalytics(w http.ResponseWriter, r *http.Request, p principal) {
 	v := r.URL.Query()
 	q := projector.AnalyticsQuery{Bucket: 24 * time.Hour}
 	var err error

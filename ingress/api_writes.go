@@ -168,8 +168,7 @@ func writeBodyError(w http.ResponseWriter, err error) {
 }
 
 // apiDeclare is POST /api/v1/incidents.
-func (s *Server) apiDeclare(w http.ResponseWriter, r *http.Request) {
-	p := principalOf(r)
+func (s *Server) apiDeclare(w http.ResponseWriter, r *http.Request, p principal) {
 	body, err := readBody(r)
 	if err != nil {
 		writeBodyError(w, err)
@@ -212,9 +211,8 @@ func (s *Server) apiDeclare(w http.ResponseWriter, r *http.Request) {
 }
 
 // apiWrite returns the handler of one POST /api/v1/incidents/{id}/PATH.
-func (s *Server) apiWrite(spec apiWrite) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		p := principalOf(r)
+func (s *Server) apiWrite(spec apiWrite) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request, p principal) {
 		id := mux.Vars(r)["id"]
 		body, err := readBody(r)
 		if err != nil {
@@ -357,18 +355,13 @@ func validIncidentID(id string) bool {
 	return true
 }
 
-type ctxKey int
-
-const principalKey ctxKey = 0
-
-func principalOf(r *http.Request) principal {
-	p, _ := r.Context().Value(principalKey).(principal)
-	return p
-}
+// apiHandler serves an authenticated API request on behalf of p.
+type apiHandler func(w http.ResponseWriter, r *http.Request, p principal)
 
 // requireToken authenticates every /api/v1 request but the OpenAPI
-// document.
-func (s *Server) requireToken(next http.Handler) http.Handler {
+// document, and hands the principal to next (no copy of the request to
+// carry it in a context).
+func (s *Server) requireToken(next apiHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := authenticate(s.cfg.Tokens, r)
 		if !ok {
@@ -376,6 +369,6 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 			writeProblem(w, http.StatusUnauthorized, CodeUnauthorized, "a valid bearer API token is required (Authorization: Bearer TOKEN)")
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+		next(w, r, p)
 	})
 }

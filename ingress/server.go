@@ -195,7 +195,7 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/slack/interactions", s.slackVerified(s.slackInteractions)).Methods(http.MethodPost)
 
 	r.HandleFunc("/api/v1/openapi.json", serveOpenAPI).Methods(http.MethodGet)
-	api := func(path string, h http.HandlerFunc, method string) {
+	api := func(path string, h apiHandler, method string) {
 		r.Handle("/api/v1"+path, s.requireToken(h)).Methods(method)
 	}
 	api("/incidents", s.apiDeclare, http.MethodPost)
