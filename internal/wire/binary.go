@@ -23,7 +23,8 @@ const (
 	binState   byte = 3
 )
 
-var binTypes = map[string]byte{TypeCommand: binCommand, TypeEvent: binEvent, TypeState: binState}
+// binNames names the record types by their type byte.
+var binNames = [...]string{binCommand: TypeCommand, binEvent: TypeEvent, binState: TypeState}
 
 // The range of times a record can carry: years 0 to 9999, as RFC 3339 and
 // version 1 allowed.
@@ -421,19 +422,18 @@ func (d *dec) message(num protowire.Number, typ protowire.Type) incident.SlackMe
 	return s
 }
 
-// open checks a version 2 record's type byte and returns a reader of its
-// message.
-func open(b []byte, typ string) (dec, error) {
+// open checks a version 2 record's type byte against want and returns a
+// reader of its message.
+func open(b []byte, want byte) (dec, error) {
+	typ := binNames[want]
 	if len(b) < 2 {
 		return dec{}, fmt.Errorf("%w: %s: no record type", ErrMalformed, typ)
 	}
-	if want := binTypes[typ]; b[1] != want {
-		for name, t := range binTypes {
-			if t == b[1] {
-				return dec{}, fmt.Errorf("%w: %q, want %q", ErrWrongType, name, typ)
-			}
+	if got := b[1]; got != want {
+		if int(got) < len(binNames) && binNames[got] != "" {
+			return dec{}, fmt.Errorf("%w: %q, want %q", ErrWrongType, binNames[got], typ)
 		}
-		return dec{}, fmt.Errorf("%w: %s: unknown record type %d", ErrMalformed, typ, b[1])
+		return dec{}, fmt.Errorf("%w: %s: unknown record type %d", ErrMalformed, typ, got)
 	}
 	return dec{b: b, s: string(b), i: 2, end: len(b)}, nil
 }
@@ -446,7 +446,7 @@ func (d *dec) close(typ string) error {
 }
 
 func decodeCommandV2(b []byte) (incident.Command, error) {
-	d, err := open(b, TypeCommand)
+	d, err := open(b, binCommand)
 	if err != nil {
 		return incident.Command{}, err
 	}
@@ -492,7 +492,7 @@ func decodeCommandV2(b []byte) (incident.Command, error) {
 }
 
 func decodeEventV2(b []byte) (incident.Event, error) {
-	d, err := open(b, TypeEvent)
+	d, err := open(b, binEvent)
 	if err != nil {
 		return incident.Event{}, err
 	}
@@ -559,7 +559,7 @@ func decodeEventV2(b []byte) (incident.Event, error) {
 }
 
 func decodeStateV2(b []byte) (incident.State, error) {
-	d, err := open(b, TypeState)
+	d, err := open(b, binState)
 	if err != nil {
 		return incident.State{}, err
 	}
