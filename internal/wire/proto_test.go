@@ -3,6 +3,7 @@ package wire_test
 import (
 	"bytes"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 	_ "google.golang.org/protobuf/types/known/timestamppb" // registers google/protobuf/timestamp.proto
 
+	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/wire"
 )
 
@@ -111,6 +113,19 @@ func TestProtoMatchesCode(t *testing.T) {
 		b, _ := wire.EncodeState(s)
 		recs = append(recs, b)
 	}
+	// A nested message longer than 127 bytes takes a two-byte length,
+	// which the encoder writes after the message (enc.sub).
+	long := cmds[0]
+	long.Kind = incident.PinMessage
+	long.Message = incident.SlackMessage{Channel: "C1", TS: "1.2", Author: "U7", Text: strings.Repeat("error rate 40% ", 20), At: at}
+	b, err := wire.EncodeCommand(long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := wire.DecodeCommand(b); err != nil || !reflect.DeepEqual(got, long) {
+		t.Fatalf("long message round trip: %v\n got %+v\nwant %+v", err, got, long)
+	}
+	recs = append(recs, b)
 	names := map[byte]protoreflect.Name{1: "Command", 2: "Event", 3: "State"}
 	for i, rec := range recs {
 		if rec[0] != wire.Version {
