@@ -129,7 +129,6 @@ func BenchmarkQueries(b *testing.B) {
 		slices.Sort(ds)
 		return float64(ds[len(ds)/2].Microseconds()) / 1000
 	}
-	b.ResetTimer()
 	for b.Loop() {
 		for _, tenant := range []struct{ name, id string }{{"big", "big"}, {"typical", "t7"}} {
 			worst, worstName := 0.0, ""
