@@ -9,6 +9,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/ingress/web"
 )
 
 // The incident card's interactive elements. Ingress's interaction receiver
@@ -48,9 +49,10 @@ const (
 	maxOptions = 100  // options of a static_select
 )
 
-// DashboardLink is the dashboard page of an incident.
+// DashboardLink is the dashboard page of an incident: the path ingress's
+// dashboard handler serves for it.
 func DashboardLink(base, incidentID string) string {
-	return strings.TrimRight(base, "/") + "/incidents/" + url.PathEscape(incidentID)
+	return strings.TrimRight(base, "/") + web.IncidentPathPrefix + url.PathEscape(incidentID)
 }
 
 // CardText is the card's plain-text fallback (notifications, screen
