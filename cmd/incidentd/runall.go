@@ -25,11 +25,14 @@ func setupRunAll(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 		runs = append(runs, s.setup(fs))
 	}
 	return func(ctx context.Context, e *env) error {
+		// The broker outlives ctx: Ctrl-C stops the services first (they
+		// leave their groups, finish their transactions, close their
+		// clients), then the broker they talk to.
 		var brokerDone chan error
-		ctx, cancelBroker := context.WithCancel(ctx)
+		bctx, cancelBroker := context.WithCancel(context.WithoutCancel(ctx))
 		defer cancelBroker()
 		if len(e.Kafka.Brokers) == 0 {
-			addr, done, err := startBroker(ctx, e, *brokerAddr)
+			addr, done, err := startBroker(bctx, e, *brokerAddr)
 			if err != nil {
 				return err
 			}
