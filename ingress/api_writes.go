@@ -54,7 +54,10 @@ var apiWrites = []apiWrite{
 			return c, err
 		}
 		c.Title = v.Title
-		return c, required("title", strings.TrimSpace(v.Title))
+		if err := required("title", strings.TrimSpace(v.Title)); err != nil {
+			return c, err
+		}
+		return c, checkField("title", strings.TrimSpace(v.Title), incident.MaxTitle, false)
 	}},
 	{"assign", incident.Assign, func(b []byte, c incident.Command) (incident.Command, error) {
 		var v struct {
@@ -71,7 +74,7 @@ var apiWrites = []apiWrite{
 			return c, fieldError("person is required (\"\" unassigns)")
 		}
 		c.Role, c.Person = incident.Role(v.Role), *v.Person
-		return c, nil
+		return c, checkField("person", strings.TrimSpace(c.Person), incident.MaxPerson, false)
 	}},
 	{"acknowledge", incident.Acknowledge, nil},
 	{"mitigate", incident.Mitigate, nil},
@@ -85,7 +88,10 @@ var apiWrites = []apiWrite{
 			return c, err
 		}
 		c.Note = v.Note
-		return c, required("note", strings.TrimSpace(v.Note))
+		if err := required("note", strings.TrimSpace(v.Note)); err != nil {
+			return c, err
+		}
+		return c, checkField("note", strings.TrimSpace(v.Note), incident.MaxNote, true)
 	}},
 	{"impact-started", incident.SetImpactStarted, func(b []byte, c incident.Command) (incident.Command, error) {
 		var v struct {
@@ -106,17 +112,33 @@ var apiWrites = []apiWrite{
 	}},
 }
 
-// bodyError is a request body the API refuses; status and code say how.
+// bodyError is a request the API refuses; status and code say how. The
+// detail is shown to the caller; cause, if any, only logged.
 type bodyError struct {
 	status int
 	code   string
 	detail string
+	cause  error
 }
 
 func (e *bodyError) Error() string { return e.detail }
 
 func fieldError(format string, args ...any) error {
-	return &bodyError{http.StatusUnprocessableEntity, CodeInvalidField, fmt.Sprintf(format, args...)}
+	return &bodyError{http.StatusUnprocessableEntity, CodeInvalidField, fmt.Sprintf(format, args...), nil}
+}
+
+// checkField applies the model's text rule (incident.CheckLine, or
+// CheckText for several lines) to a user-supplied field: 422 naming the
+// field and what is wrong.
+func checkField(name, v string, max int, multiline bool) error {
+	check := incident.CheckLine
+	if multiline {
+		check = incident.CheckText
+	}
+	if err := check(v, max); err != nil {
+		return fieldError("%s %s", name, err)
+	}
+	return nil
 }
 
 func required(name, v string) error {
@@ -153,25 +175,29 @@ func readBody(r *http.Request) ([]byte, error) {
 func readBodyError(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return &bodyError{http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", mbe.Limit)}
+		return &bodyError{http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", mbe.Limit), nil}
 	}
-	return &bodyError{http.StatusBadRequest, CodeMalformedBody, "reading the body: " + err.Error()}
+	return &bodyError{http.StatusBadRequest, CodeMalformedBody, "the request body could not be read", err}
 }
 
-func writeBodyError(w http.ResponseWriter, err error) {
+// writeBodyError answers a refused request with its problem document and
+// logs the cause the caller is not shown.
+func (s *Server) writeBodyError(w http.ResponseWriter, r *http.Request, err error) {
 	var be *bodyError
-	if errors.As(err, &be) {
-		writeProblem(w, be.status, be.code, be.detail)
-		return
+	if !errors.As(err, &be) {
+		be = &bodyError{http.StatusBadRequest, CodeMalformedBody, "the request could not be read", err}
 	}
-	writeProblem(w, http.StatusBadRequest, CodeMalformedBody, err.Error())
+	if be.cause != nil {
+		s.log.Info("request refused", "request_id", requestID(w), "path", r.URL.Path, "status", be.status, "err", be.cause)
+	}
+	writeProblem(w, be.status, be.code, be.detail)
 }
 
 // apiDeclare is POST /api/v1/incidents.
 func (s *Server) apiDeclare(w http.ResponseWriter, r *http.Request, p principal) {
 	body, err := readBody(r)
 	if err != nil {
-		writeBodyError(w, err)
+		s.writeBodyError(w, r, err)
 		return
 	}
 	var v struct {
@@ -179,11 +205,15 @@ func (s *Server) apiDeclare(w http.ResponseWriter, r *http.Request, p principal)
 		Severity string `json:"severity"`
 	}
 	if err := decodeBody(body, &v); err != nil {
-		writeBodyError(w, err)
+		s.writeBodyError(w, r, err)
 		return
 	}
-	if strings.TrimSpace(v.Title) == "" {
-		writeProblem(w, http.StatusUnprocessableEntity, CodeInvalidField, "title is required")
+	if err := required("title", strings.TrimSpace(v.Title)); err != nil {
+		s.writeBodyError(w, r, err)
+		return
+	}
+	if err := checkField("title", strings.TrimSpace(v.Title), incident.MaxTitle, false); err != nil {
+		s.writeBodyError(w, r, err)
 		return
 	}
 	key, ok := s.idempotencyKey(w, r)
@@ -216,7 +246,7 @@ func (s *Server) apiWrite(spec apiWrite) apiHandler {
 		id := mux.Vars(r)["id"]
 		body, err := readBody(r)
 		if err != nil {
-			writeBodyError(w, err)
+			s.writeBodyError(w, r, err)
 			return
 		}
 		c := incident.Command{Incident: id, Tenant: p.Tenant, Actor: p.Name, At: s.cfg.Now().UTC(), Kind: spec.kind}
@@ -226,7 +256,7 @@ func (s *Server) apiWrite(spec apiWrite) apiHandler {
 			err = decodeBody(body, &struct{}{})
 		}
 		if err != nil {
-			writeBodyError(w, err)
+			s.writeBodyError(w, r, err)
 			return
 		}
 		if !validIncidentID(id) {
@@ -262,7 +292,7 @@ func (s *Server) apiWrite(spec apiWrite) apiHandler {
 func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request, c incident.Command) {
 	wait, err := s.parseWait(r)
 	if err != nil {
-		writeBodyError(w, err)
+		s.writeBodyError(w, r, err)
 		return
 	}
 	if err := s.submit(r.Context(), "api", c); err != nil {
@@ -310,7 +340,7 @@ func (s *Server) parseWait(r *http.Request) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
-		return 0, &bodyError{http.StatusBadRequest, CodeInvalidField, fmt.Sprintf("wait=%q: want a duration such as 2s (at most %v)", v, s.cfg.MaxWait)}
+		return 0, &bodyError{http.StatusBadRequest, CodeInvalidField, fmt.Sprintf("wait=%q: want a duration such as 2s (at most %v)", v, s.cfg.MaxWait), nil}
 	}
 	return min(d, s.cfg.MaxWait), nil
 }
