@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -174,10 +173,7 @@ func TestSlackMentionDeclares(t *testing.T) {
 	defer cancel()
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
-	// A port of its own, not :0: the card's links are derived from
-	// -ingress.addr.
-	ingressAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	args := []string{"run", "-data-dir=" + dir, "-broker.addr=127.0.0.1:0", "-ingress.addr=" + ingressAddr,
+	args := []string{"run", "-data-dir=" + dir, "-broker.addr=127.0.0.1:0", "-ingress.addr=127.0.0.1:0",
 		"-processor.http-addr=127.0.0.1:0", "-projector.clickhouse-addr=127.0.0.1:1", "-ingress.clickhouse-addr=127.0.0.1:1"}
 	go func() { done <- run(ctx, args, &out, &errOut) }()
 	addrRE := regexp.MustCompile(`incidentd ingress:\s+http://([0-9.:]+)/ \(dashboard\)`)
@@ -243,9 +239,9 @@ func TestSlackMentionDeclares(t *testing.T) {
 		return false
 	})
 
-	// The card's "Open incident" link is on the ingress run serves, and
-	// opens the incident's page of the dashboard.
-	link := "http://" + ingressAddr + "/incidents/" + want
+	// The card's "Open incident" link is on the ingress run serves (the
+	// port the kernel gave it), and opens the incident's dashboard page.
+	link := "http://" + addr + "/incidents/" + want
 	if !strings.Contains(cardBlocks, "<"+link+"|Open incident") {
 		t.Fatalf("the card does not link to %s:\n%s", link, cardBlocks)
 	}
