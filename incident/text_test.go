@@ -3,6 +3,8 @@ package incident_test
 import (
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/incidentd/incidentd/incident"
 )
@@ -68,4 +70,39 @@ func TestDecideCountsCharacters(t *testing.T) {
 			t.Errorf("title %q: %+v, want an invalid_title rejection", bad, d.Events)
 		}
 	}
+}
+
+// FuzzCheckText checks the text rule against its definition: what it
+// accepts is valid UTF-8 of at most max characters without control or
+// bidirectional formatting characters (a multi-line text may hold line
+// feeds, carriage returns and tabs), and what CheckLine accepts CheckText
+// accepts too.
+func FuzzCheckText(f *testing.F) {
+	for _, s := range []string{"", "db down", "a\u202Eb", "a\nb", "\x00", "\xff", strings.Repeat("é", 10), "a\u2069", "\u200F"} {
+		f.Add(s)
+	}
+	const max = 8
+	f.Fuzz(func(t *testing.T, s string) {
+		line, text := incident.CheckLine(s, max), incident.CheckText(s, max)
+		if line == nil && text != nil {
+			t.Fatalf("%q: a line but not a text: %v", s, text)
+		}
+		for _, c := range []struct {
+			err       error
+			multiline bool
+		}{{line, false}, {text, true}} {
+			if c.err != nil {
+				continue
+			}
+			if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
+				t.Fatalf("%q accepted (multiline %v): invalid or longer than %d", s, c.multiline, max)
+			}
+			for _, r := range s {
+				ok := !unicode.IsControl(r) || c.multiline && (r == '\n' || r == '\r' || r == '\t')
+				if !ok || incident.BidiControl(r) {
+					t.Fatalf("%q accepted (multiline %v) with %U", s, c.multiline, r)
+				}
+			}
+		}
+	})
 }
