@@ -188,10 +188,15 @@ func TestSlackBadInputAndEscaping(t *testing.T) {
 		t.Fatalf("form with a bidi isolate: %s", r.body)
 	}
 
-	// Only the good declare reached the log, with the title as typed.
-	cmds := h.commands(1)
-	if len(cmds) != 1 || cmds[0].Kind != incident.Declare || cmds[0].Title != "<!channel> pay & <http://evil.example|bank> now" {
-		t.Fatalf("commands %+v, want the one declare with the unescaped title", cmds)
+	// A title over several lines is one line, its spaces collapsed.
+	r = h.slackPost("/slack/commands", form, slashForm(teamID, channelID, "U0ALICE", "/incident", "declare db down\n\tsee  the dashboard", "trig-lines"))
+	wantStatus(t, r, http.StatusOK)
+
+	// Only the good declares reached the log, with the titles as typed.
+	cmds := h.commands(2)
+	if len(cmds) != 2 || cmds[0].Kind != incident.Declare || cmds[0].Title != "<!channel> pay & <http://evil.example|bank> now" ||
+		cmds[1].Title != "db down see the dashboard" {
+		t.Fatalf("commands %+v, want the two declares with the unescaped, one-line titles", cmds)
 	}
 }
 

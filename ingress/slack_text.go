@@ -65,6 +65,9 @@ func parseSlackText(text, actor string, pol incident.Policy) (slackRequest, erro
 	if err != nil {
 		return req, err
 	}
+	// A title typed in Slack may run over several lines ("@fire db down"
+	// and details below): it becomes one line, its spaces collapsed.
+	req.Title = strings.Join(strings.Fields(req.Title), " ")
 	if req.Title != "" {
 		if err := incident.CheckLine(req.Title, incident.MaxTitle); err != nil {
 			return slackRequest{}, usage("The title %s.", err)
