@@ -28,7 +28,7 @@ func (s *Server) viewsError(w http.ResponseWriter, r *http.Request, id string, e
 		return
 	}
 	if errors.Is(err, projector.ErrBadQuery) {
-		s.writeBodyError(w, r, badQueryParam(err))
+		s.writeRefusal(w, r, badQueryParam(err))
 		return
 	}
 	s.log.Warn("views query", "incident_id", id, "err", err)
@@ -124,7 +124,7 @@ func (s *Server) awaitVersion(ctx context.Context, tenant, id string, want uint6
 func (s *Server) apiList(w http.ResponseWriter, r *http.Request, p principal) {
 	q, err := parseListQuery(r.URL.Query(), s.cfg.Policy)
 	if err != nil {
-		s.writeBodyError(w, r, err)
+		writeBodyError(w, err)
 		return
 	}
 	if !s.viewsReady(w) {
@@ -231,13 +231,13 @@ func parseListQuery(v url.Values, pol incident.Policy) (projector.ListQuery, err
 func badQueryParam(err error) error {
 	var bq *projector.BadQueryError
 	if errors.As(err, &bq) {
-		return &bodyError{http.StatusBadRequest, CodeInvalidField, bq.Reason, nil}
+		return &bodyError{http.StatusBadRequest, CodeInvalidField, bq.Reason}
 	}
-	return &bodyError{http.StatusBadRequest, CodeInvalidField, "the query is not valid", err}
+	return refusal(http.StatusBadRequest, CodeInvalidField, "the query is not valid", err)
 }
 
 func badParam(format string, args ...any) error {
-	return &bodyError{http.StatusBadRequest, CodeInvalidField, fmt.Sprintf(format, args...), nil}
+	return &bodyError{http.StatusBadRequest, CodeInvalidField, fmt.Sprintf(format, args...)}
 }
 
 func parseTimeParam(v url.Values, name string) (time.Time, error) {
@@ -274,11 +274,11 @@ func (s *Server) apiAnalytics(w http.ResponseWriter, r *http.Request, p principa
 	q := projector.AnalyticsQuery{Bucket: projector.DefaultBucket}
 	var err error
 	if q.From, err = parseTimeParam(v, "from"); err != nil {
-		s.writeBodyError(w, r, err)
+		writeBodyError(w, err)
 		return
 	}
 	if q.To, err = parseTimeParam(v, "to"); err != nil {
-		s.writeBodyError(w, r, err)
+		writeBodyError(w, err)
 		return
 	}
 	if q.To.IsZero() {
@@ -289,7 +289,7 @@ func (s *Server) apiAnalytics(w http.ResponseWriter, r *http.Request, p principa
 	}
 	if b := v.Get("bucket"); b != "" {
 		if q.Bucket, err = parseBucket(b); err != nil {
-			s.writeBodyError(w, r, err)
+			writeBodyError(w, err)
 			return
 		}
 	}
@@ -300,7 +300,7 @@ func (s *Server) apiAnalytics(w http.ResponseWriter, r *http.Request, p principa
 	// The query layer's own limits, checked here so that a query it
 	// would refuse is the caller's 400, not a 503.
 	if err := q.Check(); err != nil {
-		s.writeBodyError(w, r, badQueryParam(err))
+		s.writeRefusal(w, r, badQueryParam(err))
 		return
 	}
 	if !s.viewsReady(w) {

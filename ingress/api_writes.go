@@ -112,19 +112,36 @@ var apiWrites = []apiWrite{
 	}},
 }
 
-// bodyError is a request the API refuses; status and code say how. The
-// detail is shown to the caller; cause, if any, only logged.
+// bodyError is a request the API refuses; status and code say how, the
+// detail is shown to the caller.
 type bodyError struct {
 	status int
 	code   string
 	detail string
-	cause  error
 }
 
 func (e *bodyError) Error() string { return e.detail }
 
+// causedError is a refusal with the error behind it, which is logged and
+// never shown: Go's words (type names, decoder messages) are not the API's.
+type causedError struct {
+	*bodyError
+	cause error
+}
+
+func (e *causedError) Unwrap() error { return e.bodyError }
+
+// refusal is a bodyError with its cause (nil: none).
+func refusal(status int, code, detail string, cause error) error {
+	be := &bodyError{status, code, detail}
+	if cause == nil {
+		return be
+	}
+	return &causedError{be, cause}
+}
+
 func fieldError(format string, args ...any) error {
-	return &bodyError{http.StatusUnprocessableEntity, CodeInvalidField, fmt.Sprintf(format, args...), nil}
+	return &bodyError{http.StatusUnprocessableEntity, CodeInvalidField, fmt.Sprintf(format, args...)}
 }
 
 // checkField applies the model's text rule (incident.CheckLine, or
@@ -175,29 +192,41 @@ func readBody(r *http.Request) ([]byte, error) {
 func readBodyError(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return &bodyError{http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", mbe.Limit), nil}
+		return &bodyError{http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", mbe.Limit)}
 	}
-	return &bodyError{http.StatusBadRequest, CodeMalformedBody, "the request body could not be read", err}
+	return refusal(http.StatusBadRequest, CodeMalformedBody, "the request body could not be read", err)
 }
 
-// writeBodyError answers a refused request with its problem document and
-// logs the cause the caller is not shown.
-func (s *Server) writeBodyError(w http.ResponseWriter, r *http.Request, err error) {
+// writeBodyError answers a refused request with its problem document; an
+// error that is not a refusal is shown only as "could not be read".
+func writeBodyError(w http.ResponseWriter, err error) {
 	var be *bodyError
 	if !errors.As(err, &be) {
-		be = &bodyError{http.StatusBadRequest, CodeMalformedBody, "the request could not be read", err}
-	}
-	if be.cause != nil {
-		s.log.Info("request refused", "request_id", requestID(w), "path", r.URL.Path, "status", be.status, "err", be.cause)
+		be = &bodyError{http.StatusBadRequest, CodeMalformedBody, "the request could not be read"}
 	}
 	writeProblem(w, be.status, be.code, be.detail)
+}
+
+// writeRefusal is writeBodyError that logs what the caller is not shown
+// (the cause of a refusal, or an error that is not one) with the request
+// id the answer carries.
+func (s *Server) writeRefusal(w http.ResponseWriter, r *http.Request, err error) {
+	var be *bodyError
+	var ce *causedError
+	switch {
+	case errors.As(err, &ce):
+		s.log.Info("request refused", "request_id", requestID(w), "path", r.URL.Path, "status", ce.status, "err", ce.cause)
+	case !errors.As(err, &be):
+		s.log.Info("request refused", "request_id", requestID(w), "path", r.URL.Path, "err", err)
+	}
+	writeBodyError(w, err)
 }
 
 // apiDeclare is POST /api/v1/incidents.
 func (s *Server) apiDeclare(w http.ResponseWriter, r *http.Request, p principal) {
 	body, err := readBody(r)
 	if err != nil {
-		s.writeBodyError(w, r, err)
+		s.writeRefusal(w, r, err)
 		return
 	}
 	var v struct {
@@ -205,15 +234,15 @@ func (s *Server) apiDeclare(w http.ResponseWriter, r *http.Request, p principal)
 		Severity string `json:"severity"`
 	}
 	if err := decodeBody(body, &v); err != nil {
-		s.writeBodyError(w, r, err)
+		s.writeRefusal(w, r, err)
 		return
 	}
 	if err := required("title", strings.TrimSpace(v.Title)); err != nil {
-		s.writeBodyError(w, r, err)
+		writeBodyError(w, err)
 		return
 	}
 	if err := checkField("title", strings.TrimSpace(v.Title), incident.MaxTitle, false); err != nil {
-		s.writeBodyError(w, r, err)
+		writeBodyError(w, err)
 		return
 	}
 	key, ok := s.idempotencyKey(w, r)
@@ -246,7 +275,7 @@ func (s *Server) apiWrite(spec apiWrite) apiHandler {
 		id := mux.Vars(r)["id"]
 		body, err := readBody(r)
 		if err != nil {
-			s.writeBodyError(w, r, err)
+			s.writeRefusal(w, r, err)
 			return
 		}
 		c := incident.Command{Incident: id, Tenant: p.Tenant, Actor: p.Name, At: s.cfg.Now().UTC(), Kind: spec.kind}
@@ -256,7 +285,7 @@ func (s *Server) apiWrite(spec apiWrite) apiHandler {
 			err = decodeBody(body, &struct{}{})
 		}
 		if err != nil {
-			s.writeBodyError(w, r, err)
+			s.writeRefusal(w, r, err)
 			return
 		}
 		if !validIncidentID(id) {
@@ -292,7 +321,7 @@ func (s *Server) apiWrite(spec apiWrite) apiHandler {
 func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request, c incident.Command) {
 	wait, err := s.parseWait(r)
 	if err != nil {
-		s.writeBodyError(w, r, err)
+		writeBodyError(w, err)
 		return
 	}
 	if err := s.submit(r.Context(), "api", c); err != nil {
@@ -340,7 +369,7 @@ func (s *Server) parseWait(r *http.Request) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
-		return 0, &bodyError{http.StatusBadRequest, CodeInvalidField, fmt.Sprintf("wait=%q: want a duration such as 2s (at most %v)", v, s.cfg.MaxWait), nil}
+		return 0, &bodyError{http.StatusBadRequest, CodeInvalidField, fmt.Sprintf("wait=%q: want a duration such as 2s (at most %v)", v, s.cfg.MaxWait)}
 	}
 	return min(d, s.cfg.MaxWait), nil
 }

@@ -30,7 +30,7 @@ func decodeBody(b []byte, into any) error {
 		return nil
 	}
 	if err := jsonv2.Unmarshal(b, into, jsonv2.RejectUnknownMembers(true)); err != nil {
-		return &bodyError{http.StatusBadRequest, CodeMalformedBody, jsonProblem(err), err}
+		return refusal(http.StatusBadRequest, CodeMalformedBody, jsonProblem(err), err)
 	}
 	return nil
 }

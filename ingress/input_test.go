@@ -1,13 +1,19 @@
 package ingress
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/incidentd/incidentd/incident"
 )
@@ -216,5 +222,53 @@ func TestSlackReplyHidesGoErrors(t *testing.T) {
 	r.json(t, &reply)
 	if !strings.Contains(reply.Text, "Slack could not be reached") || strings.Contains(reply.Text, "dial") {
 		t.Fatalf("reply %q: want a short reason without the Go error", reply.Text)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a logger and a test at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestRefusalLoggedWithRequestID: what a problem leaves out (the decoder's
+// own error) is in the log, under the request id the answer gave.
+func TestRefusalLoggedWithRequestID(t *testing.T) {
+	var logs lockedBuffer
+	h := startHarness(t)
+	srv, err := New(Config{Kafka: h.kcfg, Tokens: []Token{{Name: "acme-ci", Tenant: "acme", SHA256: HashToken(acmeToken)}}},
+		slog.New(slog.NewTextHandler(&logs, nil)), prometheus.NewRegistry(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.close()
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/incidents", strings.NewReader(`{"title":5}`))
+	req.Header.Set("Authorization", "Bearer "+acmeToken)
+	w := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(w, req)
+	var p Problem
+	if w.Code != http.StatusBadRequest || json.Unmarshal(w.Body.Bytes(), &p) != nil || p.Detail != `field "title" must be a string` {
+		t.Fatalf("status %d, body %s", w.Code, w.Body.Bytes())
+	}
+	line := ""
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "request_id="+p.RequestID) {
+			line = l
+		}
+	}
+	if p.RequestID == "" || !strings.Contains(line, "request refused") || !strings.Contains(line, "string") || !strings.Contains(line, "number") {
+		t.Fatalf("no log line with request_id=%s and the decoder's error:\n%s", p.RequestID, logs.String())
 	}
 }

@@ -35,7 +35,7 @@ func ephemeral(w http.ResponseWriter, format string, args ...any) {
 func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 	sc, err := slack.SlashCommandParse(r)
 	if err != nil {
-		s.writeBodyError(w, r, &bodyError{http.StatusBadRequest, CodeMalformedBody, "not a slash command form", err})
+		s.writeRefusal(w, r, refusal(http.StatusBadRequest, CodeMalformedBody, "not a slash command form", err))
 		return
 	}
 	if r.PostForm.Get("ssl_check") == "1" {

@@ -33,7 +33,7 @@ func (s *Server) slackEvents(w http.ResponseWriter, r *http.Request) {
 	body := slackBody(r)
 	var outer slackOuter
 	if err := json.Unmarshal(body, &outer); err != nil {
-		s.writeBodyError(w, r, &bodyError{http.StatusBadRequest, CodeMalformedBody, "not an Events API JSON body", err})
+		s.writeRefusal(w, r, refusal(http.StatusBadRequest, CodeMalformedBody, "not an Events API JSON body", err))
 		return
 	}
 	switch outer.Type {
@@ -61,7 +61,7 @@ func (s *Server) slackEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	ev, err := slackevents.ParseEvent(body, slackevents.OptionNoVerifyToken())
 	if err != nil {
-		s.writeBodyError(w, r, &bodyError{http.StatusBadRequest, CodeMalformedBody, "malformed " + outer.Event.Type + " event", err})
+		s.writeRefusal(w, r, refusal(http.StatusBadRequest, CodeMalformedBody, "malformed "+outer.Event.Type+" event", err))
 		return
 	}
 	ws, ok := s.workspaces[outer.TeamID]

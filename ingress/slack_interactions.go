@@ -30,7 +30,7 @@ const (
 // incident card and view_submission of the declare form.
 func (s *Server) slackInteractions(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		s.writeBodyError(w, r, &bodyError{http.StatusBadRequest, CodeMalformedBody, "not a form body", err})
+		s.writeRefusal(w, r, refusal(http.StatusBadRequest, CodeMalformedBody, "not a form body", err))
 		return
 	}
 	payload := r.PostForm.Get("payload")
@@ -40,7 +40,7 @@ func (s *Server) slackInteractions(w http.ResponseWriter, r *http.Request) {
 	}
 	var cb slack.InteractionCallback
 	if err := json.Unmarshal([]byte(payload), &cb); err != nil {
-		s.writeBodyError(w, r, &bodyError{http.StatusBadRequest, CodeMalformedBody, "payload is not an interaction", err})
+		s.writeRefusal(w, r, refusal(http.StatusBadRequest, CodeMalformedBody, "payload is not an interaction", err))
 		return
 	}
 	ws, ok := s.workspaces[cb.Team.ID]
