@@ -7,7 +7,7 @@ FUZZTIME  ?= 8s
 BENCHTIME ?= 1s
 
 # Fuzz targets run by "make test" for FUZZTIME each: package:target.
-FUZZ := ./incident:FuzzDecide ./internal/wire:FuzzDecode ./ingress:FuzzDecodeBody
+FUZZ := ./incident:FuzzDecide ./incident:FuzzCheckText ./internal/wire:FuzzDecode ./ingress:FuzzDecodeBody ./ingress:FuzzAPIReads
 
 .PHONY: help run build test test-e2e unit fuzz vet fmt bench setup test-setup clean
 

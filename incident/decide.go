@@ -139,8 +139,11 @@ func (d *decider) decide() *Rejection {
 		d.emit(Reopened, func(e *Event) { e.Status = StatusOpen })
 	case AddNote:
 		note := strings.TrimSpace(c.Note)
-		if note == "" || len(note) > MaxNote || !utf8.ValidString(note) {
-			return reject(CodeInvalidNote, "a note is 1 to %d bytes of text", MaxNote)
+		if note == "" {
+			return reject(CodeInvalidNote, "a note is 1 to %d characters of text", MaxNote)
+		}
+		if err := CheckText(note, MaxNote); err != nil {
+			return reject(CodeInvalidNote, "the note %s", err)
 		}
 		d.emit(NoteAdded, func(e *Event) { e.Note = note })
 	case PinMessage:
@@ -212,8 +215,8 @@ func (d *decider) declare() *Rejection {
 func (d *decider) assign() *Rejection {
 	c, s := d.c, d.s
 	person := strings.TrimSpace(c.Person)
-	if len(person) > MaxPerson || !utf8.ValidString(person) {
-		return reject(CodeInvalidPerson, "a person is at most %d bytes", MaxPerson)
+	if err := CheckLine(person, MaxPerson); err != nil {
+		return reject(CodeInvalidPerson, "the person %s", err)
 	}
 	var current string
 	switch c.Role {
@@ -235,8 +238,11 @@ func (d *decider) assign() *Rejection {
 }
 
 func checkTitle(title string) *Rejection {
-	if title == "" || len(title) > MaxTitle || !utf8.ValidString(title) {
-		return reject(CodeInvalidTitle, "a title is 1 to %d bytes of text", MaxTitle)
+	if title == "" {
+		return reject(CodeInvalidTitle, "a title is 1 to %d characters of text", MaxTitle)
+	}
+	if err := CheckLine(title, MaxTitle); err != nil {
+		return reject(CodeInvalidTitle, "the title %s", err)
 	}
 	return nil
 }

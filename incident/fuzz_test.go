@@ -2,6 +2,7 @@ package incident_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +12,8 @@ import (
 // commandsFrom turns fuzz bytes into a command sequence over two incidents
 // and two tenants, reusing command ids so duplicates happen.
 func commandsFrom(data []byte) []incident.Command {
-	texts := []string{"", " ", "server down", "x\xffy", string(make([]byte, incident.MaxTitle+1)), "SEV1", "SEV4", "P0"}
+	texts := []string{"", " ", "server down", "x\xffy", string(make([]byte, incident.MaxTitle+1)), "SEV1", "SEV4", "P0",
+		strings.Repeat("障", incident.MaxTitle), "a\u202Eb", "a\nb"}
 	pick := func(i int, b byte) string { return texts[(int(b)+i)%len(texts)] }
 	var cmds []incident.Command
 	for i := 0; i+3 < len(data); i += 4 {

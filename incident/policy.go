@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Limits on user-provided text, in bytes.
+// Limits on user-provided text, in characters (runes); see CheckLine.
 const (
 	MaxTitle  = 200
 	MaxNote   = 4000

@@ -19,10 +19,16 @@ import (
 // readPoll is how often a read with ?min_version= asks the view again.
 const readPoll = 25 * time.Millisecond
 
-// viewsError answers a failed view query: 404 for not found, 503 otherwise.
-func (s *Server) viewsError(w http.ResponseWriter, id string, err error) {
+// viewsError answers a failed view query: 404 for not found, 400 for a
+// query the query layer refuses (the caller's mistake: a retry would not
+// help), 503 otherwise.
+func (s *Server) viewsError(w http.ResponseWriter, r *http.Request, id string, err error) {
 	if s.isNotFound(err) {
 		writeProblem(w, http.StatusNotFound, CodeNotFound, "no incident "+id)
+		return
+	}
+	if errors.Is(err, projector.ErrBadQuery) {
+		s.writeRefusal(w, r, badQueryParam(err))
 		return
 	}
 	s.log.Warn("views query", "incident_id", id, "err", err)
@@ -71,13 +77,13 @@ func (s *Server) apiGet(w http.ResponseWriter, r *http.Request, p principal) {
 				fmt.Sprintf("the view does not have version %d of %s yet (waited %v)", minVersion, id, s.cfg.MaxReadWait))
 			return
 		case err != nil:
-			s.viewsError(w, id, err)
+			s.viewsError(w, r, id, err)
 			return
 		}
 	}
 	tl, err := s.views.Get(r.Context(), p.Tenant, id)
 	if err != nil {
-		s.viewsError(w, id, err)
+		s.viewsError(w, r, id, err)
 		return
 	}
 	if tl.Incident.Tenant != "" && tl.Incident.Tenant != p.Tenant {
@@ -126,7 +132,7 @@ func (s *Server) apiList(w http.ResponseWriter, r *http.Request, p principal) {
 	}
 	page, err := s.views.List(r.Context(), p.Tenant, q)
 	if err != nil {
-		s.viewsError(w, "", err)
+		s.viewsError(w, r, "", err)
 		return
 	}
 	out := ListJSON{Incidents: make([]IncidentJSON, 0, len(page.Incidents)), NextCursor: page.NextCursor}
@@ -176,6 +182,9 @@ func parseListQuery(v url.Values, pol incident.Policy) (projector.ListQuery, err
 		q.Severity = append(q.Severity, sev)
 	}
 	q.Assignee = v.Get("assignee")
+	if err := incident.CheckLine(q.Assignee, incident.MaxPerson); err != nil {
+		return q, badParam("assignee %s", err)
+	}
 	var err error
 	if q.From, err = parseTimeParam(v, "from"); err != nil {
 		return q, err
@@ -187,8 +196,8 @@ func parseListQuery(v url.Values, pol incident.Policy) (projector.ListQuery, err
 		return q, badParam("from must be before to")
 	}
 	q.Search = v.Get("q")
-	if len(q.Search) > incident.MaxTitle {
-		return q, badParam("q is at most %d bytes", incident.MaxTitle)
+	if err := incident.CheckLine(q.Search, incident.MaxTitle); err != nil {
+		return q, badParam("q %s", err)
 	}
 	if sv := v.Get("sort"); sv != "" {
 		ok := false
@@ -211,7 +220,20 @@ func parseListQuery(v url.Values, pol incident.Policy) (projector.ListQuery, err
 	if len(q.Cursor) > 1024 {
 		return q, badParam("cursor is not one this API returned")
 	}
+	if err := projector.CheckCursor(q.Cursor, q.Sort); err != nil {
+		return q, badQueryParam(err)
+	}
 	return q, nil
+}
+
+// badQueryParam is the 400 of a query the query layer refuses, with its
+// reason (which names the limit broken).
+func badQueryParam(err error) error {
+	var bq *projector.BadQueryError
+	if errors.As(err, &bq) {
+		return &bodyError{http.StatusBadRequest, CodeInvalidField, bq.Reason}
+	}
+	return refusal(http.StatusBadRequest, CodeInvalidField, "the query is not valid", err)
 }
 
 func badParam(format string, args ...any) error {
@@ -240,19 +262,16 @@ func parseBucket(s string) (time.Duration, error) {
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	b, err := time.ParseDuration(s)
-	if err != nil || b < time.Minute {
-		return 0, badParam("bucket=%q: want a duration of at least 1m, such as 1h or 1d", s)
+	if err != nil || b < projector.MinBucket {
+		return 0, badParam("bucket=%q: want a duration of at least %v, such as 1h or 1d", s, projector.MinBucket)
 	}
 	return b, nil
 }
 
-// maxBuckets bounds how many buckets one analytics query may ask for.
-const maxBuckets = 10_000
-
 // apiAnalytics is GET /api/v1/analytics?from=&to=&bucket=.
 func (s *Server) apiAnalytics(w http.ResponseWriter, r *http.Request, p principal) {
 	v := r.URL.Query()
-	q := projector.AnalyticsQuery{Bucket: 24 * time.Hour}
+	q := projector.AnalyticsQuery{Bucket: projector.DefaultBucket}
 	var err error
 	if q.From, err = parseTimeParam(v, "from"); err != nil {
 		writeBodyError(w, err)
@@ -278,8 +297,10 @@ func (s *Server) apiAnalytics(w http.ResponseWriter, r *http.Request, p principa
 		writeProblem(w, http.StatusBadRequest, CodeInvalidField, "from must be before to")
 		return
 	}
-	if q.To.Sub(q.From)/q.Bucket > maxBuckets {
-		writeProblem(w, http.StatusBadRequest, CodeInvalidField, fmt.Sprintf("from..to spans more than %d buckets; widen the bucket", maxBuckets))
+	// The query layer's own limits, checked here so that a query it
+	// would refuse is the caller's 400, not a 503.
+	if err := q.Check(); err != nil {
+		s.writeRefusal(w, r, badQueryParam(err))
 		return
 	}
 	if !s.viewsReady(w) {
@@ -287,7 +308,7 @@ func (s *Server) apiAnalytics(w http.ResponseWriter, r *http.Request, p principa
 	}
 	a, err := s.views.Analytics(r.Context(), p.Tenant, q)
 	if err != nil {
-		s.viewsError(w, "", err)
+		s.viewsError(w, r, "", err)
 		return
 	}
 	out := AnalyticsJSON{

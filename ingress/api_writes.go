@@ -54,7 +54,10 @@ var apiWrites = []apiWrite{
 			return c, err
 		}
 		c.Title = v.Title
-		return c, required("title", strings.TrimSpace(v.Title))
+		if err := required("title", strings.TrimSpace(v.Title)); err != nil {
+			return c, err
+		}
+		return c, checkField("title", strings.TrimSpace(v.Title), incident.MaxTitle, false)
 	}},
 	{"assign", incident.Assign, func(b []byte, c incident.Command) (incident.Command, error) {
 		var v struct {
@@ -71,7 +74,7 @@ var apiWrites = []apiWrite{
 			return c, fieldError("person is required (\"\" unassigns)")
 		}
 		c.Role, c.Person = incident.Role(v.Role), *v.Person
-		return c, nil
+		return c, checkField("person", strings.TrimSpace(c.Person), incident.MaxPerson, false)
 	}},
 	{"acknowledge", incident.Acknowledge, nil},
 	{"mitigate", incident.Mitigate, nil},
@@ -85,7 +88,10 @@ var apiWrites = []apiWrite{
 			return c, err
 		}
 		c.Note = v.Note
-		return c, required("note", strings.TrimSpace(v.Note))
+		if err := required("note", strings.TrimSpace(v.Note)); err != nil {
+			return c, err
+		}
+		return c, checkField("note", strings.TrimSpace(v.Note), incident.MaxNote, true)
 	}},
 	{"impact-started", incident.SetImpactStarted, func(b []byte, c incident.Command) (incident.Command, error) {
 		var v struct {
@@ -106,7 +112,8 @@ var apiWrites = []apiWrite{
 	}},
 }
 
-// bodyError is a request body the API refuses; status and code say how.
+// bodyError is a request the API refuses; status and code say how, the
+// detail is shown to the caller.
 type bodyError struct {
 	status int
 	code   string
@@ -115,8 +122,40 @@ type bodyError struct {
 
 func (e *bodyError) Error() string { return e.detail }
 
+// causedError is a refusal with the error behind it, which is logged and
+// never shown: Go's words (type names, decoder messages) are not the API's.
+type causedError struct {
+	*bodyError
+	cause error
+}
+
+func (e *causedError) Unwrap() error { return e.bodyError }
+
+// refusal is a bodyError with its cause (nil: none).
+func refusal(status int, code, detail string, cause error) error {
+	be := &bodyError{status, code, detail}
+	if cause == nil {
+		return be
+	}
+	return &causedError{be, cause}
+}
+
 func fieldError(format string, args ...any) error {
 	return &bodyError{http.StatusUnprocessableEntity, CodeInvalidField, fmt.Sprintf(format, args...)}
+}
+
+// checkField applies the model's text rule (incident.CheckLine, or
+// CheckText for several lines) to a user-supplied field: 422 naming the
+// field and what is wrong.
+func checkField(name, v string, max int, multiline bool) error {
+	check := incident.CheckLine
+	if multiline {
+		check = incident.CheckText
+	}
+	if err := check(v, max); err != nil {
+		return fieldError("%s %s", name, err)
+	}
+	return nil
 }
 
 func required(name, v string) error {
@@ -155,23 +194,39 @@ func readBodyError(err error) error {
 	if errors.As(err, &mbe) {
 		return &bodyError{http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", mbe.Limit)}
 	}
-	return &bodyError{http.StatusBadRequest, CodeMalformedBody, "reading the body: " + err.Error()}
+	return refusal(http.StatusBadRequest, CodeMalformedBody, "the request body could not be read", err)
 }
 
+// writeBodyError answers a refused request with its problem document; an
+// error that is not a refusal is shown only as "could not be read".
 func writeBodyError(w http.ResponseWriter, err error) {
 	var be *bodyError
-	if errors.As(err, &be) {
-		writeProblem(w, be.status, be.code, be.detail)
-		return
+	if !errors.As(err, &be) {
+		be = &bodyError{http.StatusBadRequest, CodeMalformedBody, "the request could not be read"}
 	}
-	writeProblem(w, http.StatusBadRequest, CodeMalformedBody, err.Error())
+	writeProblem(w, be.status, be.code, be.detail)
+}
+
+// writeRefusal is writeBodyError that logs what the caller is not shown
+// (the cause of a refusal, or an error that is not one) with the request
+// id the answer carries.
+func (s *Server) writeRefusal(w http.ResponseWriter, r *http.Request, err error) {
+	var be *bodyError
+	var ce *causedError
+	switch {
+	case errors.As(err, &ce):
+		s.log.Info("request refused", "request_id", requestID(w), "path", r.URL.Path, "status", ce.status, "err", ce.cause)
+	case !errors.As(err, &be):
+		s.log.Info("request refused", "request_id", requestID(w), "path", r.URL.Path, "err", err)
+	}
+	writeBodyError(w, err)
 }
 
 // apiDeclare is POST /api/v1/incidents.
 func (s *Server) apiDeclare(w http.ResponseWriter, r *http.Request, p principal) {
 	body, err := readBody(r)
 	if err != nil {
-		writeBodyError(w, err)
+		s.writeRefusal(w, r, err)
 		return
 	}
 	var v struct {
@@ -179,11 +234,15 @@ func (s *Server) apiDeclare(w http.ResponseWriter, r *http.Request, p principal)
 		Severity string `json:"severity"`
 	}
 	if err := decodeBody(body, &v); err != nil {
+		s.writeRefusal(w, r, err)
+		return
+	}
+	if err := required("title", strings.TrimSpace(v.Title)); err != nil {
 		writeBodyError(w, err)
 		return
 	}
-	if strings.TrimSpace(v.Title) == "" {
-		writeProblem(w, http.StatusUnprocessableEntity, CodeInvalidField, "title is required")
+	if err := checkField("title", strings.TrimSpace(v.Title), incident.MaxTitle, false); err != nil {
+		writeBodyError(w, err)
 		return
 	}
 	key, ok := s.idempotencyKey(w, r)
@@ -216,7 +275,7 @@ func (s *Server) apiWrite(spec apiWrite) apiHandler {
 		id := mux.Vars(r)["id"]
 		body, err := readBody(r)
 		if err != nil {
-			writeBodyError(w, err)
+			s.writeRefusal(w, r, err)
 			return
 		}
 		c := incident.Command{Incident: id, Tenant: p.Tenant, Actor: p.Name, At: s.cfg.Now().UTC(), Kind: spec.kind}
@@ -226,7 +285,7 @@ func (s *Server) apiWrite(spec apiWrite) apiHandler {
 			err = decodeBody(body, &struct{}{})
 		}
 		if err != nil {
-			writeBodyError(w, err)
+			s.writeRefusal(w, r, err)
 			return
 		}
 		if !validIncidentID(id) {

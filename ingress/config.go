@@ -18,7 +18,7 @@ const (
 	DefaultAddr              = "127.0.0.1:8080"
 	DefaultSlashCommand      = "/incident"
 	DefaultPinEmoji          = "pushpin"
-	DefaultMaxBodyBytes      = 1 << 20
+	DefaultMaxBodyBytes      = 256 << 10
 	DefaultProduceTimeout    = time.Second
 	DefaultMaxWait           = 10 * time.Second
 	DefaultMaxReadWait       = 5 * time.Second
@@ -61,7 +61,11 @@ type Config struct {
 	// served at /api/v1/outbox; empty: no outbox (404).
 	OutboxPath string
 
-	// MaxBodyBytes bounds every request body.
+	// MaxBodyBytes bounds every request body (413 beyond it). The default
+	// is far above any valid API body (the longest, a 4,000-character
+	// note, is under 48 KB even with every character a JSON \u escape
+	// pair) and any Slack payload incidentd takes, and far below the
+	// broker's message size limit.
 	MaxBodyBytes int64
 	// ProduceTimeout bounds the wait for the broker's ack.
 	ProduceTimeout time.Duration

@@ -42,6 +42,23 @@
 // answered 404, like an unknown one. Errors are RFC 9457 problem documents
 // with a stable code.
 //
+// # Bad input
+//
+// Bad input is a 4xx decided before anything is produced: 400 for a
+// malformed body, parameter or list cursor, or an analytics range over the
+// query layer's limits (projector.AnalyticsQuery.Check, the same function
+// the query layer applies); 413 for a body over MaxBodyBytes; 422 for a
+// title, note or name breaking the model's text rule (incident.CheckLine,
+// CheckText: characters, not bytes; no control or bidirectional formatting
+// characters), which the Slack paths apply too (the user gets the reason as
+// a reply). A problem's detail is written in the API's words; the Go error
+// behind it, if any, is logged with the request id that every answer
+// carries (X-Request-Id, and request_id in the problem). Slack replies name
+// Slack's own error code or a short phrase, never a Go error. What ingress
+// posts in Slack escapes what people typed (notifier.Escape); text Slack
+// sends is unescaped first (notifier.Unescape), so a title is what was
+// typed.
+//
 // # Delivery guarantee
 //
 // A request is acknowledged (202 for the API, 200 for Slack) only after the

@@ -3,6 +3,7 @@ package ingress
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -42,6 +43,45 @@ func checkAnswer(t *testing.T, w *httptest.ResponseRecorder, input []byte, allow
 		var p Problem
 		if w.Header().Get("Content-Type") != "application/problem+json" || json.Unmarshal(w.Body.Bytes(), &p) != nil || p.Code == "" || p.Detail == "" {
 			t.Fatalf("input %q: status %d without a problem document: %s", input, w.Code, w.Body.Bytes())
+		}
+		if p.RequestID == "" || p.RequestID != w.Header().Get(RequestIDHeader) {
+			t.Fatalf("input %q: problem without the answer's request id: %s", input, w.Body.Bytes())
+		}
+		checkNoGoWords(t, p.Detail, input)
+	}
+}
+
+// checkNoGoWords fails if a detail shown to a caller has Go's words in it
+// (error strings, type names) that its input did not bring.
+func checkNoGoWords(t *testing.T, detail string, input []byte) {
+	t.Helper()
+	for _, w := range goWords {
+		if strings.Contains(detail, w) && !bytes.Contains(input, []byte(w)) {
+			t.Fatalf("input %q: detail %q shows %q", input, detail, w)
+		}
+	}
+}
+
+// checkTextRule fails if an accepted write carries a title, note or
+// person that breaks the model's text rule: those are refused before the
+// log.
+func checkTextRule(t *testing.T, body []byte) {
+	t.Helper()
+	var v map[string]any
+	if json.Unmarshal(body, &v) != nil {
+		return
+	}
+	for field, max := range map[string]int{"title": incident.MaxTitle, "person": incident.MaxPerson, "note": incident.MaxNote} {
+		s, ok := v[field].(string)
+		if !ok {
+			continue
+		}
+		check := incident.CheckLine
+		if field == "note" {
+			check = incident.CheckText
+		}
+		if err := check(strings.TrimSpace(s), max); err != nil {
+			t.Fatalf("body %q accepted with a %s that %v", body, field, err)
 		}
 	}
 }
@@ -112,6 +152,9 @@ func FuzzAPIWrites(f *testing.F) {
 		`{"title":"x","severity":"SEV1"}`, `{"severity":"SEV2"}`, `{"title":"t"}`, `{"role":"commander","person":"p"}`,
 		``, `{}`, `{"x":1}`, `[]`, `null`, `{"note":"n"}`, `{"at":"2026-01-02T15:04:05Z"}`, `{"at":"2026-13-02T15:04:05Z"}`,
 		`{"title":"\u0000"}`, `{"title":"a"} x`, "\xff",
+		`{"title":"pay \u202eyap"}`, `{"note":"a\u2066b"}`, `{"note":"line\nline"}`, `{"role":"assignee","person":"b\u0007"}`,
+		`{"title":"` + strings.Repeat("é", incident.MaxTitle) + `"}`, `{"title":"` + strings.Repeat("é", incident.MaxTitle+1) + `"}`,
+		`{"title":"x","title":"y"}`, `{"title":["x"]}`,
 	} {
 		f.Add(uint8(i), []byte(b))
 	}
@@ -122,11 +165,38 @@ func FuzzAPIWrites(f *testing.F) {
 		w := httptest.NewRecorder()
 		h.srv.Handler().ServeHTTP(w, req)
 		checkAnswer(t, w, body, http.StatusAccepted, http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge)
+		if w.Code == http.StatusAccepted {
+			checkTextRule(t, body)
+		}
+	})
+}
+
+// FuzzAPIReads: any query of the list and the analytics is answered 200
+// or 400 with a problem document, never a 5xx (the views are up: a 5xx
+// would be the query layer refusing what the API let through).
+func FuzzAPIReads(f *testing.F) {
+	h := startHarness(f)
+	paths := []string{"/api/v1/incidents", "/api/v1/analytics"}
+	for i, q := range []string{
+		"", "status=open", "sort=newest&cursor=eyJzIjoibmV3ZXN0IiwiaSI6IngifQ", "cursor=garbage", "sort=oldest&cursor=eyJzIjoibmV3ZXN0IiwiaSI6IngifQ",
+		"q=%E2%80%AE", "q=db", "assignee=U1", "limit=0", "bucket=1h&from=2025-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+		"bucket=1m", "bucket=366d", "bucket=1s", "from=2026-01-01T00:00:00Z", "to=2000-01-01T00:00:00Z", "%zz",
+	} {
+		f.Add(uint8(i), q)
+	}
+	f.Fuzz(func(t *testing.T, route uint8, query string) {
+		req := httptest.NewRequest(http.MethodGet, paths[int(route)%len(paths)], nil)
+		req.URL.RawQuery = query
+		req.Header.Set("Authorization", "Bearer "+acmeToken)
+		w := httptest.NewRecorder()
+		h.srv.Handler().ServeHTTP(w, req)
+		checkAnswer(t, w, []byte(query), http.StatusOK, http.StatusBadRequest)
 	})
 }
 
 func FuzzSlackText(f *testing.F) {
-	for _, s := range []string{"", "help", "severity sev1", "assign <@U1|x>", "assign me", "title  ", "note x", "declare", "fire x", "ack", "server down!", "<@U1> x", "ASSIGN <@u1>"} {
+	for _, s := range []string{"", "help", "severity sev1", "assign <@U1|x>", "assign me", "title  ", "note x", "declare", "fire x", "ack", "server down!", "<@U1> x", "ASSIGN <@u1>",
+		"declare a\u202eb", "note a\u2069b", "title a\x07b", "declare &lt;!channel&gt; &amp;", "<!channel> down"} {
 		f.Add(s)
 	}
 	pol := incident.DefaultPolicy()
@@ -159,6 +229,12 @@ func FuzzSlackText(f *testing.F) {
 		}
 		if utf8.ValidString(text) && !utf8.ValidString(req.Title+req.Note) {
 			t.Fatalf("%q: parsing broke UTF-8", text)
+		}
+		if err := incident.CheckLine(req.Title, incident.MaxTitle); req.Title != "" && err != nil {
+			t.Fatalf("%q: title %q accepted, but it %v", text, req.Title, err)
+		}
+		if err := incident.CheckText(req.Note, incident.MaxNote); req.Note != "" && err != nil {
+			t.Fatalf("%q: note %q accepted, but it %v", text, req.Note, err)
 		}
 	})
 }
@@ -199,7 +275,12 @@ func FuzzDecodeBody(f *testing.F) {
 		}
 		check := func(got, want any) {
 			t.Helper()
-			if decodeBody(body, got) != nil {
+			if err := decodeBody(body, got); err != nil {
+				var be *bodyError
+				if !errors.As(err, &be) || be.status != http.StatusBadRequest || be.detail == "" {
+					t.Fatalf("%q into %T: error %v is not a 400 with a detail", body, got, err)
+				}
+				checkNoGoWords(t, be.detail, body)
 				return
 			}
 			dec := json.NewDecoder(bytes.NewReader(body))

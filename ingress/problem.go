@@ -1,9 +1,12 @@
 package ingress
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/incidentd/incidentd/incident"
@@ -40,7 +43,42 @@ type Problem struct {
 	Code       string `json:"code"`
 	IncidentID string `json:"incident_id,omitempty"`
 	CommandID  string `json:"command_id,omitempty"`
+	// RequestID is the request's X-Request-Id: the log lines about it
+	// (with what went wrong in detail) carry the same id.
+	RequestID string `json:"request_id,omitempty"`
 }
+
+// RequestIDHeader carries every answer's request id; logs about the
+// request carry it as "request_id".
+const RequestIDHeader = "X-Request-Id"
+
+// requestIDs makes request ids: a random prefix for the process and a
+// counter, unique without a random read per request.
+var requestIDs = struct {
+	prefix string
+	n      atomic.Uint64
+}{prefix: randomPrefix()}
+
+func randomPrefix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail (Go 1.24)
+	return hex.EncodeToString(b[:])
+}
+
+// withRequestID gives every answer an X-Request-Id, set before the
+// handler runs so that its problem documents and log lines can name it.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var buf [32]byte
+		id := append(append(buf[:0], requestIDs.prefix...), '-')
+		id = strconv.AppendUint(id, requestIDs.n.Add(1), 36)
+		w.Header()[RequestIDHeader] = []string{string(id)}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requestID is the id withRequestID gave the answer being written.
+func requestID(w http.ResponseWriter) string { return w.Header().Get(RequestIDHeader) }
 
 // writeProblem answers with a problem document.
 func writeProblem(w http.ResponseWriter, status int, code, detail string) {
@@ -49,6 +87,7 @@ func writeProblem(w http.ResponseWriter, status int, code, detail string) {
 
 func writeProblemDoc(w http.ResponseWriter, p Problem) {
 	p.Type = problemType(p.Code)
+	p.RequestID = requestID(w)
 	if p.Title == "" {
 		p.Title = http.StatusText(p.Status)
 	}

@@ -178,13 +178,13 @@ func (s *Server) close() {
 // (TestOpenAPIMatchesRoutes).
 func (s *Server) routes() *mux.Router {
 	r := mux.NewRouter()
-	r.Use(s.metrics.instrument, s.limitBody)
-	r.NotFoundHandler = s.metrics.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	r.Use(s.metrics.instrument, withRequestID, s.limitBody)
+	r.NotFoundHandler = s.metrics.instrument(withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, CodeNotFound, "no such route: "+r.URL.Path)
-	}))
-	r.MethodNotAllowedHandler = s.metrics.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	})))
+	r.MethodNotAllowedHandler = s.metrics.instrument(withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
-	}))
+	})))
 
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)

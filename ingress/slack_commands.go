@@ -10,6 +10,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/notifier"
 )
 
 // slackReply is the JSON answer to a slash command.
@@ -34,7 +35,7 @@ func ephemeral(w http.ResponseWriter, format string, args ...any) {
 func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 	sc, err := slack.SlashCommandParse(r)
 	if err != nil {
-		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "not a slash command form: "+err.Error())
+		s.writeRefusal(w, r, refusal(http.StatusBadRequest, CodeMalformedBody, "not a slash command form", err))
 		return
 	}
 	if r.PostForm.Get("ssl_check") == "1" {
@@ -48,18 +49,18 @@ func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 	ws, ok := s.workspaces[sc.TeamID]
 	if !ok {
 		s.log.Warn("slash command from unknown workspace", "team", sc.TeamID)
-		ephemeral(w, "This Slack workspace is not set up for incidentd (team %s).", sc.TeamID)
+		ephemeral(w, "This Slack workspace is not set up for incidentd (team %s).", notifier.Escape(sc.TeamID))
 		return
 	}
 	if sc.Command != s.cfg.SlashCommand {
-		ephemeral(w, "incidentd answers to %s, not %s.", s.cfg.SlashCommand, sc.Command)
+		ephemeral(w, "incidentd answers to %s, not %s.", s.cfg.SlashCommand, notifier.Escape(sc.Command))
 		return
 	}
 	text := strings.TrimSpace(sc.Text)
 	if text == "" {
 		if err := s.openDeclareForm(r.Context(), ws, sc.TriggerID, sc.ChannelID); err != nil {
 			s.log.Warn("open declare form", "team", ws.TeamID, "err", err)
-			ephemeral(w, "I could not open the declare form (%v). Try `%s declare <title>`.", err, s.cfg.SlashCommand)
+			ephemeral(w, "I could not open the declare form (%s). Try `%s declare <title>`.", slackReason(err), s.cfg.SlashCommand)
 			return
 		}
 		w.WriteHeader(http.StatusOK)
@@ -83,7 +84,7 @@ func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 	// verb INCIDENT-ID [args]
 	id, args, _ := strings.Cut(rest, " ")
 	if !validIncidentID(id) {
-		ephemeral(w, "Which incident? `%s %s <incident-id> ...` (the id is on the incident card).", s.cfg.SlashCommand, strings.ToLower(verb))
+		ephemeral(w, "Which incident? `%s %s <incident-id> ...` (the id is on the incident card).", s.cfg.SlashCommand, notifier.Escape(strings.ToLower(verb)))
 		return
 	}
 	req, err = parseSlackText(verb+" "+args, sc.UserID, s.cfg.Policy)
@@ -118,7 +119,7 @@ func (e *errAnchor) Error() string { return "ingress: post incident anchor: " + 
 // declareAnchored posts the anchor message in channel and declares the
 // incident anchored to it. The error is an *errAnchor or wraps errNotInLog.
 func (s *Server) declareAnchored(ctx context.Context, ws workspace, channel, user, cmdID, title, severity string) (string, error) {
-	ts, err := s.postAnchor(ctx, ws, channel, fmt.Sprintf(":rotating_light: Incident declared by <@%s>: %s", user, title))
+	ts, err := s.postAnchor(ctx, ws, channel, fmt.Sprintf(":rotating_light: Incident declared by <@%s>: %s", user, notifier.Escape(title)))
 	if err != nil {
 		s.log.Warn("post incident anchor", "team", ws.TeamID, "channel", channel, "err", err)
 		return "", &errAnchor{err}
@@ -137,10 +138,10 @@ func (s *Server) slashDeclare(w http.ResponseWriter, r *http.Request, ws workspa
 	var ae *errAnchor
 	switch {
 	case errors.As(err, &ae):
-		ephemeral(w, "I could not post in this channel (%v); invite me, or mention me with `@fire <title>`.", ae.err)
+		ephemeral(w, "I could not post in this channel (%s); invite me, or mention me with `@fire <title>`.", slackReason(ae.err))
 	case err != nil:
 		writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "the command log is unavailable")
 	default:
-		ephemeral(w, "Declaring %q (%s); the incident card follows in the thread.", title, id)
+		ephemeral(w, "Declaring “%s” (%s); the incident card follows in the thread.", notifier.Escape(title), id)
 	}
 }

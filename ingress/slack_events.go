@@ -11,6 +11,7 @@ import (
 	"github.com/slack-go/slack/slackevents"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/notifier"
 )
 
 // slackOuter is the envelope of an Events API request, read first to
@@ -32,7 +33,7 @@ func (s *Server) slackEvents(w http.ResponseWriter, r *http.Request) {
 	body := slackBody(r)
 	var outer slackOuter
 	if err := json.Unmarshal(body, &outer); err != nil {
-		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "not an Events API JSON body: "+err.Error())
+		s.writeRefusal(w, r, refusal(http.StatusBadRequest, CodeMalformedBody, "not an Events API JSON body", err))
 		return
 	}
 	switch outer.Type {
@@ -60,13 +61,13 @@ func (s *Server) slackEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	ev, err := slackevents.ParseEvent(body, slackevents.OptionNoVerifyToken())
 	if err != nil {
-		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "malformed "+outer.Event.Type+" event: "+err.Error())
+		s.writeRefusal(w, r, refusal(http.StatusBadRequest, CodeMalformedBody, "malformed "+outer.Event.Type+" event", err))
 		return
 	}
 	ws, ok := s.workspaces[outer.TeamID]
 	if !ok {
 		s.log.Warn("slack event from unknown workspace", "team", outer.TeamID)
-		writeJSON(w, http.StatusOK, map[string]string{"text": "This Slack workspace is not set up for incidentd (team " + outer.TeamID + ")."})
+		writeJSON(w, http.StatusOK, map[string]string{"text": "This Slack workspace is not set up for incidentd (team " + notifier.Escape(outer.TeamID) + ")."})
 		return
 	}
 	if outer.EventID == "" {

@@ -3,12 +3,14 @@ package ingress
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/slack-go/slack"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/notifier"
 )
 
 // The incident card's interactive elements (notifier/card.go): every
@@ -28,7 +30,7 @@ const (
 // incident card and view_submission of the declare form.
 func (s *Server) slackInteractions(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "not a form body: "+err.Error())
+		s.writeRefusal(w, r, refusal(http.StatusBadRequest, CodeMalformedBody, "not a form body", err))
 		return
 	}
 	payload := r.PostForm.Get("payload")
@@ -38,13 +40,13 @@ func (s *Server) slackInteractions(w http.ResponseWriter, r *http.Request) {
 	}
 	var cb slack.InteractionCallback
 	if err := json.Unmarshal([]byte(payload), &cb); err != nil {
-		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "payload is not an interaction: "+err.Error())
+		s.writeRefusal(w, r, refusal(http.StatusBadRequest, CodeMalformedBody, "payload is not an interaction", err))
 		return
 	}
 	ws, ok := s.workspaces[cb.Team.ID]
 	if !ok {
 		s.log.Warn("slack interaction from unknown workspace", "team", cb.Team.ID)
-		ephemeral(w, "This Slack workspace is not set up for incidentd (team %s).", cb.Team.ID)
+		ephemeral(w, "This Slack workspace is not set up for incidentd (team %s).", notifier.Escape(cb.Team.ID))
 		return
 	}
 	switch cb.Type {
@@ -121,8 +123,12 @@ func (s *Server) declareSubmission(w http.ResponseWriter, r *http.Request, ws wo
 		title = strings.TrimSpace(cb.View.State.Values[declareTitle][declareTitle].Value)
 		sev = cb.View.State.Values[declareSeverity][declareSeverity].SelectedOption.Value
 	}
-	if title == "" || len(title) > incident.MaxTitle {
-		writeJSON(w, http.StatusOK, viewErrors{"errors", map[string]string{declareTitle: "A title is 1 to 200 characters."}})
+	if title == "" {
+		writeJSON(w, http.StatusOK, viewErrors{"errors", map[string]string{declareTitle: fmt.Sprintf("A title is 1 to %d characters.", incident.MaxTitle)}})
+		return
+	}
+	if err := incident.CheckLine(title, incident.MaxTitle); err != nil {
+		writeJSON(w, http.StatusOK, viewErrors{"errors", map[string]string{declareTitle: "The title " + err.Error() + "."}})
 		return
 	}
 	if sev != "" {
@@ -143,7 +149,7 @@ func (s *Server) declareSubmission(w http.ResponseWriter, r *http.Request, ws wo
 	var ae *errAnchor
 	switch {
 	case errors.As(err, &ae):
-		writeJSON(w, http.StatusOK, viewErrors{"errors", map[string]string{declareTitle: "I could not post in the channel: " + ae.err.Error()}})
+		writeJSON(w, http.StatusOK, viewErrors{"errors", map[string]string{declareTitle: "I could not post in the channel (" + slackReason(ae.err) + ")."}})
 	case err != nil:
 		writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "the command log is unavailable")
 	default:

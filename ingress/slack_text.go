@@ -1,11 +1,16 @@
 package ingress
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 
+	"github.com/slack-go/slack"
+
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/notifier"
 )
 
 // slackRequest is what a line of Slack text asks for: an app mention
@@ -51,8 +56,32 @@ func (e *usageError) Error() string { return e.msg }
 func usage(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
 // parseSlackText parses a command's text (without the leading mention or
-// slash command). actor is the Slack user issuing it, for "assign me".
+// slash command), as Slack sends it (escaped: see notifier.Unescape).
+// actor is the Slack user issuing it, for "assign me". Titles and notes
+// follow the model's text rule (incident.CheckLine, CheckText); one that
+// breaks it is a usage error, answered before anything is produced.
 func parseSlackText(text, actor string, pol incident.Policy) (slackRequest, error) {
+	req, err := parseSlackVerb(text, actor, pol)
+	if err != nil {
+		return req, err
+	}
+	// A title typed in Slack may run over several lines ("@fire db down"
+	// and details below): it becomes one line, its spaces collapsed.
+	req.Title = strings.Join(strings.Fields(req.Title), " ")
+	if req.Title != "" {
+		if err := incident.CheckLine(req.Title, incident.MaxTitle); err != nil {
+			return slackRequest{}, usage("The title %s.", err)
+		}
+	}
+	if req.Note != "" {
+		if err := incident.CheckText(req.Note, incident.MaxNote); err != nil {
+			return slackRequest{}, usage("The note %s.", err)
+		}
+	}
+	return req, nil
+}
+
+func parseSlackVerb(text, actor string, pol incident.Policy) (slackRequest, error) {
 	text = strings.TrimSpace(text)
 	verb, rest, _ := strings.Cut(text, " ")
 	rest = strings.TrimSpace(rest)
@@ -63,7 +92,7 @@ func parseSlackText(text, actor string, pol incident.Policy) (slackRequest, erro
 		if rest == "" {
 			return slackRequest{}, usage("Give the incident a title: `declare <title>`.")
 		}
-		return slackRequest{Verb: "declare", Kind: incident.Declare, Title: rest}, nil
+		return slackRequest{Verb: "declare", Kind: incident.Declare, Title: notifier.Unescape(rest)}, nil
 	case "severity", "sev":
 		sev, ok := matchSeverity(rest, pol)
 		if !ok {
@@ -94,14 +123,32 @@ func parseSlackText(text, actor string, pol incident.Policy) (slackRequest, erro
 		if rest == "" {
 			return slackRequest{}, usage("What should the title be? `title <new title>`.")
 		}
-		return slackRequest{Verb: "title", Kind: incident.SetTitle, Title: rest}, nil
+		return slackRequest{Verb: "title", Kind: incident.SetTitle, Title: notifier.Unescape(rest)}, nil
 	case "note":
 		if rest == "" {
 			return slackRequest{}, usage("What should the note say? `note <text>`.")
 		}
-		return slackRequest{Verb: "note", Kind: incident.AddNote, Note: rest}, nil
+		return slackRequest{Verb: "note", Kind: incident.AddNote, Note: notifier.Unescape(rest)}, nil
 	}
-	return slackRequest{Title: text}, nil
+	return slackRequest{Title: notifier.Unescape(text)}, nil
+}
+
+// slackReason is what a Slack user is told about a failed Slack API call:
+// Slack's own error code ("not_in_channel") when it gave one, else a short
+// phrase. The error itself (a Go error, with URLs and addresses) is for
+// the log.
+func slackReason(err error) string {
+	var se slack.SlackErrorResponse
+	var rl *slack.RateLimitedError
+	switch {
+	case errors.As(err, &se) && se.Err != "":
+		return "Slack said " + se.Err
+	case errors.As(err, &rl):
+		return "Slack is rate limiting incidentd"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "Slack did not answer in time"
+	}
+	return "Slack could not be reached"
 }
 
 // matchSeverity finds a policy level, ignoring case.

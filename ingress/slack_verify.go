@@ -25,7 +25,7 @@ func (s *Server) slackVerified(next http.HandlerFunc) http.HandlerFunc {
 		}
 		body, err := readBody(r)
 		if err != nil {
-			writeBodyError(w, err)
+			s.writeRefusal(w, r, err)
 			return
 		}
 		sv, err := slack.NewSecretsVerifier(r.Header, s.cfg.SlackSigningSecret)

@@ -9,6 +9,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/ingress/web"
 )
 
 // The incident card's interactive elements. Ingress's interaction receiver
@@ -48,16 +49,18 @@ const (
 	maxOptions = 100  // options of a static_select
 )
 
-// DashboardLink is the dashboard page of an incident.
+// DashboardLink is the dashboard page of an incident: the path ingress's
+// dashboard handler serves for it.
 func DashboardLink(base, incidentID string) string {
-	return strings.TrimRight(base, "/") + "/incidents/" + url.PathEscape(incidentID)
+	return strings.TrimRight(base, "/") + web.IncidentPathPrefix + url.PathEscape(incidentID)
 }
 
-// CardText is the card's plain-text fallback (notifications, screen
-// readers, and the outbox): the fields the card shows, on one line.
+// CardText is the card's fallback text (notifications, screen readers,
+// and the outbox): the fields the card shows, on one line. Slack formats
+// it like any message text, so what people typed is escaped.
 func CardText(s incident.State) string {
 	return fmt.Sprintf("[%s] %s: %s, commander %s, assignee %s",
-		s.Severity, s.Title, s.Status, personText(s.Commander), personText(s.Assignee))
+		Escape(s.Severity), Escape(s.Title), s.Status, Escape(personText(s.Commander)), Escape(personText(s.Assignee)))
 }
 
 // RenderCard builds the incident card for a state.
@@ -70,17 +73,17 @@ func RenderCard(s incident.State, p incident.Policy, dashboardURL string) (strin
 		return slack.NewTextBlockObject(slack.MarkdownType, truncate("*"+name+"*\n"+value, maxField), false, false)
 	}
 	fields := slack.NewSectionBlock(nil, []*slack.TextBlockObject{
-		field("Severity", escape(s.Severity)),
+		field("Severity", Escape(s.Severity)),
 		field("Status", string(s.Status)),
 		field("Commander", person(s.Commander)),
 		field("Assignee", person(s.Assignee)),
 		field("Declared", slackDate(s.DeclaredAt)+" by "+person(s.Reporter)),
-		field("Dashboard", "<"+link+"|Open incident "+escape(s.Incident)+">"),
+		field("Dashboard", "<"+link+"|Open incident "+Escape(s.Incident)+">"),
 	}, nil)
 	fields.BlockID = "card-fields"
 
 	ctx := slack.NewContextBlock("card-context", slack.NewTextBlockObject(slack.MarkdownType,
-		fmt.Sprintf("Incident `%s` · updated %s · <%s|dashboard>", escape(s.Incident), slackDate(s.UpdatedAt), link), false, false))
+		fmt.Sprintf("Incident `%s` · updated %s · <%s|dashboard>", Escape(s.Incident), slackDate(s.UpdatedAt), link), false, false))
 
 	blocks := []slack.Block{header, fields, ctx, slack.NewActionBlock(BlockID(s.Incident), controls(s, p)...)}
 	return CardText(s), blocks
@@ -147,7 +150,7 @@ func person(id string) string {
 	if slackUserID(id) {
 		return "<@" + id + ">"
 	}
-	return escape(id)
+	return Escape(id)
 }
 
 func personText(id string) string {
@@ -179,10 +182,24 @@ func slackDate(t time.Time) string {
 	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
 }
 
-// escape escapes the three characters Slack's mrkdwn reserves.
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+// Escape makes user-supplied text safe in a Slack message's text and
+// mrkdwn blocks: Slack reads "<...>" as a mention, a special mention
+// (<!channel>) or a link, and "&" as the start of an entity, so its
+// formatting rules ask for exactly these three characters to be escaped
+// (&amp; &lt; &gt;). slack-go has no helper for it. Every string a person
+// typed goes through it, in the notifier's messages and in ingress's
+// replies; plain_text objects (the card's header, button labels) are shown
+// as they are and need none.
+func Escape(s string) string { return slackEscaper.Replace(s) }
+
+// Unescape is the inverse of Escape: Slack sends what a person typed
+// (message and slash command text) escaped this way.
+func Unescape(s string) string { return slackUnescaper.Replace(s) }
+
+var (
+	slackEscaper   = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	slackUnescaper = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
+)
 
 // truncate cuts s to at most n bytes on a rune boundary, marking the cut.
 func truncate(s string, n int) string {

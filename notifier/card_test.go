@@ -52,7 +52,7 @@ func TestCardControls(t *testing.T) {
 	s := incident.State{Incident: "sl-abc", Declared: true, Title: "db <down> & out", Severity: "SEV2",
 		Status: incident.StatusOpen, Reporter: "U1", Assignee: "U2", DeclaredAt: time.Unix(1700000000, 0)}
 	text, blocks := cardJSON(t, s)
-	if text != `[SEV2] db <down> & out: open, commander none, assignee U2` {
+	if text != `[SEV2] db &lt;down&gt; &amp; out: open, commander none, assignee U2` {
 		t.Errorf("text = %q", text)
 	}
 	els := elements(t, blocks, "sl-abc")

@@ -14,7 +14,11 @@
 // derived from the card, so retries are duplicates. Every later change
 // edits that card; severity, assignment, status changes and notes are also
 // posted as thread replies; a rejected Slack command is answered with an
-// ephemeral message to its author.
+// ephemeral message to its author. Everything people typed (titles, notes,
+// names, rejection reasons quoting them) is escaped (Escape) in message
+// text and mrkdwn, so it shows as typed and never pings, mentions or links.
+// The card's dashboard link is DashboardURL/incidents/ID (DashboardLink),
+// which ingress's dashboard redirects to the incident's page.
 //
 // Without workspaces (the embedded "make run") nothing goes to Slack: each
 // call is appended to an outbox file (ReadOutbox) the dashboard shows.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,7 +39,14 @@ type Notifier struct {
 	// history: per partition, the offset below which events are history
 	// to fold without sending (SkipHistory on a fresh store).
 	history map[int32]int64
+
+	// consuming is set while Run reads the events topic.
+	consuming atomic.Bool
 }
+
+// Ready reports whether Run has opened its store, found the events topic
+// and is consuming it. It is what the notifier's /readyz answers.
+func (n *Notifier) Ready() bool { return n.consuming.Load() }
 
 // New checks cfg and registers the metrics. Run does the work.
 func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Notifier, error) {
@@ -164,6 +172,8 @@ func (n *Notifier) Run(ctx context.Context) error {
 		defer d.wg.Done()
 		n.pruneLoop(dctx, st)
 	}()
+	n.consuming.Store(true)
+	defer n.consuming.Store(false)
 	n.log.Info("notifier consuming", "topic", n.topics.Events, "partitions", len(parts), "resumed_incidents", len(pending), "outbox", n.cfg.OutboxMode())
 
 	for {

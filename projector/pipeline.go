@@ -312,6 +312,13 @@ type statusReporter struct {
 	m      *metrics
 }
 
+// isDownNow reports whether the last call to ClickHouse failed.
+func (s *statusReporter) isDownNow() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.isDown
+}
+
 func (s *statusReporter) down(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -29,6 +29,15 @@ type Projector struct {
 	// dropCache is set by the rebalance callbacks (another goroutine) and
 	// read by the loop before it folds the next batch.
 	dropCache atomic.Bool
+	// migrated is set once Run has applied the schema.
+	migrated atomic.Bool
+}
+
+// Ready reports whether the projector is doing its job: the schema is
+// applied and ClickHouse answered its last call. It is what the
+// projector's /readyz answers.
+func (p *Projector) Ready() bool {
+	return p.migrated.Load() && !p.status.isDownNow()
 }
 
 // New returns a projector writing through conn. It registers its metrics
@@ -65,6 +74,7 @@ func (p *Projector) Run(ctx context.Context) error {
 	if err := p.migrate(ctx); err != nil {
 		return err
 	}
+	p.migrated.Store(true)
 	topics := p.cfg.Kafka.Topics()
 	cl, err := kafka.NewClient(p.cfg.Kafka, p.log,
 		kgo.ConsumerGroup(p.cfg.Group),

@@ -29,6 +29,20 @@ var (
 	ErrNotReady = errors.New("projector: tables not ready")
 )
 
+// BadQueryError is a query the query layer refuses, with the reason
+// written for the caller (it names the limit broken). errors.Is matches it
+// with ErrBadQuery.
+type BadQueryError struct{ Reason string }
+
+func (e *BadQueryError) Error() string { return "projector: bad query: " + e.Reason }
+
+// Is makes a BadQueryError an ErrBadQuery.
+func (e *BadQueryError) Is(target error) bool { return target == ErrBadQuery }
+
+func badQuery(format string, args ...any) error {
+	return &BadQueryError{Reason: fmt.Sprintf(format, args...)}
+}
+
 // notReady marks ClickHouse's "unknown database" and "unknown table"
 // errors with ErrNotReady.
 func notReady(err error) error {
@@ -39,8 +53,36 @@ func notReady(err error) error {
 	return err
 }
 
-// MaxBuckets bounds the buckets one analytics query may ask for.
-const MaxBuckets = 2000
+// Limits of an analytics query (AnalyticsQuery.Check).
+const (
+	// MaxBuckets bounds the buckets one analytics query may ask for.
+	MaxBuckets = 2000
+	// MinBucket is the narrowest bucket.
+	MinBucket = time.Minute
+	// DefaultBucket is the bucket of a query that names none.
+	DefaultBucket = 24 * time.Hour
+)
+
+// Check reports (as a *BadQueryError naming the limit) an analytics query
+// Analytics would refuse: From and To missing or out of order, a bucket
+// under MinBucket, more than MaxBuckets buckets. A zero Bucket is
+// DefaultBucket. The API checks it before querying, with the same limits.
+func (aq AnalyticsQuery) Check() error {
+	if aq.Bucket == 0 {
+		aq.Bucket = DefaultBucket
+	}
+	switch {
+	case aq.From.IsZero() || aq.To.IsZero() || !aq.From.Before(aq.To):
+		return badQuery("analytics need from before to")
+	case aq.Bucket < MinBucket:
+		return badQuery("bucket %s is under the least bucket of %s", aq.Bucket, MinBucket)
+	}
+	from, to, width := aq.From.UnixMilli(), aq.To.UnixMilli(), aq.Bucket.Milliseconds()
+	if nb := (to - from + width - 1) / width; nb > MaxBuckets {
+		return badQuery("from..to spans %d buckets of %s, over the limit of %d buckets: widen the bucket or shorten the range", nb, aq.Bucket, MaxBuckets)
+	}
+	return nil
+}
 
 // Queries answers the dashboard's questions from the ClickHouse tables.
 // Every method requires a tenant and sees only that tenant's rows. It is
@@ -102,9 +144,30 @@ func decodeCursor(s string) (cursor, error) {
 		err = json.Unmarshal(b, &c)
 	}
 	if err != nil || c.ID == "" {
-		return cursor{}, fmt.Errorf("%w: malformed cursor", ErrBadQuery)
+		return cursor{}, badQuery("cursor is not one this API returned")
 	}
 	return c, nil
+}
+
+// CheckCursor reports (as a *BadQueryError) a list cursor List would
+// refuse: not one List returned, or one of another sort order ("" is the
+// default order). Callers check it before querying to answer the caller's
+// mistake as such.
+func CheckCursor(s string, sort Sort) error {
+	if s == "" {
+		return nil
+	}
+	if sort == "" {
+		sort = SortOpenFirst
+	}
+	c, err := decodeCursor(s)
+	if err != nil {
+		return err
+	}
+	if c.Sort != sort {
+		return badQuery("cursor is for sort %q, not %q", c.Sort, sort)
+	}
+	return nil
 }
 
 // order returns the sort keys of a list order, their bound arguments, and
@@ -164,13 +227,10 @@ func (q *Queries) List(ctx context.Context, tenant string, lq ListQuery) (ListPa
 	}
 	var after []any
 	if lq.Cursor != "" {
-		c, err := decodeCursor(lq.Cursor)
-		if err != nil {
+		if err := CheckCursor(lq.Cursor, lq.Sort); err != nil {
 			return ListPage{}, err
 		}
-		if c.Sort != lq.Sort {
-			return ListPage{}, fmt.Errorf("%w: cursor is for sort %q, not %q", ErrBadQuery, c.Sort, lq.Sort)
-		}
+		c, _ := decodeCursor(lq.Cursor)
 		after = keyOf(c)
 	}
 	var filters []listFilter
@@ -309,19 +369,13 @@ func (q *Queries) Analytics(ctx context.Context, tenant string, aq AnalyticsQuer
 		return Analytics{}, err
 	}
 	if aq.Bucket == 0 {
-		aq.Bucket = 24 * time.Hour
+		aq.Bucket = DefaultBucket
 	}
-	switch {
-	case aq.From.IsZero() || aq.To.IsZero() || !aq.From.Before(aq.To):
-		return Analytics{}, fmt.Errorf("%w: analytics need from before to", ErrBadQuery)
-	case aq.Bucket < time.Minute:
-		return Analytics{}, fmt.Errorf("%w: bucket %s, want at least 1m", ErrBadQuery, aq.Bucket)
+	if err := aq.Check(); err != nil {
+		return Analytics{}, err
 	}
 	from, to, width := aq.From.UnixMilli(), aq.To.UnixMilli(), aq.Bucket.Milliseconds()
 	nb := (to - from + width - 1) / width
-	if nb > MaxBuckets {
-		return Analytics{}, fmt.Errorf("%w: %d buckets, at most %d", ErrBadQuery, nb, MaxBuckets)
-	}
 	rows, err := q.conn.Query(ctx, sqlIncidentFacts(q.tables), tenant, from, to, from, to, from, to)
 	if err != nil {
 		return Analytics{}, fmt.Errorf("projector: analytics: %w", notReady(err))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 
@@ -29,6 +30,11 @@ type env struct {
 	// Announce prints one line to stdout saying where a part listens or
 	// what state it is in; "make run" shows these to people.
 	Announce func(part, format string, args ...any)
+
+	// IngressListener is ingress's listener under "run", opened before the
+	// services start so that the card links (derived from it) name the
+	// real port even for -ingress.addr=HOST:0. Nil otherwise.
+	IngressListener net.Listener
 }
 
 // common holds the flags every subcommand has.

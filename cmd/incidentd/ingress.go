@@ -134,6 +134,10 @@ func ingressService() service {
 				if err != nil {
 					return err
 				}
+				if ln := e.IngressListener; ln != nil {
+					cfg.OnListen(ln.Addr().String())
+					return srv.Serve(ctx, ln)
+				}
 				return srv.Run(ctx)
 			}
 		},

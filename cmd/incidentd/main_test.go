@@ -153,6 +153,11 @@ func TestRunStartsEverything(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("run exit %d after cancel:\n%s", code, errOut.String())
 		}
+		// The services stop before the broker they talk to: none of
+		// them is left dialling a broker that is gone.
+		if strings.Contains(errOut.String(), "unable to open connection to broker") {
+			t.Fatalf("a client outlived the embedded broker:\n%s", errOut.String())
+		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("run did not stop within 30s of cancel")
 	}
@@ -195,6 +200,7 @@ func TestSlackMentionDeclares(t *testing.T) {
 		t.Fatalf("slack-mention did not report its thread: %s", sent.String())
 	}
 	want := incident.SlackIncidentID(devSlackTeam, devSlackChannel, ts[1])
+	var cardBlocks string
 
 	token, err := os.ReadFile(filepath.Join(dir, "ingress", "dev-token"))
 	if err != nil {
@@ -215,8 +221,9 @@ func TestSlackMentionDeclares(t *testing.T) {
 		defer resp.Body.Close()
 		var ob struct {
 			Entries []struct {
-				IncidentID string `json:"incident_id"`
-				Text       string `json:"text"`
+				IncidentID string          `json:"incident_id"`
+				Text       string          `json:"text"`
+				Blocks     json.RawMessage `json:"blocks"`
 			} `json:"entries"`
 		}
 		if json.NewDecoder(resp.Body).Decode(&ob) != nil {
@@ -224,11 +231,46 @@ func TestSlackMentionDeclares(t *testing.T) {
 		}
 		for _, en := range ob.Entries {
 			if en.IncidentID == want && strings.Contains(en.Text, "server down!") {
+				// The outbox writes <, > and & as JSON escapes.
+				cardBlocks = strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(string(en.Blocks))
 				return true
 			}
 		}
 		return false
 	})
+
+	// The card's "Open incident" link is on the ingress run serves (the
+	// port the kernel gave it), and opens the incident's dashboard page.
+	link := "http://" + addr + "/incidents/" + want
+	if !strings.Contains(cardBlocks, "<"+link+"|Open incident") {
+		t.Fatalf("the card does not link to %s:\n%s", link, cardBlocks)
+	}
+	resp, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Fragment != "/incidents/"+want {
+		t.Fatalf("GET %s: status %d at %s, want 200 at the dashboard's #/incidents/%s", link, resp.StatusCode, resp.Request.URL, want)
+	}
+
+	// One registry, served once: ingress's /metrics has every part's
+	// metrics, the processor's listener has none.
+	if code, body := httpGet(t, "http://"+addr+"/metrics"); code != http.StatusOK ||
+		!strings.Contains(body, "incidentd_processor_") || !strings.Contains(body, "incidentd_notifier_") || !strings.Contains(body, "incidentd_ingress_") {
+		t.Fatalf("ingress /metrics: %d, lacks a part's metrics:\n%.500s", code, body)
+	}
+	procRE := regexp.MustCompile(`incidentd processor:\s+http://([0-9.:]+) \(/healthz /readyz\)`)
+	m := procRE.FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("the processor does not say it serves /healthz /readyz only:\n%s", out.String())
+	}
+	if code, _ := httpGet(t, "http://"+m[1]+"/metrics"); code != http.StatusNotFound {
+		t.Fatalf("the processor's listener serves /metrics under run (%d): scraping both counts twice", code)
+	}
+	if code, _ := httpGet(t, "http://"+m[1]+"/healthz"); code != http.StatusOK {
+		t.Fatalf("processor /healthz under run: %d", code)
+	}
 
 	// A forged mention (wrong secret) is refused.
 	if err := os.WriteFile(filepath.Join(dir, devSlackSecretRel), []byte("not-the-secret\n"), 0o600); err != nil {

@@ -5,13 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/incidentd/incidentd/processor"
 )
@@ -21,7 +17,7 @@ func processorService() service {
 		name: "processor",
 		help: "apply commands per partition against local Pebble state and emit events",
 		setup: func(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
-			httpAddr := fs.String("processor.http-addr", "127.0.0.1:9091", "listen address of /healthz, /readyz and /metrics")
+			httpAddr := fs.String("processor.http-addr", "127.0.0.1:9091", "listen address of /healthz, /readyz and /metrics (/metrics only when run alone: under \"run\" ingress serves them)")
 			group := fs.String("processor.group", processor.DefaultGroup, "consumer group of the processor instances")
 			instance := fs.String("processor.instance-id", "", "this instance's static group member and transactional id (empty: kept in the data directory)")
 			maxBatch := fs.Int("processor.max-batch", processor.DefaultMaxBatch, "most commands applied in one transaction")
@@ -62,37 +58,11 @@ func processorService() service {
 
 func processorDir(e *env) string { return filepath.Join(e.DataDir, "processor") }
 
-// serveProcessor runs p with its health, readiness and metrics endpoints.
+// serveProcessor runs p with its health and readiness endpoints (and
+// /metrics when it runs alone).
 func serveProcessor(ctx context.Context, e *env, p *processor.Processor, addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("processor: listen on %s: %w", addr, err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !p.Ready() {
-			http.Error(w, "restoring", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	mux.Handle("/metrics", promhttp.HandlerFor(e.Registry, promhttp.HandlerOpts{Registry: e.Registry}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	e.Announce("processor", "http://%s (/healthz /readyz /metrics); state in %s", ln.Addr(), processorDir(e))
-
-	runErr := p.Run(ctx)
-	shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shut); err != nil {
-		runErr = errors.Join(runErr, fmt.Errorf("processor: http shutdown: %w", err))
-	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		runErr = errors.Join(runErr, fmt.Errorf("processor: http: %w", err))
-	}
-	return runErr
+	ops := opsServer{part: "processor", ready: func() (bool, string) { return p.Ready(), "restoring" }}
+	return ops.serve(ctx, e, addr, "; state in "+processorDir(e), p.Run)
 }
 
 // rebuildProcessor is "incidentd rebuild processor": replay the events

@@ -34,12 +34,15 @@ func projectorService() service {
 		help: "write events to ClickHouse for listing, search and analytics",
 		setup: func(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 			f := newProjectorFlags(fs)
-			return func(ctx context.Context, e *env) error { return runProjector(ctx, e, f) }
+			httpAddr := fs.String("projector.http-addr", "127.0.0.1:9093", "listen address of /healthz, /readyz and /metrics when the projector runs alone")
+			return func(ctx context.Context, e *env) error { return runProjector(ctx, e, f, *httpAddr) }
 		},
 	}
 }
 
-func runProjector(ctx context.Context, e *env, f *projectorFlags) error {
+// runProjector runs the projector; alone, with its health, readiness and
+// metrics on httpAddr (under "run", ingress serves the process's).
+func runProjector(ctx context.Context, e *env, f *projectorFlags, httpAddr string) error {
 	e.Announce("projector", "events -> ClickHouse at %s, database %s (retries with backoff while it is not reachable)", *f.addr, *f.database)
 	if len(e.Kafka.Brokers) == 0 {
 		e.Kafka.Brokers = []string{"127.0.0.1:9092"}
@@ -57,7 +60,13 @@ func runProjector(ctx context.Context, e *env, f *projectorFlags) error {
 	if err != nil {
 		return err
 	}
-	return p.Run(ctx)
+	if e.Name == "run" {
+		return p.Run(ctx)
+	}
+	ops := opsServer{part: "projector", ready: func() (bool, string) {
+		return p.Ready(), "ClickHouse is not reachable or the schema is not applied yet"
+	}}
+	return ops.serve(ctx, e, httpAddr, "", p.Run)
 }
 
 // rebuildClickHouse is "incidentd rebuild clickhouse", with the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"path/filepath"
 	"sync"
 	"time"
@@ -25,11 +26,14 @@ func setupRunAll(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 		runs = append(runs, s.setup(fs))
 	}
 	return func(ctx context.Context, e *env) error {
+		// The broker outlives ctx: Ctrl-C stops the services first (they
+		// leave their groups, finish their transactions, close their
+		// clients), then the broker they talk to.
 		var brokerDone chan error
-		ctx, cancelBroker := context.WithCancel(ctx)
+		bctx, cancelBroker := context.WithCancel(context.WithoutCancel(ctx))
 		defer cancelBroker()
 		if len(e.Kafka.Brokers) == 0 {
-			addr, done, err := startBroker(ctx, e, *brokerAddr)
+			addr, done, err := startBroker(bctx, e, *brokerAddr)
 			if err != nil {
 				return err
 			}
@@ -38,6 +42,19 @@ func setupRunAll(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 		}
 		if err := ensureTopics(ctx, e); err != nil {
 			return err
+		}
+		// Ingress listens before any service starts: the notifier's
+		// card links are derived from the address it got.
+		if f := fs.Lookup("ingress.addr"); f != nil {
+			ln, err := net.Listen("tcp", f.Value.String())
+			if err != nil {
+				return fmt.Errorf("ingress: listen: %w", err)
+			}
+			defer ln.Close() // ingress closes it when it serves; this covers a failed start
+			e.IngressListener = ln
+			if err := f.Value.Set(ln.Addr().String()); err != nil {
+				return err
+			}
 		}
 
 		svcCtx, cancel := context.WithCancel(ctx)
@@ -116,6 +133,19 @@ func setupTopics(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 		}
 		if err := ensureTopics(ctx, e); err != nil {
 			return err
+		}
+		// Ingress listens before any service starts: the notifier's
+		// card links are derived from the address it got.
+		if f := fs.Lookup("ingress.addr"); f != nil {
+			ln, err := net.Listen("tcp", f.Value.String())
+			if err != nil {
+				return fmt.Errorf("ingress: listen: %w", err)
+			}
+			defer ln.Close() // ingress closes it when it serves; this covers a failed start
+			e.IngressListener = ln
+			if err := f.Value.Set(ln.Addr().String()); err != nil {
+				return err
+			}
 		}
 		t := kafka.NewTopics(e.Kafka.TopicPrefix)
 		e.Announce("topics", "%s, %s, %s, %s ready with %d partitions", t.Commands, t.Events, t.Changelog, t.DeadLetters, e.Kafka.Partitions)

@@ -323,6 +323,16 @@ describe('dashboard', () => {
     await shot(page, 'outbox');
     // The outbox shows titles too (the escaping test's among them): as text.
     assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    // The card's "Open incident" link, followed as a person would from
+    // Slack, opens the incident's page.
+    const ob = await api(stack, A.secret, 'GET', '/outbox');
+    const link = ob.data.entries.filter((e) => e.incident_id === id)
+      .map((e) => JSON.stringify(e.blocks || []).match(/<(http[^|>]+)\|Open incident/))
+      .find((m) => m)?.[1];
+    assert.ok(link, `no card with an "Open incident" link for ${id}`);
+    assert.ok(link.startsWith(stack.baseURL + '/incidents/'), `card link ${link} is not on ${stack.baseURL}`);
+    await page.goto(link);
+    await page.locator('#inc-title', { hasText: title }).waitFor();
     assert.deepEqual(problems, []);
     await context.close();
     // Only the caller's tenant's messages: B's outbox has none of A's.

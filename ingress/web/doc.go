@@ -6,9 +6,10 @@
 // # What it serves
 //
 // Handler serves the embedded files under static/: "/" is index.html, and
-// the script, style sheet and icon by their names. Anything else is 404:
-// the application routes with the URL fragment (#/incidents/ID), so the
-// server never has to guess which paths are pages. Every answer carries a
+// the script, style sheet and icon by their names, and /incidents/ID (the
+// link on an incident's Slack card) redirects to /#/incidents/ID. Anything
+// else is 404: the application routes with the URL fragment
+// (#/incidents/ID), so the server never has to guess which paths are pages. Every answer carries a
 // strict Content-Security-Policy (default-src 'self', no inline script or
 // style, no framing, no plugins), X-Content-Type-Options: nosniff and
 // Referrer-Policy: no-referrer. Files are revalidated on every load

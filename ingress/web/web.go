@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -34,6 +35,11 @@ var contentTypes = map[string]string{
 	".css":  "text/css; charset=utf-8",
 	".svg":  "image/svg+xml",
 }
+
+// IncidentPathPrefix starts the path of an incident's page,
+// /incidents/ID: the link on an incident card. The server redirects it to
+// the application's route, /#/incidents/ID.
+const IncidentPathPrefix = "/incidents/"
 
 // Handler serves the dashboard at "/": index.html for "/" (and
 // "/index.html"), the other files by name, 404 for anything else. It
@@ -67,6 +73,13 @@ func Handler() http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
+		if id, ok := strings.CutPrefix(r.URL.Path, IncidentPathPrefix); ok && id != "" && !strings.Contains(id, "/") {
+			// The link an incident card carries: the application
+			// routes by fragment, so send the browser there.
+			h.Set("Cache-Control", "no-store")
+			http.Redirect(w, r, "/#"+IncidentPathPrefix+url.PathEscape(id), http.StatusFound)
+			return
+		}
 		f, ok := files[r.URL.Path]
 		if !ok {
 			h.Set("Cache-Control", "no-store")

@@ -66,7 +66,7 @@ func TestHandlerRevalidates(t *testing.T) {
 
 func TestHandlerRefuses(t *testing.T) {
 	h := Handler()
-	for _, path := range []string{"/nope", "/static/app.js", "/app.js/", "/incidents/inc-1", "/../go.mod"} {
+	for _, path := range []string{"/nope", "/static/app.js", "/app.js/", "/incidents/", "/incidents/inc-1/x", "/../go.mod"} {
 		w := get(t, h, http.MethodGet, path, nil)
 		if w.Code != http.StatusNotFound {
 			t.Errorf("GET %s: status %d, want 404", path, w.Code)
