@@ -486,7 +486,7 @@ describe('dashboard', () => {
       ['incident', '#/incidents/' + encodeURIComponent(id), (page) => page.locator('.timeline blockquote.note').waitFor()],
       ['declare', '#/declare', (page) => page.getByLabel('Title').waitFor()],
       ['analytics', '#/analytics', (page) => page.locator('#open-now', { hasText: /^1$/ }).waitFor()],
-      ['outbox', '#/outbox', (page) => page.getByRole('heading', { name: 'Slack outbox', level: 1 }).waitFor()],
+      ['outbox', '#/outbox', (page) => page.locator('.outmsg', { has: page.locator(`a[href="#/incidents/${encodeURIComponent(id)}"]`) }).first().waitFor()],
     ];
     for (const [size, viewport] of [['phone', PHONE], ['desktop', DESKTOP]]) {
       const { context, page, problems } = await open(F, stack.baseURL + '/', viewport);
