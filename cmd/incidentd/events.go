@@ -55,7 +55,7 @@ func setupEvents(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 			}
 			q.since = t
 		}
-		return printLog(ctx, e.Kafka, e, q, e.Stdout)
+		return printLog(ctx, e, q)
 	}
 }
 
@@ -94,14 +94,14 @@ type logLine struct {
 	Error     string          `json:"error,omitempty"`
 }
 
-// printLog prints q's records to out, one JSON line each, in offset order
+// printLog prints q's records to stdout, one JSON line each, in offset order
 // within a partition (partitions interleave; one incident's records all
 // sit in one partition, so they come in order). It reads committed records
 // only, as every consumer of incidentd does: an aborted or open
 // transaction's records are never printed. Without q.follow it stops once
 // every partition is read up to its last stable offset as listed at start.
-func printLog(ctx context.Context, kc kafka.Config, e *env, q logQuery, out io.Writer) error {
-	cl, err := kafka.NewClient(kc, e.Logger,
+func printLog(ctx context.Context, e *env, q logQuery) error {
+	cl, err := kafka.NewClient(e.Kafka, e.Logger,
 		kgo.ClientID("incidentd-events"),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Control records (transaction markers) still advance the
@@ -128,7 +128,7 @@ func printLog(ctx context.Context, kc kafka.Config, e *env, q logQuery, out io.W
 	}
 	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{q.topic: consume})
 
-	w := bufio.NewWriter(out)
+	w := bufio.NewWriter(e.Stdout)
 	for len(consume) > 0 {
 		fetches := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
