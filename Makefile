@@ -9,7 +9,7 @@ BENCHTIME ?= 1s
 # Fuzz targets run by "make test" for FUZZTIME each: package:target.
 FUZZ := ./incident:FuzzDecide ./incident:FuzzCheckText ./internal/wire:FuzzDecode ./ingress:FuzzDecodeBody ./ingress:FuzzAPIReads
 
-.PHONY: help run build test test-e2e unit fuzz vet fmt bench setup test-setup clean
+.PHONY: help run build test test-e2e test-web unit fuzz vet fmt bench setup test-setup clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -20,10 +20,13 @@ run: setup build ## start incidentd with all its parts (embedded broker, local C
 build: ## build ./bin/incidentd
 	$(GO) build -o bin/incidentd ./cmd/incidentd
 
-test: test-setup vet fmt unit fuzz test-e2e test-kafka test-chsql ## every test: installs what is missing, then vet, gofmt, go tests (kfake, ClickHouse 18.16), fuzzing, browser, Apache Kafka and chDB suites
+test: test-setup vet fmt test-web unit fuzz test-e2e test-kafka test-chsql ## every test: installs what is missing, then vet, gofmt, the dashboard's types, go tests (kfake, ClickHouse 18.16), fuzzing, browser, Apache Kafka and chDB suites
 
 test-e2e: test-setup ## the dashboard in headless Chromium against a real incidentd run (npm ci, node --test)
 	@e2e/run.sh
+
+test-web: test-setup ## type-check the dashboard's modules (ingress/web/static/*.js) with tsc --noEmit (TypeScript pinned in e2e/package.json)
+	@cd e2e && npm ci --no-audit --no-fund --loglevel=error && node_modules/.bin/tsc -p ../ingress/web
 
 setup: ## install ClickHouse from Debian if missing (for make run)
 	@deploy/local/setup.sh

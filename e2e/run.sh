@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the dashboard's end-to-end tests: installs playwright-core (pinned in
-# package-lock.json; it drives Debian's /usr/bin/chromium, no browser
-# download), then node's built-in test runner, which builds and starts the
+# package-lock.json, with the TypeScript "make test-web" uses; it drives
+# Debian's /usr/bin/chromium, no browser download), then node's built-in test runner, which builds and starts the
 # real `incidentd run` and a ClickHouse server itself (lib/stack.mjs).
 # Screenshots of every page land in e2e/screenshots/.
 #

@@ -56,7 +56,9 @@ func subcommands() []subcommand {
 	for _, s := range services() {
 		cmds = append(cmds, subcommand{s.name, s.help, s.setup})
 	}
-	cmds = append(cmds, subcommand{"rebuild", "rebuild a view from the log: 'rebuild processor' or 'rebuild clickhouse'", setupRebuild})
+	cmds = append(cmds,
+		subcommand{"rebuild", "rebuild a view from the log: 'rebuild processor' or 'rebuild clickhouse'", setupRebuild},
+		subcommand{"events", "print the events (or -events.topic=commands) of the log as JSON lines, read committed", setupEvents})
 	return cmds
 }
 

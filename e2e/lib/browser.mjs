@@ -16,11 +16,16 @@ export async function launch() {
   });
 }
 
-// newPage opens a 1366x768 page (the laptop screen the dashboard is laid
-// out for) that records every page error, console error and CSP
-// violation in problems, so a test can assert there were none.
-export async function newPage(browser) {
-  const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+// DESKTOP is the laptop screen the dashboard is laid out for; PHONE a
+// common phone's (CSS pixels).
+export const DESKTOP = { width: 1366, height: 768 };
+export const PHONE = { width: 390, height: 844 };
+
+// newPage opens a page (DESKTOP unless viewport says otherwise) that
+// records every page error, console error and CSP violation in problems,
+// so a test can assert there were none.
+export async function newPage(browser, viewport = DESKTOP) {
+  const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push('page error: ' + e.message));

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { api, startStack } from '../lib/stack.mjs';
-import { launch, newPage, shot } from '../lib/browser.mjs';
+import { DESKTOP, launch, newPage, PHONE, shot } from '../lib/browser.mjs';
 import { fakeSlackAPI, sendEvent } from '../lib/slack.mjs';
 
 // One token per tenant. C is used by the main flow alone, so its
@@ -22,6 +22,8 @@ const TOKENS = [
   { name: 'carol', tenant: 'C', secret: 'e2e-token-tenant-c-0123456789' },
   { name: 'dave', tenant: 'D', secret: 'e2e-token-tenant-d-0123456789' },
   { name: 'sam', tenant: 'S', secret: 'e2e-token-tenant-s-0123456789' },
+  { name: 'erin', tenant: 'E', secret: 'e2e-token-tenant-e-0123456789' },
+  { name: 'fay', tenant: 'F', secret: 'e2e-token-tenant-f-0123456789' },
 ];
 const [A, B, C] = TOKENS;
 const WAIT = 20000; // the longest a person would wait for a page to show something
@@ -62,11 +64,13 @@ after(async () => {
   await slack?.close();
 });
 
-// open signs in with a token on a fresh page and waits for the list.
-async function open(tok) {
-  const p = await newPage(browser);
+// open signs in with a token on a fresh page (at url, the list by
+// default; DESKTOP size unless viewport says otherwise) and waits for the
+// list.
+async function open(tok, url = stack.baseURL + '/', viewport = DESKTOP) {
+  const p = await newPage(browser, viewport);
   p.page.setDefaultTimeout(WAIT);
-  await p.page.goto(stack.baseURL + '/');
+  await p.page.goto(url);
   await p.page.getByLabel('API token').fill(tok.secret);
   await p.page.getByRole('button', { name: 'Sign in' }).click();
   await p.page.getByRole('heading', { name: 'Incidents', level: 1 }).waitFor();
@@ -414,6 +418,94 @@ describe('dashboard', () => {
     });
     assert.deepEqual(problems, []);
     await context.close();
+  });
+
+  test('a filtered list is kept in the URL: reloaded or opened elsewhere, the same list', async () => {
+    const E = TOKENS.find((t) => t.tenant === 'E');
+    const ids = [];
+    for (const [title, sev] of [['Queue backlog on shard 1', 'SEV1'], ['Queue backlog on shard 2', 'SEV1'],
+      ['Queue backlog on shard 3', 'SEV3'], ['Login errors on the portal', 'SEV1']]) {
+      ids.push(await declareByAPI(E, title, sev));
+    }
+    for (const id of ids) await inView(E, id, 1);
+    const want = ['Queue backlog on shard 1', 'Queue backlog on shard 2'];
+    // The titles the list shows, once it shows exactly want.
+    const sameList = async (page) => {
+      await page.waitForFunction((w) => {
+        const t = [...document.querySelectorAll('table.incidents tbody td.title a')].map((a) => a.textContent);
+        return t.length === w.length && t.every((x, i) => x === w[i]);
+      }, want);
+      assert.equal(await page.getByLabel('Severity').inputValue(), 'SEV1');
+      assert.equal(await page.getByLabel('Search').inputValue(), 'backlog');
+      assert.equal(await page.getByLabel('Sort').inputValue(), 'oldest');
+    };
+
+    const { context, page, problems } = await open(E);
+    await page.getByLabel('Severity').selectOption('SEV1');
+    await page.getByLabel('Sort').selectOption('oldest');
+    await page.getByLabel('Search').fill('backlog');
+    await page.getByLabel('Search').press('Enter');
+    await sameList(page);
+    const url = new URL(page.url());
+    const query = new URLSearchParams(url.hash.slice(url.hash.indexOf('?') + 1));
+    assert.ok(url.hash.startsWith('#/?'), `the list's URL ${url} has no filters`);
+    assert.deepEqual(Object.fromEntries(query), { severity: 'SEV1', q: 'backlog', sort: 'oldest' });
+
+    // Reloaded: the same filters, the same list.
+    await page.reload();
+    await sameList(page);
+    // Away and back through the nav: still the same.
+    await nav(page, 'Analytics');
+    await page.getByRole('heading', { name: 'Analytics', level: 1 }).waitFor();
+    await nav(page, 'Incidents');
+    await sameList(page);
+    assert.equal(page.url(), url.href);
+
+    // Shared: someone else opens the URL, signs in, and sees the same list.
+    const other = await open(E, url.href);
+    await sameList(other.page);
+    await shot(other.page, 'list-shared-url');
+    // Clearing the filters clears the URL.
+    await other.page.getByRole('button', { name: 'Clear' }).click();
+    await other.page.locator('table.incidents tbody tr', { hasText: 'Login errors on the portal' }).waitFor();
+    assert.equal(new URL(other.page.url()).hash, '#/');
+    assert.deepEqual(problems, []);
+    assert.deepEqual(other.problems, []);
+    await other.context.close();
+    await context.close();
+  });
+
+  test('usable on a phone (390x844) as on a laptop: no page runs off the screen', async () => {
+    const F = TOKENS.find((t) => t.tenant === 'F');
+    const id = await declareByAPI(F, 'Payments API returns 502 for a third of the requests from the EU region', 'SEV2');
+    await inView(F, id, 1);
+    const noted = await api(stack, F.secret, 'POST', `/incidents/${encodeURIComponent(id)}/notes?wait=10s`, { note: 'Failing over to the standby load balancer in eu-west-1b; watching the error rate.' });
+    assert.equal(noted.status, 200, JSON.stringify(noted.data));
+    const pages = [
+      ['list', '#/', (page) => page.locator('table.incidents tbody tr', { hasText: 'Payments API' }).waitFor()],
+      ['incident', '#/incidents/' + encodeURIComponent(id), (page) => page.locator('.timeline blockquote.note').waitFor()],
+      ['declare', '#/declare', (page) => page.getByLabel('Title').waitFor()],
+      ['analytics', '#/analytics', (page) => page.locator('#open-now', { hasText: /^1$/ }).waitFor()],
+      ['outbox', '#/outbox', (page) => page.locator('.outmsg', { has: page.locator(`a[href="#/incidents/${encodeURIComponent(id)}"]`) }).first().waitFor()],
+    ];
+    for (const [size, viewport] of [['phone', PHONE], ['desktop', DESKTOP]]) {
+      const { context, page, problems } = await open(F, stack.baseURL + '/', viewport);
+      for (const [name, hash, ready] of pages) {
+        await page.goto(stack.baseURL + '/' + hash);
+        await ready(page);
+        const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
+        assert.ok(scrollWidth <= innerWidth, `${size} ${name}: the page is ${scrollWidth}px wide in a ${innerWidth}px window`);
+        // Every nav link and every list row lies within the window.
+        for (const box of [...await page.getByRole('navigation', { name: 'Main' }).getByRole('link').all(),
+          ...await page.locator('table.incidents tbody tr').all()].map((l) => l.boundingBox())) {
+          const b = await box;
+          assert.ok(b && b.x >= 0 && b.x + b.width <= innerWidth, `${size} ${name}: an element at x ${b?.x}, ${b?.width}px wide, in a ${innerWidth}px window`);
+        }
+        await shot(page, `${size}-${name}`, { fullPage: true });
+      }
+      assert.deepEqual(problems, []);
+      await context.close();
+    }
   });
 
   // The first-run path of the README: `incidentd run` without a tokens

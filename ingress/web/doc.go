@@ -1,12 +1,14 @@
 // Package web is the incidentd dashboard: a small single-page application
-// (plain HTML, CSS and JavaScript, no build step) embedded into the binary
-// and served by ingress at "/", beside the JSON API it reads and writes
-// through (/api/v1).
+// (plain HTML, CSS and JavaScript as native ES modules, no build step)
+// embedded into the binary and served by ingress at "/", beside the JSON API
+// it reads and writes through (/api/v1). The modules (static/*.js, one per
+// concern, app.js the entry) carry JSDoc types that tsc checks ("make
+// test-web", tsconfig.json here).
 //
 // # What it serves
 //
 // Handler serves the embedded files under static/: "/" is index.html, and
-// the script, style sheet and icon by their names, and /incidents/ID (the
+// the modules, style sheet and icon by their names, and /incidents/ID (the
 // link on an incident's Slack card) redirects to /#/incidents/ID. Anything
 // else is 404: the application routes with the URL fragment
 // (#/incidents/ID), so the server never has to guess which paths are pages. Every answer carries a

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -24,9 +25,10 @@ func TestHandlerServesFiles(t *testing.T) {
 	for _, tc := range []struct {
 		path, contentType, contains string
 	}{
-		{"/", "text/html; charset=utf-8", `<script src="/app.js" defer></script>`},
+		{"/", "text/html; charset=utf-8", `<script type="module" src="/app.js"></script>`},
 		{"/index.html", "text/html; charset=utf-8", `<main id="main"`},
-		{"/app.js", "text/javascript; charset=utf-8", "'use strict'"},
+		{"/app.js", "text/javascript; charset=utf-8", "import { start } from './router.js';"},
+		{"/router.js", "text/javascript; charset=utf-8", "export function start()"},
 		{"/app.css", "text/css; charset=utf-8", ":focus-visible"},
 		{"/favicon.svg", "image/svg+xml", "<svg"},
 	} {
@@ -117,13 +119,47 @@ func TestNoInlineCodeOrHTMLInjection(t *testing.T) {
 			t.Errorf("index.html has inline code: %q", m)
 		}
 	}
-	js, err := static.ReadFile("static/app.js")
+	modules, err := fs.Glob(static, "static/*.js")
+	if err != nil || len(modules) < 2 {
+		t.Fatalf("the dashboard's modules: %q, %v", modules, err)
+	}
+	for _, m := range modules {
+		js, err := static.ReadFile(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sink := range []string{".innerHTML", ".outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "setAttribute('style'"} {
+			if strings.Contains(string(js), sink) {
+				t.Errorf("%s uses %s; build DOM with textContent and createElement (dom.js)", m, sink)
+			}
+		}
+	}
+}
+
+// TestModulesAreTypeChecked: every module opts into type checking (make
+// test-web runs tsc over them) and imports only modules that exist, by a
+// relative path the server answers.
+func TestModulesAreTypeChecked(t *testing.T) {
+	modules, err := fs.Glob(static, "static/*.js")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, sink := range []string{".innerHTML", ".outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "setAttribute('style'"} {
-		if strings.Contains(string(js), sink) {
-			t.Errorf("app.js uses %s; build DOM with textContent and createElement", sink)
+	h := Handler()
+	importRE := regexp.MustCompile(`(?m)^import .* from '([^']+)';$`)
+	for _, m := range modules {
+		js, _ := static.ReadFile(m)
+		if !strings.HasPrefix(string(js), "// @ts-check\n") {
+			t.Errorf("%s does not start with // @ts-check", m)
+		}
+		for _, imp := range importRE.FindAllStringSubmatch(string(js), -1) {
+			p, ok := strings.CutPrefix(imp[1], "./")
+			if !ok {
+				t.Errorf("%s imports %q: want a relative ./ path", m, imp[1])
+				continue
+			}
+			if w := get(t, h, http.MethodGet, "/"+p, nil); w.Code != http.StatusOK || w.Header().Get("Content-Type") != "text/javascript; charset=utf-8" {
+				t.Errorf("%s imports %s: GET /%s is %d %q", m, imp[1], p, w.Code, w.Header().Get("Content-Type"))
+			}
 		}
 	}
 }

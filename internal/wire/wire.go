@@ -17,6 +17,9 @@
 // projector's rebuild spent a fifth of its time decoding (see
 // docs/model.md for the measurements).
 //
+// CommandJSON and EventJSON render a decoded record as JSON for people and
+// scripts ("incidentd events"): the data object of a version 1 record.
+//
 // A reader refuses versions it does not know (ErrUnknownVersion) and
 // fields it does not know (ErrMalformed) rather than guess. Encoding is
 // deterministic: the same value always gives the same bytes, which rebuild

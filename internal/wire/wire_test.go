@@ -306,3 +306,39 @@ func TestEncodeRefusesTimesPastYear9999(t *testing.T) {
 		t.Fatal("an event in year 10000 encoded")
 	}
 }
+
+// TestJSONRendering checks the JSON that "incidentd events" prints: every
+// command and event of a history renders to the data of a version 1
+// record, so wrapping it in the version 1 envelope decodes to the same
+// value (nothing is lost or renamed), and people's text stays readable.
+func TestJSONRendering(t *testing.T) {
+	cmds, events, _ := history(t)
+	for i, c := range cmds {
+		b, err := wire.CommandJSON(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := wire.DecodeCommand([]byte(`{"v":1,"type":"command","data":` + string(b) + `}`))
+		if err != nil || !reflect.DeepEqual(got, c) {
+			t.Fatalf("command %d rendered as %s: %v\n got %+v\nwant %+v", i, b, err, got, c)
+		}
+	}
+	for i, e := range events {
+		b, err := wire.EventJSON(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := wire.DecodeEvent([]byte(`{"v":1,"type":"event","data":` + string(b) + `}`))
+		if err != nil || !reflect.DeepEqual(got, e) {
+			t.Fatalf("event %d rendered as %s: %v\n got %+v\nwant %+v", i, b, err, got, e)
+		}
+	}
+	note, _ := wire.CommandJSON(cmds[3])
+	if !bytes.Contains(note, []byte(`"note":"rolled back \"deploy\" <42> & ünïcode"`)) || bytes.ContainsRune(note, '\n') {
+		t.Errorf("a note renders as %s; want its text as typed, on one line", note)
+	}
+	rejected, _ := wire.EventJSON(events[len(events)-1])
+	if !bytes.Contains(rejected, []byte(`"kind":"rejected"`)) || !bytes.Contains(rejected, []byte(`"command_kind":"resolve","rejection":{"code":"`)) {
+		t.Errorf("the rejection renders as %s; want its kind, what was asked and the code", rejected)
+	}
+}
