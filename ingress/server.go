@@ -30,6 +30,9 @@ type Server struct {
 	reg      *prometheus.Registry
 	topics   kafka.Topics
 	producer *kgo.Client
+	// sends tells submit whether a record the producer holds may have
+	// been sent (a hook of producer's).
+	sends    *sendLedger
 	consumer *kgo.Client
 	tracker  *tracker
 	views    Views
@@ -79,13 +82,15 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry, views Views,
 	for _, o := range opts {
 		o(s)
 	}
+	s.sends = newSendLedger(s.topics.Commands, int(cfg.Kafka.Partitions))
 	s.producer, err = kafka.NewClient(cfg.Kafka, logger,
 		kgo.DefaultProduceTopic(s.topics.Commands),
 		kgo.ProducerLinger(0),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.RecordPartitioner(ledgerPartitioner()),
 		kgo.ProduceRequestTimeout(cfg.ProduceTimeout),
 		kgo.MaxBufferedRecords(10_000),
+		kgo.WithHooks(s.sends),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("ingress: producer: %w", err)

@@ -59,7 +59,7 @@ func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 	if text == "" {
 		if err := s.openDeclareForm(r.Context(), ws, sc.TriggerID, sc.ChannelID); err != nil {
 			s.log.Warn("open declare form", "team", ws.TeamID, "err", err)
-			ephemeral(w, "I could not open the declare form (%v). Try `%s declare <title>`.", err, s.cfg.SlashCommand)
+			ephemeral(w, "I could not open the declare form. Try `%s declare <title>`.", s.cfg.SlashCommand)
 			return
 		}
 		w.WriteHeader(http.StatusOK)
@@ -94,10 +94,21 @@ func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 	c := incident.Command{ID: cmdID, Incident: id, Tenant: ws.Tenant, Actor: sc.UserID, At: s.cfg.Now().UTC()}
 	req.apply(&c)
 	if err := s.submit(r.Context(), "slack", c); err != nil {
-		writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "the command log is unavailable")
+		setRetryAfter(w, s.cfg.RetryAfter)
+		ephemeral(w, "%s", unconfirmedText(err, fmt.Sprintf("`%s` for %s", req.Verb, id)))
 		return
 	}
 	ephemeral(w, "`%s` sent for %s; the incident card will show the result.", req.Verb, id)
+}
+
+// unconfirmedText tells a Slack user what became of a command (what) that
+// the log did not confirm: not done, or perhaps done.
+func unconfirmedText(err error, what string) string {
+	if errors.Is(err, errOutcomeUnknown) {
+		return "The command log did not confirm " + what + " in time: it may still apply. " +
+			"Check the incident card before you repeat it."
+	}
+	return "Nothing was done: the command log is unavailable, so " + what + " was not accepted. Try again in a moment."
 }
 
 // isVerbWithID reports whether a slash verb targets an existing incident.
@@ -139,7 +150,8 @@ func (s *Server) slashDeclare(w http.ResponseWriter, r *http.Request, ws workspa
 	case errors.As(err, &ae):
 		ephemeral(w, "I could not post in this channel (%v); invite me, or mention me with `@fire <title>`.", ae.err)
 	case err != nil:
-		writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "the command log is unavailable")
+		setRetryAfter(w, s.cfg.RetryAfter)
+		ephemeral(w, "%s", unconfirmedText(err, fmt.Sprintf("declaring %q", title)))
 	default:
 		ephemeral(w, "Declaring %q (%s); the incident card follows in the thread.", title, id)
 	}

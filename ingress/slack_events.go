@@ -170,11 +170,12 @@ func (s *Server) slackReaction(w http.ResponseWriter, r *http.Request, ws worksp
 	s.slackSubmit(w, r, c)
 }
 
-// slackSubmit produces c and answers Slack: 200 once in the log, 503 (so
-// Slack retries, with the same event id) when it is not.
+// slackSubmit produces c and answers Slack: 200 once in the log; 503
+// log_unavailable or 504 outcome_unknown otherwise, so that Slack retries
+// with the same event id, which is the same command.
 func (s *Server) slackSubmit(w http.ResponseWriter, r *http.Request, c incident.Command) {
 	if err := s.submit(r.Context(), "slack", c); err != nil {
-		writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "the command log is unavailable")
+		s.writeSubmitError(w, c, "", err)
 		return
 	}
 	w.WriteHeader(http.StatusOK)

@@ -3,6 +3,7 @@ package ingress
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -96,7 +97,11 @@ func (s *Server) cardActions(w http.ResponseWriter, r *http.Request, ws workspac
 	}
 	for _, c := range cmds {
 		if err := s.submit(r.Context(), "slack", c); err != nil {
-			writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "the command log is unavailable")
+			// Slack does not retry interactions: the user is told, in
+			// the channel of the card, and the press is answered.
+			s.replyEphemeral(r.Context(), ws, cb.Channel.ID, cb.User.ID, "", unconfirmedText(err, fmt.Sprintf("`%s` for %s", c.Kind, c.Incident)))
+			setRetryAfter(w, s.cfg.RetryAfter)
+			w.WriteHeader(http.StatusOK)
 			return
 		}
 	}
@@ -145,7 +150,9 @@ func (s *Server) declareSubmission(w http.ResponseWriter, r *http.Request, ws wo
 	case errors.As(err, &ae):
 		writeJSON(w, http.StatusOK, viewErrors{"errors", map[string]string{declareTitle: "I could not post in the channel: " + ae.err.Error()}})
 	case err != nil:
-		writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "the command log is unavailable")
+		// The form stays open; submitting it again is the same command.
+		setRetryAfter(w, s.cfg.RetryAfter)
+		writeJSON(w, http.StatusOK, viewErrors{"errors", map[string]string{declareTitle: unconfirmedText(err, "the declaration")}})
 	default:
 		w.WriteHeader(http.StatusOK) // closes the form
 	}
