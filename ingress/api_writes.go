@@ -383,8 +383,15 @@ func (s *Server) requireToken(next apiHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := authenticate(s.cfg.Tokens, r)
 		if !ok {
+			if !s.authFailed(w, r) {
+				return
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="incidentd"`)
 			writeProblem(w, http.StatusUnauthorized, CodeUnauthorized, "a valid bearer API token is required (Authorization: Bearer TOKEN)")
+			return
+		}
+		if ok, after := s.tokenLimits.take(p.Name); !ok {
+			writeRateLimited(w, after, "this API token sent more requests than its rate limit allows")
 			return
 		}
 		next(w, r, p)

@@ -38,6 +38,10 @@ type Server struct {
 	views    Views
 	notFound notFoundFunc
 
+	// Rate limits: per API token name, per Slack team id, and failed
+	// authentications per source address.
+	tokenLimits, workspaceLimits, authFailures *limiters
+
 	workspaces map[string]workspace // by team id
 	router     *mux.Router
 
@@ -82,6 +86,10 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry, views Views,
 	for _, o := range opts {
 		o(s)
 	}
+	rl := cfg.RateLimits
+	s.tokenLimits = newLimiters(rl.TokenRate, rl.TokenBurst, rl.Keys, cfg.Now)
+	s.workspaceLimits = newLimiters(rl.WorkspaceRate, rl.WorkspaceBurst, rl.Keys, cfg.Now)
+	s.authFailures = newLimiters(rl.AuthFailureRate, rl.AuthFailureBurst, rl.Keys, cfg.Now)
 	s.sends = newSendLedger(s.topics.Commands, int(cfg.Kafka.Partitions))
 	s.producer, err = kafka.NewClient(cfg.Kafka, logger,
 		kgo.DefaultProduceTopic(s.topics.Commands),

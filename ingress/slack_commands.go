@@ -51,6 +51,9 @@ func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 		ephemeral(w, "This Slack workspace is not set up for incidentd (team %s).", sc.TeamID)
 		return
 	}
+	if !s.workspaceAllowed(w, ws) {
+		return
+	}
 	if sc.Command != s.cfg.SlashCommand {
 		ephemeral(w, "incidentd answers to %s, not %s.", s.cfg.SlashCommand, sc.Command)
 		return

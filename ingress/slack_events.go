@@ -69,6 +69,9 @@ func (s *Server) slackEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"text": "This Slack workspace is not set up for incidentd (team " + outer.TeamID + ")."})
 		return
 	}
+	if !s.workspaceAllowed(w, ws) {
+		return
+	}
 	if outer.EventID == "" {
 		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "event_callback without event_id")
 		return

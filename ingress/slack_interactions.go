@@ -48,6 +48,9 @@ func (s *Server) slackInteractions(w http.ResponseWriter, r *http.Request) {
 		ephemeral(w, "This Slack workspace is not set up for incidentd (team %s).", cb.Team.ID)
 		return
 	}
+	if !s.workspaceAllowed(w, ws) {
+		return
+	}
 	switch cb.Type {
 	case slack.InteractionTypeBlockActions:
 		s.cardActions(w, r, ws, cb)
