@@ -19,6 +19,7 @@ import (
 
 	"github.com/incidentd/incidentd/ingress/web"
 	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/notifier"
 )
 
 // Server is the ingress HTTP server. Build it with New, run it with Run
@@ -44,6 +45,9 @@ type Server struct {
 
 	workspaces map[string]workspace // by team id
 	router     *mux.Router
+
+	outboxMu sync.Mutex
+	outbox   *notifier.Outbox // replies of workspaces without a bot token; opened on first use
 
 	bg     sync.WaitGroup // best-effort Slack replies after the ack
 	bgStop chan struct{}  // closed at shutdown: cancels those replies
@@ -185,6 +189,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) close() {
 	s.producer.Close()
 	s.consumer.Close()
+	s.outboxMu.Lock()
+	if s.outbox != nil {
+		_ = s.outbox.Close()
+		s.outbox = nil
+	}
+	s.outboxMu.Unlock()
 }
 
 // routes registers every route; openapi.json documents exactly these

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/incidentd/incidentd/notifier"
 )
 
 // Slack Web API calls ingress makes itself. The visible results of
@@ -18,10 +20,11 @@ import (
 const replyTimeout = 5 * time.Second
 
 // replyEphemeral posts text only the user sees, in the thread, after the
-// request was answered. Failures are logged, never retried.
+// request was answered; for a workspace without a bot token, to the local
+// outbox. Failures are logged, never retried.
 func (s *Server) replyEphemeral(ctx context.Context, ws workspace, channel, user, thread, text string) {
 	if ws.BotToken == "" {
-		s.log.Info("slack reply not sent: workspace has no bot token", "team", ws.TeamID)
+		s.replyToOutbox(ctx, ws, channel, user, thread, text)
 		return
 	}
 	s.bg.Add(1)
@@ -134,4 +137,29 @@ func (s *Server) openDeclareForm(ctx context.Context, ws workspace, triggerID, c
 	_, err := ws.api.OpenViewContext(ctx, triggerID, view)
 	s.countSlackCall("views.open", err)
 	return err
+}
+
+// replyToOutbox writes an ephemeral reply to the local outbox (OutboxPath),
+// where the dashboard shows it to the workspace's tenant: without a bot
+// token nothing can reach Slack. Without an outbox it is only logged.
+func (s *Server) replyToOutbox(ctx context.Context, ws workspace, channel, user, thread, text string) {
+	if s.cfg.OutboxPath == "" {
+		s.log.Info("slack reply not sent: workspace has no bot token and there is no outbox", "team", ws.TeamID)
+		return
+	}
+	s.outboxMu.Lock()
+	defer s.outboxMu.Unlock()
+	if s.outbox == nil {
+		o, err := notifier.OpenOutbox(s.cfg.OutboxPath, s.cfg.Now)
+		if err != nil {
+			s.log.Warn("open outbox for a reply", "err", err)
+			return
+		}
+		s.outbox = o
+	}
+	_, _, err := s.outbox.Send(ctx, notifier.Call{Method: notifier.MethodPostEphemeral, Channel: channel, User: user,
+		ThreadTS: thread, Tenant: ws.Tenant, Text: text})
+	if err != nil {
+		s.log.Warn("reply to outbox", "team", ws.TeamID, "err", err)
+	}
 }

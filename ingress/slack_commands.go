@@ -74,7 +74,7 @@ func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 	req, err := parseSlackText(text, sc.UserID, s.cfg.Policy)
 	switch {
 	case err != nil && !isVerbWithID(verb):
-		ephemeral(w, "%s", err.Error())
+		ephemeral(w, "%s", usageText(err, s.cfg.PinEmoji))
 		return
 	case err == nil && req.Verb == "help":
 		ephemeral(w, slackHelp, s.cfg.PinEmoji)
@@ -91,7 +91,7 @@ func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err = parseSlackText(verb+" "+args, sc.UserID, s.cfg.Policy)
 	if err != nil {
-		ephemeral(w, "%s", err.Error())
+		ephemeral(w, "%s", usageText(err, s.cfg.PinEmoji))
 		return
 	}
 	c := incident.Command{ID: cmdID, Incident: id, Tenant: ws.Tenant, Actor: sc.UserID, At: s.cfg.Now().UTC()}

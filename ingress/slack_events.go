@@ -110,7 +110,7 @@ func (s *Server) slackMention(w http.ResponseWriter, r *http.Request, ws workspa
 	}
 	req, err := parseSlackText(stripMention(e.Text), e.User, s.cfg.Policy)
 	if err != nil {
-		reply(err.Error())
+		reply(usageText(err, s.cfg.PinEmoji))
 		return
 	}
 	switch {
