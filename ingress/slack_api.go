@@ -13,8 +13,8 @@ import (
 // commands come from the notifier; these are the few calls the edge needs:
 // ephemeral replies to text that is not a command (best effort, after the
 // ack), the message behind a pin reaction (bounded, before the ack), the
-// declare form (views.open, bounded, before the ack) and the anchor
-// message of an incident declared by slash command or form.
+// declare form (views.open, bounded, before the ack). Nothing about a
+// command is posted before the log has it: the notifier posts its results.
 
 // replyTimeout bounds a best-effort reply made after the ack.
 const replyTimeout = 5 * time.Second
@@ -89,17 +89,6 @@ func (s *Server) countSlackCall(method string, err error) {
 		result = "error"
 	}
 	s.metrics.slackCalls.WithLabelValues(method, result).Inc()
-}
-
-// postAnchor posts the message an incident declared without a thread (slash
-// command, declare form) is anchored to, bounded by SlackCallTimeout, and
-// returns its ts.
-func (s *Server) postAnchor(ctx context.Context, ws workspace, channel, text string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.SlackCallTimeout)
-	defer cancel()
-	_, ts, err := ws.api.PostMessageContext(ctx, channel, slack.MsgOptionText(text, false))
-	s.countSlackCall("chat.postMessage", err)
-	return ts, err
 }
 
 // Declare form identifiers: the modal's callback_id and its inputs'

@@ -25,7 +25,7 @@ func ephemeral(w http.ResponseWriter, format string, args ...any) {
 // slackCommands is POST /slack/commands:
 //
 //	/incident                          open the declare form
-//	/incident declare <title>          declare (anchored to a message posted in the channel)
+//	/incident declare <title>          declare in the channel (the notifier posts the card)
 //	/incident <verb> <incident-id> ... severity, assign, commander, unassign, ack, mitigate, resolve, reopen, title, note
 //	/incident help
 //
@@ -124,38 +124,29 @@ func isVerbWithID(verb string) bool {
 	return false
 }
 
-// errAnchor is a failure to post the anchor message of a declare.
-type errAnchor struct{ err error }
-
-func (e *errAnchor) Error() string { return "ingress: post incident anchor: " + e.err.Error() }
-
-// declareAnchored posts the anchor message in channel and declares the
-// incident anchored to it. The error is an *errAnchor or wraps errNotInLog.
-func (s *Server) declareAnchored(ctx context.Context, ws workspace, channel, user, cmdID, title, severity string) (string, error) {
-	ts, err := s.postAnchor(ctx, ws, channel, fmt.Sprintf(":rotating_light: Incident declared by <@%s>: %s", user, title))
-	if err != nil {
-		s.log.Warn("post incident anchor", "team", ws.TeamID, "channel", channel, "err", err)
-		return "", &errAnchor{err}
-	}
+// declareInChannel declares an incident in channel that has no thread yet
+// (slash command, declare form): the notifier posts its card in the
+// channel once the log has the command, and the card starts its thread.
+// Nothing is posted before. The incident id derives from the command id,
+// itself from what Slack repeats when it delivers the request again (the
+// trigger id, the view id), so a replay is the same command on the same
+// incident.
+func (s *Server) declareInChannel(ctx context.Context, ws workspace, channel, user, cmdID, title, severity string) (string, error) {
 	c := incident.Command{
-		ID: cmdID, Incident: incident.SlackIncidentID(ws.TeamID, channel, ts), Tenant: ws.Tenant,
+		ID: cmdID, Incident: incident.SlackIncidentID(ws.TeamID, channel, cmdID), Tenant: ws.Tenant,
 		Actor: user, At: s.cfg.Now().UTC(), Kind: incident.Declare, Title: title, Severity: severity,
-		Source: incident.Source{Kind: incident.FromSlack, Team: ws.TeamID, Channel: channel, ThreadTS: ts},
+		Source: incident.Source{Kind: incident.FromSlack, Team: ws.TeamID, Channel: channel},
 	}
 	return c.Incident, s.submit(ctx, "slack", c)
 }
 
 // slashDeclare declares from a slash command and answers it.
 func (s *Server) slashDeclare(w http.ResponseWriter, r *http.Request, ws workspace, sc slack.SlashCommand, cmdID, title string) {
-	id, err := s.declareAnchored(r.Context(), ws, sc.ChannelID, sc.UserID, cmdID, title, "")
-	var ae *errAnchor
-	switch {
-	case errors.As(err, &ae):
-		ephemeral(w, "I could not post in this channel (%v); invite me, or mention me with `@fire <title>`.", ae.err)
-	case err != nil:
+	id, err := s.declareInChannel(r.Context(), ws, sc.ChannelID, sc.UserID, cmdID, title, "")
+	if err != nil {
 		setRetryAfter(w, s.cfg.RetryAfter)
 		ephemeral(w, "%s", unconfirmedText(err, fmt.Sprintf("declaring %q", title)))
-	default:
-		ephemeral(w, "Declaring %q (%s); the incident card follows in the thread.", title, id)
+		return
 	}
+	ephemeral(w, "Declaring %q (%s); the incident card follows in this channel.", title, id)
 }

@@ -103,7 +103,7 @@ func (s *Server) slackMention(w http.ResponseWriter, r *http.Request, ws workspa
 	if thread == "" {
 		thread = e.TimeStamp
 	}
-	id := incident.SlackIncidentID(ws.TeamID, e.Channel, thread)
+	id := s.threadIncident(ws, e.Channel, thread)
 	reply := func(text string) {
 		s.replyEphemeral(r.Context(), ws, e.Channel, e.User, thread, text)
 		w.WriteHeader(http.StatusOK)
@@ -154,7 +154,7 @@ func (s *Server) slackReaction(w http.ResponseWriter, r *http.Request, ws worksp
 	if thread == "" {
 		thread = e.Item.Timestamp
 	}
-	id := incident.SlackIncidentID(ws.TeamID, e.Item.Channel, thread)
+	id := s.threadIncident(ws, e.Item.Channel, thread)
 	// Only messages of known incidents: a pin anywhere else would be a
 	// rejected command per reaction in the whole workspace.
 	if t, ok := s.tracker.incident(id); !ok || !t.State.Declared {
@@ -171,6 +171,22 @@ func (s *Server) slackReaction(w http.ResponseWriter, r *http.Request, ws worksp
 		Message: incident.SlackMessage{Channel: e.Item.Channel, TS: e.Item.Timestamp, Author: author, Text: msg.Text, At: at},
 	}
 	s.slackSubmit(w, r, c)
+}
+
+// threadIncident is the incident a Slack thread belongs to: the one
+// declared in it (by a mention), or the one whose card started it (an
+// incident declared by slash command or form).
+func (s *Server) threadIncident(ws workspace, channel, thread string) string {
+	id := incident.SlackIncidentID(ws.TeamID, channel, thread)
+	if t, ok := s.tracker.incident(id); ok && t.State.Declared {
+		return id
+	}
+	if card, ok := s.tracker.cardIncident(channel, thread); ok {
+		if t, ok := s.tracker.incident(card); ok && t.State.Tenant == ws.Tenant {
+			return card
+		}
+	}
+	return id
 }
 
 // slackSubmit produces c and answers Slack: 200 once in the log; 503

@@ -2,7 +2,6 @@ package ingress
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -147,11 +146,8 @@ func (s *Server) declareSubmission(w http.ResponseWriter, r *http.Request, ws wo
 		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "view_submission without user, view id or channel")
 		return
 	}
-	_, err := s.declareAnchored(r.Context(), ws, channel, cb.User.ID, incident.CommandIDFor("slack-view", ws.TeamID, cb.View.ID), title, sev)
-	var ae *errAnchor
+	_, err := s.declareInChannel(r.Context(), ws, channel, cb.User.ID, incident.CommandIDFor("slack-view", ws.TeamID, cb.View.ID), title, sev)
 	switch {
-	case errors.As(err, &ae):
-		writeJSON(w, http.StatusOK, viewErrors{"errors", map[string]string{declareTitle: "I could not post in the channel: " + ae.err.Error()}})
 	case err != nil:
 		// The form stays open; submitting it again is the same command.
 		setRetryAfter(w, s.cfg.RetryAfter)
