@@ -47,9 +47,10 @@ func checkAnswer(t *testing.T, w *httptest.ResponseRecorder, input []byte, allow
 }
 
 func FuzzSlackEvents(f *testing.F) {
-	h := startHarness(f)
+	h := startHarness(f, withoutRateLimits())
 	for _, s := range [][]byte{
 		mentionEvent("EvF1", "C1", "U1", "<@UBOT> db down", "1700000000.000100", ""),
+		mentionEvent("EvF9", "C1", "U1", "<@UBOT> lsit", "1700000009.000100", ""),
 		mentionEvent("EvF2", "C1", "U1", "<@UBOT> severity SEV1", "1700000001.000100", "1700000000.000100"),
 		mentionEvent("EvF3", "C1", "U1", "<@UBOT> assign <@U2|bob>", "1700000002.000100", "1700000000.000100"),
 		callback(teamID, "EvF4", map[string]any{"type": "reaction_added", "user": "U1", "reaction": "pushpin", "item": map[string]any{"type": "message", "channel": "C1", "ts": "1700000000.000100"}}),
@@ -68,11 +69,12 @@ func FuzzSlackEvents(f *testing.F) {
 }
 
 func FuzzSlackCommands(f *testing.F) {
-	h := startHarness(f)
+	h := startHarness(f, withoutRateLimits())
 	for _, s := range [][]byte{
 		slashForm(teamID, channelID, "U1", "/incident", "resolve in-0123456789abcdef0123", "t1"),
 		slashForm(teamID, channelID, "U1", "/incident", "severity in-0123456789abcdef0123 sev2", "t2"),
 		slashForm(teamID, channelID, "U1", "/incident", "help", "t3"),
+		slashForm(teamID, channelID, "U1", "/incident", "lsit", "t9"),
 		slashForm(teamID, channelID, "U1", "/incident", "note in-0123456789abcdef0123 ü ✓", "t4"),
 		[]byte("team_id=T0ACME&%zz"), []byte("text=%00"), []byte(""), []byte("&&&==="),
 	} {
@@ -85,7 +87,7 @@ func FuzzSlackCommands(f *testing.F) {
 }
 
 func FuzzSlackInteractions(f *testing.F) {
-	h := startHarness(f)
+	h := startHarness(f, withoutRateLimits())
 	id := "sl-0123456789abcdef0123"
 	for _, s := range [][]byte{
 		blockAction("U1", "t1", map[string]any{"action_id": actionAck, "block_id": cardBlockPrefix + id, "type": "button", "value": id}),
@@ -103,7 +105,7 @@ func FuzzSlackInteractions(f *testing.F) {
 }
 
 func FuzzAPIWrites(f *testing.F) {
-	h := startHarness(f)
+	h := startHarness(f, withoutRateLimits())
 	paths := []string{"/api/v1/incidents"}
 	for _, w := range apiWrites {
 		paths = append(paths, "/api/v1/incidents/in-0123456789abcdef0123/"+w.path)
@@ -126,7 +128,7 @@ func FuzzAPIWrites(f *testing.F) {
 }
 
 func FuzzSlackText(f *testing.F) {
-	for _, s := range []string{"", "help", "severity sev1", "assign <@U1|x>", "assign me", "title  ", "note x", "declare", "fire x", "ack", "server down!", "<@U1> x", "ASSIGN <@u1>"} {
+	for _, s := range []string{"", "help", "severity sev1", "assign <@U1|x>", "assign me", "title  ", "note x", "declare", "fire x", "ack", "server down!", "<@U1> x", "ASSIGN <@u1>", "lsit", "resolv"} {
 		f.Add(s)
 	}
 	pol := incident.DefaultPolicy()
