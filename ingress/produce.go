@@ -46,10 +46,13 @@ const produceSettle = 500 * time.Millisecond
 // was never written. A record the client still holds when the settle ends
 // is known not to be in the log only in one case (sendLedger): no produce
 // request was written since it was buffered, and nothing held from before
-// a write was ahead of it in its partition. Then every record ahead of it in its partition
-// is unsent and older, its context done, and the client checks the oldest
-// one's context before writing any of them, failing them all. In every
-// other case a request carrying it may be on the broker.
+// a write was ahead of it in its partition. Then every record ahead of it
+// in its partition is unsent and older, its context done, and the client
+// checks the oldest one's context before writing any of them, failing them
+// all. In every other case a request carrying it may be on the broker. The
+// ledger sees a write once it is done: a write begun before the deadline
+// and still blocked when the settle ends (a broker that stopped reading
+// with its socket buffer full) is the one case it misses.
 func (s *Server) submit(ctx context.Context, source string, c incident.Command) error {
 	val, err := wire.EncodeCommand(c)
 	if err != nil {
