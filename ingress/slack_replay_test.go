@@ -35,7 +35,7 @@ func declareView(viewID, title string) []byte {
 // command). With the broker down, a declare posts nothing either. A
 // mention in the thread the card starts changes that incident.
 func TestSlackDeclareReplayedIsOneIncident(t *testing.T) {
-	h := startHarness(t)
+	h := startHarness(t, withConfig(func(c *Config) { c.ProduceTimeout = 300 * time.Millisecond }))
 	h.runProcessor(0)
 	replay := func(path string, body []byte) {
 		t.Helper()
