@@ -182,3 +182,21 @@ func TestAnswersWhenBrokerKilledInFlight(t *testing.T) {
 		}
 	}
 }
+
+// TestSendLedgerPartitions: the ledger computes the partition the producer
+// puts each command in (twenty declares, none elsewhere), and notices a
+// topic whose partition count is not the configured one.
+func TestSendLedgerPartitions(t *testing.T) {
+	for _, tc := range []struct {
+		partitions int32
+		differ     bool
+	}{{3, false}, {7, true}} {
+		h := startHarness(t, withConfig(func(c *Config) { c.Kafka.Partitions = tc.partitions }))
+		for i := range 20 {
+			wantStatus(t, h.post("/api/v1/incidents", acmeToken, fmt.Sprintf(`{"title":"ledger %d"}`, i)), http.StatusAccepted)
+		}
+		if got := h.srv.sends.partitionsDiffer.Load(); got != tc.differ {
+			t.Errorf("configured %d partitions (the topic has 3): partitionsDiffer %v, want %v", tc.partitions, got, tc.differ)
+		}
+	}
+}

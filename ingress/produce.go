@@ -64,8 +64,12 @@ func (s *Server) submit(ctx context.Context, source string, c incident.Command) 
 	done := make(chan error, 1)
 	start := time.Now()
 	held, behindSent := s.sends.buffered(rec.Key)
-	s.producer.Produce(pctx, rec, func(_ *kgo.Record, err error) {
+	s.producer.Produce(pctx, rec, func(r *kgo.Record, err error) {
 		s.sends.settled(held)
+		if err == nil && int(r.Partition) != held.partition && s.sends.partitionsDiffer.CompareAndSwap(false, true) {
+			s.log.Error("the commands topic's partitions are not the configured count; answers during an outage are outcome_unknown more often",
+				"partition", r.Partition, "expected", held.partition, "partitions", s.sends.partitions)
+		}
 		done <- err
 	})
 	select {
@@ -112,6 +116,11 @@ type sendLedger struct {
 	writes     atomic.Uint64
 	partitions int
 	part       kgo.TopicPartitioner // the producer's partitioner, deterministic for keyed records
+	// partitionsDiffer is set once an acked record landed in another
+	// partition than the ledger computed (the topic does not have the
+	// configured partition count): from then on every held record counts
+	// as ahead of every other.
+	partitionsDiffer atomic.Bool
 
 	mu   sync.Mutex
 	held map[heldKey]int // records held
@@ -139,8 +148,9 @@ func (l *sendLedger) buffered(key []byte) (at heldKey, behindSent bool) {
 	p := l.part.Partition(&kgo.Record{Key: key}, l.partitions)
 	defer l.mu.Unlock()
 	at = heldKey{p, l.writes.Load()}
+	anyPartition := l.partitionsDiffer.Load()
 	for k := range l.held {
-		if k.partition == p && k.mark < at.mark {
+		if (anyPartition || k.partition == p) && k.mark < at.mark {
 			behindSent = true
 			break
 		}
