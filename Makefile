@@ -67,7 +67,7 @@ KAFKA_SUITES ?= ./internal/testenv:Kafka \
 	./internal/kafka \
 	./cmd/incidentd:^TestTopics \
 	'./processor:^(TestClusterKillsAndRebalances|TestApplyCommandsOnceWithDeadLetters|TestCrashBetweenCommitAndStoreWrite|TestRestoreFromChangelog|TestRestoreWaitsForStableChangelog|TestBrokerRestart)$$' \
-	'./ingress:^(TestAPI.*|TestTenantIsolation|TestReadYourWrites|TestEndToEndWithProcessor|TestBrokerDown|TestSlackRetriesAreNoOps)$$' \
+	'./ingress:^(TestAPI.*|TestTenantIsolation|TestReadYourWrites|TestEndToEndWithProcessor|TestBrokerDown|TestAnswersWhenBrokerKilledInFlight|TestSlackRetriesAreNoOps)$$' \
 	'./projector:^(TestProjectionEqualsFold|TestClickHouseKilled|TestRebuildEqualsLive)$$'
 # Tests that fail on Apache Kafka and pass on kfake, as a -skip regexp (empty:
 # none); name each with the difference it trips on (README.md, "Tested servers").

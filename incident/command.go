@@ -62,7 +62,7 @@ type Source struct {
 	Kind     SourceKind
 	Team     string // Slack team (workspace) id
 	Channel  string // Slack channel id
-	ThreadTS string // ts of the thread's parent message
+	ThreadTS string // ts of the thread's parent message; empty when declared by slash command or form (the card starts its thread)
 }
 
 // SlackMessage refers to one Slack message: a pinned timeline entry, or the

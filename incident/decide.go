@@ -197,8 +197,10 @@ func (d *decider) declare() *Rejection {
 	switch src.Kind {
 	case FromDashboard:
 	case FromSlack:
-		if src.Team == "" || src.Channel == "" || src.ThreadTS == "" {
-			return reject(CodeInvalidCommand, "a Slack incident needs its team, channel and thread")
+		// ThreadTS may be empty: an incident declared by slash command or
+		// form has no thread until the notifier posts its card.
+		if src.Team == "" || src.Channel == "" {
+			return reject(CodeInvalidCommand, "a Slack incident needs its team and channel")
 		}
 	default:
 		return reject(CodeInvalidCommand, "unknown source %q", src.Kind)

@@ -21,7 +21,8 @@ type OutboxJSON struct {
 // apiOutbox is GET /api/v1/outbox: the notifier's local outbox (what it
 // would have posted to Slack when Slack is not configured), newest first,
 // only entries of the caller's tenant's incidents (as the results tracker
-// knows them). 404 when there is no outbox.
+// knows them) and ingress's replies to its people outside an incident.
+// 404 when there is no outbox.
 func (s *Server) apiOutbox(w http.ResponseWriter, r *http.Request, p principal) {
 	if s.cfg.OutboxPath == "" {
 		writeProblem(w, http.StatusNotFound, CodeNotFound, "no outbox: the notifier posts to Slack")
@@ -48,7 +49,9 @@ func (s *Server) apiOutbox(w http.ResponseWriter, r *http.Request, p principal) 
 		if len(out.Entries) == limit {
 			break
 		}
-		if t, ok := s.tracker.incident(e.IncidentID); ok && t.State.Tenant == p.Tenant {
+		if e.IncidentID == "" && e.Tenant == p.Tenant && e.Tenant != "" {
+			out.Entries = append(out.Entries, e) // ingress's reply outside an incident
+		} else if t, ok := s.tracker.incident(e.IncidentID); ok && t.State.Tenant == p.Tenant {
 			out.Entries = append(out.Entries, e)
 		}
 	}

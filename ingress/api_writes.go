@@ -252,21 +252,10 @@ func (s *Server) apiDeclare(w http.ResponseWriter, r *http.Request, p principal)
 	c := incident.Command{
 		Tenant: p.Tenant, Actor: p.Name, At: s.cfg.Now().UTC(), Kind: incident.Declare,
 		Title: v.Title, Severity: strings.TrimSpace(v.Severity),
-		Source: incident.Source{Kind: incident.FromDashboard},
+		Source:   incident.Source{Kind: incident.FromDashboard},
+		Incident: incident.APIIncidentID(p.Tenant, key), ID: incident.CommandIDFor(p.Tenant, key),
 	}
-	if key != "" {
-		c.Incident = incident.APIIncidentID(p.Tenant, key)
-		c.ID = incident.CommandIDFor(p.Tenant, key)
-	} else {
-		rnd, err := s.random()
-		if err != nil {
-			writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "no randomness for a fresh id")
-			return
-		}
-		c.Incident = incident.NewIncidentID(rnd)
-		c.ID = incident.CommandIDFor("api", hex.EncodeToString(rnd[:]))
-	}
-	s.apiSubmit(w, r, c)
+	s.apiSubmit(w, r, c, key)
 }
 
 // apiWrite returns the handler of one POST /api/v1/incidents/{id}/PATH.
@@ -302,31 +291,23 @@ func (s *Server) apiWrite(spec apiWrite) apiHandler {
 		if !ok {
 			return
 		}
-		if key != "" {
-			c.ID = incident.CommandIDFor(p.Tenant, key)
-		} else {
-			rnd, err := s.random()
-			if err != nil {
-				writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "no randomness for a fresh id")
-				return
-			}
-			c.ID = incident.CommandIDFor("api", hex.EncodeToString(rnd[:]))
-		}
-		s.apiSubmit(w, r, c)
+		c.ID = incident.CommandIDFor(p.Tenant, key)
+		s.apiSubmit(w, r, c, key)
 	}
 }
 
-// apiSubmit produces c and answers: 202 once in the log, or with ?wait the
-// outcome (200 applied, 404/409/422 rejected, 202 if not known in time).
-func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request, c incident.Command) {
+// apiSubmit produces c, whose id derives from key, and answers: 202 once
+// in the log, or with ?wait the outcome (200 applied, 404/409/422 rejected,
+// 202 if not known in time); 503 log_unavailable when it is known not to
+// be in the log, 504 outcome_unknown when it may be.
+func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request, c incident.Command, key string) {
 	wait, err := s.parseWait(r)
 	if err != nil {
 		writeBodyError(w, err)
 		return
 	}
 	if err := s.submit(r.Context(), "api", c); err != nil {
-		writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable,
-			"the command log (Kafka) did not acknowledge the command in time; nothing was accepted, retry with the same Idempotency-Key")
+		s.writeSubmitError(w, c, key, err)
 		return
 	}
 	w.Header().Set("Location", "/api/v1/incidents/"+c.Incident)
@@ -374,12 +355,23 @@ func (s *Server) parseWait(r *http.Request) (time.Duration, error) {
 	return min(d, s.cfg.MaxWait), nil
 }
 
-// idempotencyKey returns the request's Idempotency-Key ("" if none), or
-// answers 400 for an unusable one.
+// idempotencyKey returns the request's Idempotency-Key, or a fresh one
+// the server generates for a request without one, and echoes it in the
+// answer's Idempotency-Key header: a retry with it is the same command
+// whatever the first answer was. It answers 400 for an unusable key, and
+// 503 when there is no randomness for a fresh one (nothing was produced).
 func (s *Server) idempotencyKey(w http.ResponseWriter, r *http.Request) (string, bool) {
 	k := r.Header.Get("Idempotency-Key")
 	if k == "" {
-		return "", true
+		rnd, err := s.random()
+		if err != nil {
+			s.log.Error("read randomness for an idempotency key", "err", err)
+			writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "no fresh id could be made; nothing was accepted")
+			return "", false
+		}
+		k = generatedKeyPrefix + hex.EncodeToString(rnd[:])
+		w.Header().Set("Idempotency-Key", k)
+		return k, true
 	}
 	ok := len(k) <= maxIdempotencyKey
 	for _, c := range k {
@@ -391,7 +383,33 @@ func (s *Server) idempotencyKey(w http.ResponseWriter, r *http.Request) (string,
 		writeProblem(w, http.StatusBadRequest, CodeInvalidField, fmt.Sprintf("Idempotency-Key must be 1 to %d printable ASCII characters", maxIdempotencyKey))
 		return "", false
 	}
+	w.Header().Set("Idempotency-Key", k)
 	return k, true
+}
+
+// generatedKeyPrefix starts the Idempotency-Key the server makes for a write
+// that came without one.
+const generatedKeyPrefix = "srv-"
+
+// writeSubmitError answers a write whose command submit could not confirm.
+// Both answers carry the command id, the incident id and the key to retry
+// with, and Retry-After; neither shows the producer's error (it is logged).
+func (s *Server) writeSubmitError(w http.ResponseWriter, c incident.Command, key string, err error) {
+	setRetryAfter(w, s.cfg.RetryAfter)
+	p := Problem{IncidentID: c.Incident, CommandID: c.ID, IdempotencyKey: key}
+	retry := "Retry with the same Idempotency-Key"
+	if key == "" {
+		retry = "A retry of the same request is the same command"
+	}
+	if errors.Is(err, errOutcomeUnknown) {
+		p.Status, p.Code, p.Title = http.StatusGatewayTimeout, CodeOutcomeUnknown, "outcome unknown"
+		p.Detail = "the command was sent to the command log (Kafka), which did not acknowledge it in time: " +
+			"it may still be applied. " + retry + ": it is applied at most once."
+	} else {
+		p.Status, p.Code = http.StatusServiceUnavailable, CodeLogUnavailable
+		p.Detail = "the command log (Kafka) is unavailable; the command is not in the log and will not be applied. " + retry + "."
+	}
+	writeProblemDoc(w, p)
 }
 
 func (s *Server) random() ([16]byte, error) {
@@ -424,8 +442,15 @@ func (s *Server) requireToken(next apiHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := authenticate(s.cfg.Tokens, r)
 		if !ok {
+			if !s.authFailed(w, r) {
+				return
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="incidentd"`)
 			writeProblem(w, http.StatusUnauthorized, CodeUnauthorized, "a valid bearer API token is required (Authorization: Bearer TOKEN)")
+			return
+		}
+		if ok, after := s.tokenLimits.take(p.Name); !ok {
+			writeRateLimited(w, after, "this API token sent more requests than its rate limit allows")
 			return
 		}
 		next(w, r, p)

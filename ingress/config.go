@@ -80,6 +80,10 @@ type Config struct {
 	// hold.
 	SlackCallTimeout time.Duration
 
+	// RateLimits bounds requests per API token and Slack workspace, and
+	// failed authentications per source address.
+	RateLimits RateLimits
+
 	// TrackedCommands and TrackedIncidents bound the results tracker.
 	TrackedCommands  int
 	TrackedIncidents int
@@ -131,6 +135,7 @@ func (c *Config) Defaults() {
 	set(&c.MaxWait, DefaultMaxWait)
 	set(&c.MaxReadWait, DefaultMaxReadWait)
 	set(&c.SlackCallTimeout, DefaultSlackCallTimeout)
+	c.RateLimits.defaults()
 	if c.TrackedCommands == 0 {
 		c.TrackedCommands = DefaultTrackedCommands
 	}
@@ -181,6 +186,9 @@ func (c Config) Validate() error {
 	}
 	if c.WriteTimeout <= c.MaxWait || c.WriteTimeout <= c.MaxReadWait {
 		return fmt.Errorf("ingress: write timeout %v must exceed max wait %v and max read wait %v", c.WriteTimeout, c.MaxWait, c.MaxReadWait)
+	}
+	if err := c.RateLimits.validate(); err != nil {
+		return err
 	}
 	if c.TrackedCommands < 1 || c.TrackedIncidents < 1 {
 		return errors.New("ingress: tracked commands and incidents must be at least 1")

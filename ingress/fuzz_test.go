@@ -87,9 +87,10 @@ func checkTextRule(t *testing.T, body []byte) {
 }
 
 func FuzzSlackEvents(f *testing.F) {
-	h := startHarness(f)
+	h := startHarness(f, withoutRateLimits())
 	for _, s := range [][]byte{
 		mentionEvent("EvF1", "C1", "U1", "<@UBOT> db down", "1700000000.000100", ""),
+		mentionEvent("EvF9", "C1", "U1", "<@UBOT> lsit", "1700000009.000100", ""),
 		mentionEvent("EvF2", "C1", "U1", "<@UBOT> severity SEV1", "1700000001.000100", "1700000000.000100"),
 		mentionEvent("EvF3", "C1", "U1", "<@UBOT> assign <@U2|bob>", "1700000002.000100", "1700000000.000100"),
 		callback(teamID, "EvF4", map[string]any{"type": "reaction_added", "user": "U1", "reaction": "pushpin", "item": map[string]any{"type": "message", "channel": "C1", "ts": "1700000000.000100"}}),
@@ -108,11 +109,12 @@ func FuzzSlackEvents(f *testing.F) {
 }
 
 func FuzzSlackCommands(f *testing.F) {
-	h := startHarness(f)
+	h := startHarness(f, withoutRateLimits())
 	for _, s := range [][]byte{
 		slashForm(teamID, channelID, "U1", "/incident", "resolve in-0123456789abcdef0123", "t1"),
 		slashForm(teamID, channelID, "U1", "/incident", "severity in-0123456789abcdef0123 sev2", "t2"),
 		slashForm(teamID, channelID, "U1", "/incident", "help", "t3"),
+		slashForm(teamID, channelID, "U1", "/incident", "lsit", "t9"),
 		slashForm(teamID, channelID, "U1", "/incident", "note in-0123456789abcdef0123 ü ✓", "t4"),
 		[]byte("team_id=T0ACME&%zz"), []byte("text=%00"), []byte(""), []byte("&&&==="),
 	} {
@@ -125,7 +127,7 @@ func FuzzSlackCommands(f *testing.F) {
 }
 
 func FuzzSlackInteractions(f *testing.F) {
-	h := startHarness(f)
+	h := startHarness(f, withoutRateLimits())
 	id := "sl-0123456789abcdef0123"
 	for _, s := range [][]byte{
 		blockAction("U1", "t1", map[string]any{"action_id": actionAck, "block_id": cardBlockPrefix + id, "type": "button", "value": id}),
@@ -143,7 +145,7 @@ func FuzzSlackInteractions(f *testing.F) {
 }
 
 func FuzzAPIWrites(f *testing.F) {
-	h := startHarness(f)
+	h := startHarness(f, withoutRateLimits())
 	paths := []string{"/api/v1/incidents"}
 	for _, w := range apiWrites {
 		paths = append(paths, "/api/v1/incidents/in-0123456789abcdef0123/"+w.path)
@@ -196,7 +198,7 @@ func FuzzAPIReads(f *testing.F) {
 
 func FuzzSlackText(f *testing.F) {
 	for _, s := range []string{"", "help", "severity sev1", "assign <@U1|x>", "assign me", "title  ", "note x", "declare", "fire x", "ack", "server down!", "<@U1> x", "ASSIGN <@u1>",
-		"declare a\u202eb", "note a\u2069b", "title a\x07b", "declare &lt;!channel&gt; &amp;", "<!channel> down"} {
+		"declare a\u202eb", "note a\u2069b", "title a\x07b", "declare &lt;!channel&gt; &amp;", "<!channel> down", "lsit", "resolv"} {
 		f.Add(s)
 	}
 	pol := incident.DefaultPolicy()

@@ -66,6 +66,16 @@ func withoutViews() harnessOpt { return func(h *harness, _ *Config) { h.views = 
 
 func withConfig(f func(*Config)) harnessOpt { return func(_ *harness, c *Config) { f(c) } }
 
+// withoutRateLimits lifts the rate limits out of reach, for the fuzz
+// targets, which send thousands of requests a second for as long as they
+// run.
+func withoutRateLimits() harnessOpt {
+	return withConfig(func(c *Config) {
+		c.RateLimits = RateLimits{TokenRate: 1e9, TokenBurst: 1 << 30, WorkspaceRate: 1e9, WorkspaceBurst: 1 << 30,
+			AuthFailureRate: 1e9, AuthFailureBurst: 1 << 30}
+	})
+}
+
 func quietLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("INGRESS_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

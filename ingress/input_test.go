@@ -121,7 +121,7 @@ func TestBadInputRefusedBeforeTheLog(t *testing.T) {
 // TestSlackBadInputAndEscaping: Slack text breaking the text rule is
 // answered with the reason and produces nothing; Slack markup in a title
 // is taken as the text it shows, and echoed escaped in what ingress posts
-// (the anchor message and the reply), never as a ping or a link.
+// (the reply), never as a ping or a link.
 func TestSlackBadInputAndEscaping(t *testing.T) {
 	h := startHarness(t)
 	var reply slackReply
@@ -161,18 +161,12 @@ func TestSlackBadInputAndEscaping(t *testing.T) {
 	if !strings.Contains(reply.Text, escaped) || strings.Contains(reply.Text, "<!channel>") || strings.Contains(reply.Text, "<http") {
 		t.Fatalf("reply %q, want the title escaped: %q", reply.Text, escaped)
 	}
-	var anchor bool
+	// Ingress posts nothing in the channel for a slash declare (the
+	// notifier's card is the announcement, escaped by the notifier).
 	for _, m := range h.slack.Messages(channelID) {
-		if m.Ephemeral {
-			continue
+		if !m.Ephemeral {
+			t.Fatalf("ingress posted %q in the channel for a slash declare", m.Text)
 		}
-		if strings.Contains(m.Text, "<!channel>") || strings.Contains(m.Text, "<http") {
-			t.Fatalf("anchor message %q carries the title's markup unescaped", m.Text)
-		}
-		anchor = anchor || strings.Contains(m.Text, escaped)
-	}
-	if !anchor {
-		t.Fatalf("no anchor message shows the escaped title: %+v", h.slack.Messages(channelID))
 	}
 	// The declare form refuses the same text the model would.
 	view := interaction(map[string]any{
@@ -211,13 +205,7 @@ func TestSlackBadInputAndEscaping(t *testing.T) {
 func TestSlackReplyHidesGoErrors(t *testing.T) {
 	h := startHarness(t, withConfig(func(c *Config) { c.SlackAPIURL = "http://127.0.0.1:1/api/" }))
 	var reply slackReply
-	r := h.slackPost("/slack/commands", form, slashForm(teamID, channelID, "U0ALICE", "/incident", "declare db down", "trig-down"))
-	wantStatus(t, r, http.StatusOK)
-	r.json(t, &reply)
-	if !strings.Contains(reply.Text, "Slack could not be reached") || strings.Contains(reply.Text, "dial") || strings.Contains(reply.Text, "127.0.0.1") {
-		t.Fatalf("reply %q: want a short reason without the Go error", reply.Text)
-	}
-	r = h.slackPost("/slack/commands", form, slashForm(teamID, channelID, "U0ALICE", "/incident", "", "trig-form"))
+	r := h.slackPost("/slack/commands", form, slashForm(teamID, channelID, "U0ALICE", "/incident", "", "trig-form"))
 	wantStatus(t, r, http.StatusOK)
 	r.json(t, &reply)
 	if !strings.Contains(reply.Text, "Slack could not be reached") || strings.Contains(reply.Text, "dial") {

@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"route", "method", "code"}),
 		produce: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "incidentd_ingress_produce_duration_seconds",
-			Help:    "Time from produce to the broker's ack (or failure), by result.",
+			Help:    "Time from produce to the answer, by result: ok (acked), not_in_log (never sent), unknown (sent, not acked in time).",
 			Buckets: latencyBuckets,
 		}, []string{"result"}),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{

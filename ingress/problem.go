@@ -22,7 +22,9 @@ const (
 	CodeMalformedBody      = "malformed_body"       // not JSON, or unknown fields
 	CodeBodyTooLarge       = "body_too_large"       // over the body size limit
 	CodeInvalidField       = "invalid_field"        // a field or query parameter is missing or wrong
-	CodeLogUnavailable     = "log_unavailable"      // the broker did not ack in time
+	CodeLogUnavailable     = "log_unavailable"      // the command is not in the log and will not be applied
+	CodeOutcomeUnknown     = "outcome_unknown"      // sent, not acked in time: the command may still be applied
+	CodeRateLimited        = "rate_limited"         // too many requests from one token, workspace or source
 	CodeViewsUnavailable   = "views_unavailable"    // ClickHouse is unreachable or not configured
 	CodeViewBehind         = "view_behind"          // min_version not reached within the bound
 	CodeBadSignature       = "bad_signature"        // Slack signature missing, forged or stale
@@ -46,6 +48,9 @@ type Problem struct {
 	// RequestID is the request's X-Request-Id: the log lines about it
 	// (with what went wrong in detail) carry the same id.
 	RequestID string `json:"request_id,omitempty"`
+	// IdempotencyKey is the key to retry a write with (the client's, or
+	// the one the server generated for a write without one).
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // RequestIDHeader carries every answer's request id; logs about the
@@ -99,9 +104,14 @@ func writeProblemDoc(w http.ResponseWriter, p Problem) {
 
 // writeUnavailable answers 503 with Retry-After.
 func writeUnavailable(w http.ResponseWriter, retryAfter time.Duration, code, detail string) {
-	secs := int(retryAfter.Round(time.Second) / time.Second)
-	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	setRetryAfter(w, retryAfter)
 	writeProblem(w, http.StatusServiceUnavailable, code, detail)
+}
+
+// setRetryAfter sets Retry-After in whole seconds, at least 1.
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	secs := int((d + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 }
 
 // rejectionStatus maps a model rejection to an HTTP status: 404 for an

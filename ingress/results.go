@@ -38,7 +38,11 @@ type tracker struct {
 	mu        sync.Mutex
 	outcomes  *lru[string, Outcome]
 	incidents *lru[string, tracked]
-	waiters   map[string][]chan struct{}
+	// cards maps an incident card's message ("channel/ts") to its
+	// incident: the card of an incident declared without a thread (slash
+	// command, form) starts the thread people mention the app in.
+	cards   *lru[string, string]
+	waiters map[string][]chan struct{}
 }
 
 func newTracker(log *slog.Logger, m *metrics, commands, incidents int) *tracker {
@@ -46,6 +50,7 @@ func newTracker(log *slog.Logger, m *metrics, commands, incidents int) *tracker 
 		log: log, m: m,
 		outcomes:  newLRU[string, Outcome](commands),
 		incidents: newLRU[string, tracked](incidents),
+		cards:     newLRU[string, string](incidents),
 		waiters:   map[string][]chan struct{}{},
 	}
 }
@@ -107,6 +112,9 @@ func (t *tracker) apply(events []incident.Event) {
 			}
 		}
 		ts.State = incident.Evolve(ts.State, e)
+		if e.Kind == incident.SlackMessageRecorded {
+			t.cards.put(cardKey(e.Message.Channel, e.Message.TS), e.Incident)
+		}
 		ts.State.Recent = nil // the tracker keeps outcomes itself
 		t.incidents.put(e.Incident, ts)
 
@@ -141,6 +149,16 @@ func (t *tracker) incident(id string) (tracked, bool) {
 	defer t.mu.Unlock()
 	return t.incidents.get(id)
 }
+
+// cardIncident returns the incident whose card is the message ts in
+// channel, if the tracker has seen it.
+func (t *tracker) cardIncident(channel, ts string) (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cards.get(cardKey(channel, ts))
+}
+
+func cardKey(channel, ts string) string { return channel + "/" + ts }
 
 // wait blocks until the command's outcome is known or ctx is done.
 func (t *tracker) wait(ctx context.Context, commandID string) (Outcome, bool) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/incidentd/incidentd/ingress/web"
 	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/notifier"
 )
 
 // Server is the ingress HTTP server. Build it with New, run it with Run
@@ -30,13 +31,23 @@ type Server struct {
 	reg      *prometheus.Registry
 	topics   kafka.Topics
 	producer *kgo.Client
+	// sends tells submit whether a record the producer holds may have
+	// been sent (a hook of producer's).
+	sends    *sendLedger
 	consumer *kgo.Client
 	tracker  *tracker
 	views    Views
 	notFound notFoundFunc
 
+	// Rate limits: per API token name, per Slack team id, and failed
+	// authentications per source address.
+	tokenLimits, workspaceLimits, authFailures *limiters
+
 	workspaces map[string]workspace // by team id
 	router     *mux.Router
+
+	outboxMu sync.Mutex
+	outbox   *notifier.Outbox // replies of workspaces without a bot token; opened on first use
 
 	bg     sync.WaitGroup // best-effort Slack replies after the ack
 	bgStop chan struct{}  // closed at shutdown: cancels those replies
@@ -79,13 +90,19 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry, views Views,
 	for _, o := range opts {
 		o(s)
 	}
+	rl := cfg.RateLimits
+	s.tokenLimits = newLimiters(rl.TokenRate, rl.TokenBurst, rl.Keys, cfg.Now)
+	s.workspaceLimits = newLimiters(rl.WorkspaceRate, rl.WorkspaceBurst, rl.Keys, cfg.Now)
+	s.authFailures = newLimiters(rl.AuthFailureRate, rl.AuthFailureBurst, rl.Keys, cfg.Now)
+	s.sends = newSendLedger(s.topics.Commands, int(cfg.Kafka.Partitions))
 	s.producer, err = kafka.NewClient(cfg.Kafka, logger,
 		kgo.DefaultProduceTopic(s.topics.Commands),
 		kgo.ProducerLinger(0),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.RecordPartitioner(ledgerPartitioner()),
 		kgo.ProduceRequestTimeout(cfg.ProduceTimeout),
 		kgo.MaxBufferedRecords(10_000),
+		kgo.WithHooks(s.sends),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("ingress: producer: %w", err)
@@ -172,6 +189,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) close() {
 	s.producer.Close()
 	s.consumer.Close()
+	s.outboxMu.Lock()
+	if s.outbox != nil {
+		_ = s.outbox.Close()
+		s.outbox = nil
+	}
+	s.outboxMu.Unlock()
 }
 
 // routes registers every route; openapi.json documents exactly these

@@ -5,23 +5,26 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/incidentd/incidentd/notifier"
 )
 
 // Slack Web API calls ingress makes itself. The visible results of
 // commands come from the notifier; these are the few calls the edge needs:
 // ephemeral replies to text that is not a command (best effort, after the
 // ack), the message behind a pin reaction (bounded, before the ack), the
-// declare form (views.open, bounded, before the ack) and the anchor
-// message of an incident declared by slash command or form.
+// declare form (views.open, bounded, before the ack). Nothing about a
+// command is posted before the log has it: the notifier posts its results.
 
 // replyTimeout bounds a best-effort reply made after the ack.
 const replyTimeout = 5 * time.Second
 
 // replyEphemeral posts text only the user sees, in the thread, after the
-// request was answered. Failures are logged, never retried.
+// request was answered; for a workspace without a bot token, to the local
+// outbox. Failures are logged, never retried.
 func (s *Server) replyEphemeral(ctx context.Context, ws workspace, channel, user, thread, text string) {
 	if ws.BotToken == "" {
-		s.log.Info("slack reply not sent: workspace has no bot token", "team", ws.TeamID)
+		s.replyToOutbox(ctx, ws, channel, user, thread, text)
 		return
 	}
 	s.bg.Add(1)
@@ -88,17 +91,6 @@ func (s *Server) countSlackCall(method string, err error) {
 	s.metrics.slackCalls.WithLabelValues(method, result).Inc()
 }
 
-// postAnchor posts the message an incident declared without a thread (slash
-// command, declare form) is anchored to, bounded by SlackCallTimeout, and
-// returns its ts.
-func (s *Server) postAnchor(ctx context.Context, ws workspace, channel, text string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.SlackCallTimeout)
-	defer cancel()
-	_, ts, err := ws.api.PostMessageContext(ctx, channel, slack.MsgOptionText(text, false))
-	s.countSlackCall("chat.postMessage", err)
-	return ts, err
-}
-
 // Declare form identifiers: the modal's callback_id and its inputs'
 // block and action ids.
 const (
@@ -134,4 +126,29 @@ func (s *Server) openDeclareForm(ctx context.Context, ws workspace, triggerID, c
 	_, err := ws.api.OpenViewContext(ctx, triggerID, view)
 	s.countSlackCall("views.open", err)
 	return err
+}
+
+// replyToOutbox writes an ephemeral reply to the local outbox (OutboxPath),
+// where the dashboard shows it to the workspace's tenant: without a bot
+// token nothing can reach Slack. Without an outbox it is only logged.
+func (s *Server) replyToOutbox(ctx context.Context, ws workspace, channel, user, thread, text string) {
+	if s.cfg.OutboxPath == "" {
+		s.log.Info("slack reply not sent: workspace has no bot token and there is no outbox", "team", ws.TeamID)
+		return
+	}
+	s.outboxMu.Lock()
+	defer s.outboxMu.Unlock()
+	if s.outbox == nil {
+		o, err := notifier.OpenOutbox(s.cfg.OutboxPath, s.cfg.Now)
+		if err != nil {
+			s.log.Warn("open outbox for a reply", "err", err)
+			return
+		}
+		s.outbox = o
+	}
+	_, _, err := s.outbox.Send(ctx, notifier.Call{Method: notifier.MethodPostEphemeral, Channel: channel, User: user,
+		ThreadTS: thread, Tenant: ws.Tenant, Text: text})
+	if err != nil {
+		s.log.Warn("reply to outbox", "team", ws.TeamID, "err", err)
+	}
 }

@@ -26,7 +26,7 @@ func ephemeral(w http.ResponseWriter, format string, args ...any) {
 // slackCommands is POST /slack/commands:
 //
 //	/incident                          open the declare form
-//	/incident declare <title>          declare (anchored to a message posted in the channel)
+//	/incident declare <title>          declare in the channel (the notifier posts the card)
 //	/incident <verb> <incident-id> ... severity, assign, commander, unassign, ack, mitigate, resolve, reopen, title, note
 //	/incident help
 //
@@ -52,6 +52,9 @@ func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 		ephemeral(w, "This Slack workspace is not set up for incidentd (team %s).", notifier.Escape(sc.TeamID))
 		return
 	}
+	if !s.workspaceAllowed(w, ws) {
+		return
+	}
 	if sc.Command != s.cfg.SlashCommand {
 		ephemeral(w, "incidentd answers to %s, not %s.", s.cfg.SlashCommand, notifier.Escape(sc.Command))
 		return
@@ -72,7 +75,7 @@ func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 	req, err := parseSlackText(text, sc.UserID, s.cfg.Policy)
 	switch {
 	case err != nil && !isVerbWithID(verb):
-		ephemeral(w, "%s", err.Error())
+		ephemeral(w, "%s", usageText(err, s.cfg.PinEmoji))
 		return
 	case err == nil && req.Verb == "help":
 		ephemeral(w, slackHelp, s.cfg.PinEmoji)
@@ -89,16 +92,27 @@ func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err = parseSlackText(verb+" "+args, sc.UserID, s.cfg.Policy)
 	if err != nil {
-		ephemeral(w, "%s", err.Error())
+		ephemeral(w, "%s", usageText(err, s.cfg.PinEmoji))
 		return
 	}
 	c := incident.Command{ID: cmdID, Incident: id, Tenant: ws.Tenant, Actor: sc.UserID, At: s.cfg.Now().UTC()}
 	req.apply(&c)
 	if err := s.submit(r.Context(), "slack", c); err != nil {
-		writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "the command log is unavailable")
+		setRetryAfter(w, s.cfg.RetryAfter)
+		ephemeral(w, "%s", unconfirmedText(err, fmt.Sprintf("`%s` for %s", req.Verb, id)))
 		return
 	}
 	ephemeral(w, "`%s` sent for %s; the incident card will show the result.", req.Verb, id)
+}
+
+// unconfirmedText tells a Slack user what became of a command (what) that
+// the log did not confirm: not done, or perhaps done.
+func unconfirmedText(err error, what string) string {
+	if errors.Is(err, errOutcomeUnknown) {
+		return "The command log did not confirm " + what + " in time: it may still apply. " +
+			"Check the incident card before you repeat it."
+	}
+	return "Nothing was done: the command log is unavailable, so " + what + " was not accepted. Try again in a moment."
 }
 
 // isVerbWithID reports whether a slash verb targets an existing incident.
@@ -111,37 +125,29 @@ func isVerbWithID(verb string) bool {
 	return false
 }
 
-// errAnchor is a failure to post the anchor message of a declare.
-type errAnchor struct{ err error }
-
-func (e *errAnchor) Error() string { return "ingress: post incident anchor: " + e.err.Error() }
-
-// declareAnchored posts the anchor message in channel and declares the
-// incident anchored to it. The error is an *errAnchor or wraps errNotInLog.
-func (s *Server) declareAnchored(ctx context.Context, ws workspace, channel, user, cmdID, title, severity string) (string, error) {
-	ts, err := s.postAnchor(ctx, ws, channel, fmt.Sprintf(":rotating_light: Incident declared by <@%s>: %s", user, notifier.Escape(title)))
-	if err != nil {
-		s.log.Warn("post incident anchor", "team", ws.TeamID, "channel", channel, "err", err)
-		return "", &errAnchor{err}
-	}
+// declareInChannel declares an incident in channel that has no thread yet
+// (slash command, declare form): the notifier posts its card in the
+// channel once the log has the command, and the card starts its thread.
+// Nothing is posted before. The incident id derives from the command id,
+// itself from what Slack repeats when it delivers the request again (the
+// trigger id, the view id), so a replay is the same command on the same
+// incident.
+func (s *Server) declareInChannel(ctx context.Context, ws workspace, channel, user, cmdID, title, severity string) (string, error) {
 	c := incident.Command{
-		ID: cmdID, Incident: incident.SlackIncidentID(ws.TeamID, channel, ts), Tenant: ws.Tenant,
+		ID: cmdID, Incident: incident.SlackIncidentID(ws.TeamID, channel, cmdID), Tenant: ws.Tenant,
 		Actor: user, At: s.cfg.Now().UTC(), Kind: incident.Declare, Title: title, Severity: severity,
-		Source: incident.Source{Kind: incident.FromSlack, Team: ws.TeamID, Channel: channel, ThreadTS: ts},
+		Source: incident.Source{Kind: incident.FromSlack, Team: ws.TeamID, Channel: channel},
 	}
 	return c.Incident, s.submit(ctx, "slack", c)
 }
 
 // slashDeclare declares from a slash command and answers it.
 func (s *Server) slashDeclare(w http.ResponseWriter, r *http.Request, ws workspace, sc slack.SlashCommand, cmdID, title string) {
-	id, err := s.declareAnchored(r.Context(), ws, sc.ChannelID, sc.UserID, cmdID, title, "")
-	var ae *errAnchor
-	switch {
-	case errors.As(err, &ae):
-		ephemeral(w, "I could not post in this channel (%s); invite me, or mention me with `@fire <title>`.", slackReason(ae.err))
-	case err != nil:
-		writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "the command log is unavailable")
-	default:
-		ephemeral(w, "Declaring “%s” (%s); the incident card follows in the thread.", notifier.Escape(title), id)
+	id, err := s.declareInChannel(r.Context(), ws, sc.ChannelID, sc.UserID, cmdID, title, "")
+	if err != nil {
+		setRetryAfter(w, s.cfg.RetryAfter)
+		ephemeral(w, "%s", unconfirmedText(err, "declaring “"+notifier.Escape(title)+"”"))
+		return
 	}
+	ephemeral(w, "Declaring “%s” (%s); the incident card follows in this channel.", notifier.Escape(title), id)
 }

@@ -70,6 +70,9 @@ func (s *Server) slackEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"text": "This Slack workspace is not set up for incidentd (team " + notifier.Escape(outer.TeamID) + ")."})
 		return
 	}
+	if !s.workspaceAllowed(w, ws) {
+		return
+	}
 	if outer.EventID == "" {
 		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "event_callback without event_id")
 		return
@@ -101,14 +104,14 @@ func (s *Server) slackMention(w http.ResponseWriter, r *http.Request, ws workspa
 	if thread == "" {
 		thread = e.TimeStamp
 	}
-	id := incident.SlackIncidentID(ws.TeamID, e.Channel, thread)
+	id := s.threadIncident(ws, e.Channel, thread)
 	reply := func(text string) {
 		s.replyEphemeral(r.Context(), ws, e.Channel, e.User, thread, text)
 		w.WriteHeader(http.StatusOK)
 	}
 	req, err := parseSlackText(stripMention(e.Text), e.User, s.cfg.Policy)
 	if err != nil {
-		reply(err.Error())
+		reply(usageText(err, s.cfg.PinEmoji))
 		return
 	}
 	switch {
@@ -152,7 +155,7 @@ func (s *Server) slackReaction(w http.ResponseWriter, r *http.Request, ws worksp
 	if thread == "" {
 		thread = e.Item.Timestamp
 	}
-	id := incident.SlackIncidentID(ws.TeamID, e.Item.Channel, thread)
+	id := s.threadIncident(ws, e.Item.Channel, thread)
 	// Only messages of known incidents: a pin anywhere else would be a
 	// rejected command per reaction in the whole workspace.
 	if t, ok := s.tracker.incident(id); !ok || !t.State.Declared {
@@ -171,11 +174,28 @@ func (s *Server) slackReaction(w http.ResponseWriter, r *http.Request, ws worksp
 	s.slackSubmit(w, r, c)
 }
 
-// slackSubmit produces c and answers Slack: 200 once in the log, 503 (so
-// Slack retries, with the same event id) when it is not.
+// threadIncident is the incident a Slack thread belongs to: the one
+// declared in it (by a mention), or the one whose card started it (an
+// incident declared by slash command or form).
+func (s *Server) threadIncident(ws workspace, channel, thread string) string {
+	id := incident.SlackIncidentID(ws.TeamID, channel, thread)
+	if t, ok := s.tracker.incident(id); ok && t.State.Declared {
+		return id
+	}
+	if card, ok := s.tracker.cardIncident(channel, thread); ok {
+		if t, ok := s.tracker.incident(card); ok && t.State.Tenant == ws.Tenant {
+			return card
+		}
+	}
+	return id
+}
+
+// slackSubmit produces c and answers Slack: 200 once in the log; 503
+// log_unavailable or 504 outcome_unknown otherwise, so that Slack retries
+// with the same event id, which is the same command.
 func (s *Server) slackSubmit(w http.ResponseWriter, r *http.Request, c incident.Command) {
 	if err := s.submit(r.Context(), "slack", c); err != nil {
-		writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "the command log is unavailable")
+		s.writeSubmitError(w, c, "", err)
 		return
 	}
 	w.WriteHeader(http.StatusOK)

@@ -2,7 +2,6 @@ package ingress
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -47,6 +46,9 @@ func (s *Server) slackInteractions(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		s.log.Warn("slack interaction from unknown workspace", "team", cb.Team.ID)
 		ephemeral(w, "This Slack workspace is not set up for incidentd (team %s).", notifier.Escape(cb.Team.ID))
+		return
+	}
+	if !s.workspaceAllowed(w, ws) {
 		return
 	}
 	switch cb.Type {
@@ -98,7 +100,11 @@ func (s *Server) cardActions(w http.ResponseWriter, r *http.Request, ws workspac
 	}
 	for _, c := range cmds {
 		if err := s.submit(r.Context(), "slack", c); err != nil {
-			writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "the command log is unavailable")
+			// Slack does not retry interactions: the user is told, in
+			// the channel of the card, and the press is answered.
+			s.replyEphemeral(r.Context(), ws, cb.Channel.ID, cb.User.ID, "", unconfirmedText(err, fmt.Sprintf("`%s` for %s", c.Kind, c.Incident)))
+			setRetryAfter(w, s.cfg.RetryAfter)
+			w.WriteHeader(http.StatusOK)
 			return
 		}
 	}
@@ -145,13 +151,12 @@ func (s *Server) declareSubmission(w http.ResponseWriter, r *http.Request, ws wo
 		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "view_submission without user, view id or channel")
 		return
 	}
-	_, err := s.declareAnchored(r.Context(), ws, channel, cb.User.ID, incident.CommandIDFor("slack-view", ws.TeamID, cb.View.ID), title, sev)
-	var ae *errAnchor
+	_, err := s.declareInChannel(r.Context(), ws, channel, cb.User.ID, incident.CommandIDFor("slack-view", ws.TeamID, cb.View.ID), title, sev)
 	switch {
-	case errors.As(err, &ae):
-		writeJSON(w, http.StatusOK, viewErrors{"errors", map[string]string{declareTitle: "I could not post in the channel (" + slackReason(ae.err) + ")."}})
 	case err != nil:
-		writeUnavailable(w, s.cfg.RetryAfter, CodeLogUnavailable, "the command log is unavailable")
+		// The form stays open; submitting it again is the same command.
+		setRetryAfter(w, s.cfg.RetryAfter)
+		writeJSON(w, http.StatusOK, viewErrors{"errors", map[string]string{declareTitle: unconfirmedText(err, "the declaration")}})
 	default:
 		w.WriteHeader(http.StatusOK) // closes the form
 	}

@@ -280,25 +280,19 @@ func TestSlackSlashCommand(t *testing.T) {
 		t.Fatalf("views.open calls %+v", opens)
 	}
 
-	// declare <title>: an anchor message, then the incident on its thread.
+	// declare <title>: the incident, in the channel; nothing is posted
+	// before the log has it (the notifier posts the card).
 	r = h.slackPost("/slack/commands", form, slashForm(teamID, channelID, "U0ALICE", "/incident", "declare payments failing", "trig-2"))
 	wantStatus(t, r, http.StatusOK)
 	var reply slackReply
 	r.json(t, &reply)
-	posts := h.slack.CallsTo("chat.postMessage")
-	if len(posts) != 1 || !posts[0].OK() {
-		t.Fatalf("anchor posts %+v", posts)
+	if posts := h.slack.CallsTo("chat.postMessage"); len(posts) != 0 {
+		t.Fatalf("posted before the log had the declare: %+v", posts)
 	}
-	msgs := h.slack.Messages(channelID)
-	var anchor string
-	for _, m := range msgs {
-		if !m.Ephemeral && strings.Contains(m.Text, "payments failing") {
-			anchor = m.TS
-		}
-	}
-	id := incident.SlackIncidentID(teamID, channelID, anchor)
-	if anchor == "" || reply.ResponseType != "ephemeral" || !strings.Contains(reply.Text, id) {
-		t.Fatalf("reply %+v, messages %+v", reply, msgs)
+	declareID := incident.CommandIDFor("slack-command", teamID, "trig-2")
+	id := incident.SlackIncidentID(teamID, channelID, declareID)
+	if reply.ResponseType != "ephemeral" || !strings.Contains(reply.Text, id) {
+		t.Fatalf("reply %+v", reply)
 	}
 
 	// verb incident-id args.
@@ -325,7 +319,7 @@ func TestSlackSlashCommand(t *testing.T) {
 		t.Fatalf("commands %+v", cmds)
 	}
 	if c := cmds[0]; c.Kind != incident.Declare || c.Incident != id || c.Title != "payments failing" ||
-		c.Source.ThreadTS != anchor || c.ID != incident.CommandIDFor("slack-command", teamID, "trig-2") {
+		c.Source != (incident.Source{Kind: incident.FromSlack, Team: teamID, Channel: channelID}) || c.ID != declareID {
 		t.Fatalf("declare %+v", c)
 	}
 	if c := cmds[1]; c.Kind != incident.SetSeverity || c.Severity != "SEV2" || c.Incident != id {
@@ -405,7 +399,8 @@ func TestSlackInteractions(t *testing.T) {
 	}
 	d := cmds[6]
 	if d.Kind != incident.Declare || d.Title != "search is slow" || d.Severity != "SEV2" || d.Source.Channel != channelID ||
-		d.Incident != incident.SlackIncidentID(teamID, channelID, d.Source.ThreadTS) || d.ID != incident.CommandIDFor("slack-view", teamID, "V0FORM1") {
+		d.Source.ThreadTS != "" || d.ID != incident.CommandIDFor("slack-view", teamID, "V0FORM1") ||
+		d.Incident != incident.SlackIncidentID(teamID, channelID, d.ID) {
 		t.Fatalf("declare %+v", d)
 	}
 }
@@ -526,13 +521,13 @@ func TestSlackAnswersWithin3sWhenSlackHangs(t *testing.T) {
 	if !strings.Contains(reply.Text, "could not open the declare form") {
 		t.Fatalf("reply %+v", reply)
 	}
-	// The anchor cannot be posted.
+	// A slash declare needs no Slack call before its answer.
 	r = timed("slash declare", func() response {
 		return h.slackPost("/slack/commands", form, slashForm(teamID, channelID, "U1", "/incident", "declare x", "trig-t"))
 	})
 	wantStatus(t, r, http.StatusOK)
 	r.json(t, &reply)
-	if !strings.Contains(reply.Text, "could not post") {
+	if !strings.Contains(reply.Text, "Declaring") {
 		t.Fatalf("reply %+v", reply)
 	}
 	// A pin whose message cannot be looked up is pinned without text.
@@ -547,8 +542,8 @@ func TestSlackAnswersWithin3sWhenSlackHangs(t *testing.T) {
 	timed("help", func() response {
 		return h.slackPost("/slack/events", "application/json", mentionEvent("EvS2", "C1", "U1", "<@UBOT> help", thread, ""))
 	})
-	cmds := h.commands(2)
-	if len(cmds) != 2 || cmds[1].Kind != incident.PinMessage || cmds[1].Message.Text != "" || cmds[1].Incident != id {
+	cmds := h.commands(3)
+	if len(cmds) != 3 || cmds[1].Kind != incident.Declare || cmds[2].Kind != incident.PinMessage || cmds[2].Message.Text != "" || cmds[2].Incident != id {
 		t.Fatalf("commands %+v", cmds)
 	}
 }

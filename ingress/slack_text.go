@@ -28,7 +28,8 @@ type slackRequest struct {
 
 // slackHelp is the reply to "help" and to text that is not a command.
 const slackHelp = "Commands (mention me in the incident's thread, or `/incident VERB INCIDENT-ID ...`):\n" +
-	"• `@fire <title>` in a channel: declare an incident anchored to that thread\n" +
+	"• `@fire <title>` in a channel: declare an incident anchored to that thread; `/incident declare <title>` declares too " +
+	"(say `declare <title>` when the title is a word like `list`)\n" +
 	"• `severity SEV2` · `assign @user` · `commander @user` · `unassign`\n" +
 	"• `ack` · `mitigate` · `resolve` · `reopen`\n" +
 	"• `title <new title>` · `note <text>`\n" +
@@ -48,12 +49,25 @@ func stripMention(text string) string {
 }
 
 // usageError is text that names a verb but not in a usable way; its
-// message is the reply the user sees.
-type usageError struct{ msg string }
+// message is the reply the user sees, followed by the help when help is
+// set.
+type usageError struct {
+	msg  string
+	help bool
+}
 
 func (e *usageError) Error() string { return e.msg }
 
-func usage(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+func usage(format string, args ...any) error { return &usageError{msg: fmt.Sprintf(format, args...)} }
+
+// usageText is the reply to a parse error of parseSlackText.
+func usageText(err error, pinEmoji string) string {
+	var ue *usageError
+	if errors.As(err, &ue) && ue.help {
+		return ue.msg + "\n" + fmt.Sprintf(slackHelp, pinEmoji)
+	}
+	return err.Error()
+}
 
 // parseSlackText parses a command's text (without the leading mention or
 // slash command), as Slack sends it (escaped: see notifier.Unescape).
@@ -130,6 +144,11 @@ func parseSlackVerb(text, actor string, pol incident.Policy) (slackRequest, erro
 		}
 		return slackRequest{Verb: "note", Kind: incident.AddNote, Note: notifier.Unescape(rest)}, nil
 	}
+	if !strings.Contains(text, " ") {
+		if near, ok := nearCommand(text); ok {
+			return slackRequest{}, notACommand(text, near)
+		}
+	}
 	return slackRequest{Title: notifier.Unescape(text)}, nil
 }
 
@@ -149,6 +168,81 @@ func slackReason(err error) string {
 		return "Slack did not answer in time"
 	}
 	return "Slack could not be reached"
+}
+
+// slackWords are the words that a lone word close to is taken for a
+// mistyped command rather than a title: every verb, and words people try
+// that are not commands (listing is the dashboard's).
+var slackWords = []string{
+	"help", "declare", "fire", "severity", "sev", "assign", "commander", "unassign", "ack", "acknowledge",
+	"mitigate", "mitigated", "resolve", "resolved", "reopen", "title", "note",
+	"list", "ls", "status", "incidents", "commands",
+}
+
+// slackVerbs are the slackWords that are commands.
+var slackVerbs = map[string]bool{
+	"help": true, "declare": true, "fire": true, "severity": true, "sev": true, "assign": true, "commander": true,
+	"unassign": true, "ack": true, "acknowledge": true, "mitigate": true, "mitigated": true, "resolve": true,
+	"resolved": true, "reopen": true, "title": true, "note": true,
+}
+
+// nearCommand returns the slackWord a lone word is, or nearly is (one
+// edit, two for words of seven letters or more; swapping two neighbours
+// is one edit). The bound keeps one-word titles such as "outage",
+// "table" or "design" titles.
+func nearCommand(word string) (string, bool) {
+	w := strings.ToLower(word)
+	limit := 1
+	if len(w) >= 7 {
+		limit = 2
+	}
+	best, bestD := "", limit+1
+	for _, c := range slackWords {
+		if d := editDistance(w, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best, bestD <= limit
+}
+
+// notACommand is the reply to a lone word taken for a command: what it is
+// not, the command it may be, and how to declare an incident so titled.
+func notACommand(word, near string) error {
+	msg := fmt.Sprintf("`%s` is not a command", word)
+	if slackVerbs[near] && !strings.EqualFold(near, word) {
+		msg += fmt.Sprintf(" (did you mean `%s`?)", near)
+	}
+	if near == "list" || near == "ls" || near == "incidents" || near == "status" {
+		msg += "; the dashboard lists incidents"
+	}
+	return &usageError{msg: fmt.Sprintf("%s. To declare an incident with that title: `declare %s`.", msg, word), help: true}
+}
+
+// editDistance is the optimal string alignment distance of a and b
+// (insertions, deletions, substitutions and swaps of neighbours), on bytes:
+// the words compared are short ASCII commands.
+func editDistance(a, b string) int {
+	prev2 := make([]int, len(b)+1)
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)]
 }
 
 // matchSeverity finds a policy level, ignoring case.

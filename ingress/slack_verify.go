@@ -38,6 +38,9 @@ func (s *Server) slackVerified(next http.HandlerFunc) http.HandlerFunc {
 			if errors.Is(err, slack.ErrExpiredTimestamp) {
 				reason = "the request timestamp is more than 5 minutes away"
 			}
+			if !s.authFailed(w, r) {
+				return
+			}
 			s.log.Warn("slack request refused", "route", r.URL.Path, "reason", reason)
 			writeProblem(w, http.StatusUnauthorized, CodeBadSignature, reason)
 			return

@@ -28,6 +28,7 @@ type OutboxEntry struct {
 	ThreadTS   string          `json:"thread_ts,omitempty"`
 	User       string          `json:"user,omitempty"`
 	IncidentID string          `json:"incident_id"`
+	Tenant     string          `json:"tenant,omitempty"` // set on replies outside an incident
 	Text       string          `json:"text"`
 	Blocks     json.RawMessage `json:"blocks,omitempty"`
 }
@@ -82,7 +83,7 @@ func (o *Outbox) Send(ctx context.Context, c Call) (string, bool, error) {
 		ts = strconv.FormatInt(now.Unix(), 10) + "." + fmt.Sprintf("%06d", (now.UnixMicro()+o.seq)%1000000)
 	}
 	e := OutboxEntry{Time: now, Method: c.Method, Channel: c.Channel, TS: ts, ThreadTS: c.ThreadTS, User: c.User,
-		IncidentID: c.IncidentID, Text: c.Text}
+		IncidentID: c.IncidentID, Tenant: c.Tenant, Text: c.Text}
 	if len(c.Blocks) > 0 {
 		b, err := json.Marshal(c.Blocks)
 		if err != nil {

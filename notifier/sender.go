@@ -26,8 +26,11 @@ type Call struct {
 	ThreadTS   string // post in this thread
 	User       string // chat.postEphemeral: who sees it
 	IncidentID string
-	Text       string
-	Blocks     []slack.Block
+	// Tenant names whose message it is when IncidentID does not (ingress's
+	// replies outside an incident), so the outbox shows it to that tenant.
+	Tenant string
+	Text   string
+	Blocks []slack.Block
 }
 
 // Sender delivers calls: to Slack (SlackSender) or to the local outbox

@@ -38,10 +38,13 @@ func ingressService() service {
 			chDB := flags.String("ingress.clickhouse-database", "incidentd", "ClickHouse database of the projector's tables")
 			outbox := flags.String("ingress.outbox", "", "the notifier's outbox file served at /api/v1/outbox (empty: DATA/notifier/outbox.jsonl when no Slack workspaces are configured)")
 			maxWait := flags.Duration("ingress.max-wait", ingress.DefaultMaxWait, "cap of a write's ?wait=")
+			var limits ingress.RateLimits
+			ingress.RateLimitFlags(flags, &limits)
 			return func(ctx context.Context, e *env) error {
 				cfg := ingress.Config{
 					Addr: *addr, Kafka: e.Kafka, Policy: e.Policy, SlackSigningSecret: *secret,
 					SlackAPIURL: *slackAPI, SlashCommand: *slash, PinEmoji: *pin, MaxWait: *maxWait,
+					RateLimits: limits,
 				}
 				if len(cfg.Kafka.Brokers) == 0 {
 					cfg.Kafka.Brokers = []string{"127.0.0.1:9092"}
