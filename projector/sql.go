@@ -360,6 +360,13 @@ func sqlVersion(t tableSet) string {
 	return "SELECT max(version) FROM " + t.incidents() + " WHERE tenant = ? AND incident = ?"
 }
 
+// sqlEventVersions lists every (incident, tenant, version) of the event
+// rows with its row count (above 1 until a merge deduplicates), for
+// comparing the table with the log (incidentd verify clickhouse).
+func sqlEventVersions(t tableSet) string {
+	return "SELECT incident, tenant, version, count() FROM " + t.events() + " GROUP BY incident, tenant, version"
+}
+
 // sqlIncidentFacts computes, from the event rows alone, the facts the
 // analytics need about each of a tenant's incidents: severity now,
 // declaration, latest impact start, first acknowledgement, status now and

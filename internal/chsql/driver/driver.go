@@ -126,6 +126,7 @@ func main() {
 	query("timeline", bind(sqlTimeline(live), tenant, "inc-1"))
 	query("version", bind(sqlVersion(live), tenant, "inc-1"))
 	query("version of an unknown incident", bind(sqlVersion(live), tenant, "nope"))
+	unordered("event versions", sqlEventVersions(live))
 	from, to := int64(1767225600000), int64(1767312000000)
 	unordered("incident facts", bind(sqlIncidentFacts(live), tenant, from, to, from, to, from, to))
 	// A window after everything: only open incidents come back.
