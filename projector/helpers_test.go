@@ -21,6 +21,7 @@ import (
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/kafka"
 	"github.com/incidentd/incidentd/internal/testenv"
+	"github.com/incidentd/incidentd/internal/verify"
 	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/projector"
 )
@@ -141,7 +142,8 @@ type world struct {
 	states  map[string]incident.State
 	ids     []string // every id commands were sent to, first use first
 	events  []incident.Event
-	clock   int64 // ms since epoch
+	cmds    []incident.Command // every command issued, in order
+	clock   int64              // ms since epoch
 	n       int
 }
 
@@ -209,6 +211,7 @@ func (w *world) step() []incident.Event {
 	if w.rng.IntN(30) == 0 && len(w.events) > 0 {
 		c.ID = w.events[w.rng.IntN(len(w.events))].Command // a retried command: a duplicate, no events
 	}
+	w.cmds = append(w.cmds, c)
 	d := incident.Decide(w.policy, w.states[c.Incident], c)
 	w.states[c.Incident] = incident.Fold(w.states[c.Incident], d.Events...)
 	w.events = append(w.events, d.Events...)
@@ -340,4 +343,35 @@ func summary(evs []incident.Event) string {
 		fmt.Fprintf(&b, "%d:%s/%s ", e.Version, e.Kind, e.Tenant)
 	}
 	return b.String()
+}
+
+// waitVerified polls `verify clickhouse` on database until it reports no
+// difference, and fails the test with the differences if it still does
+// after d.
+func (h *harness) waitVerified(t testing.TB, database string, d time.Duration) {
+	t.Helper()
+	var diffs []verify.Difference
+	waitFor(t, d, "verify clickhouse "+database, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		l, err := verify.ReadLog(ctx, h.kcfg, nil)
+		if err != nil {
+			return err
+		}
+		if p := l.LogProblems(); len(p) > 0 {
+			t.Fatalf("the log itself has gaps: %v", p)
+		}
+		diffs, err = verify.ClickHouse(ctx, h.conn, database, l)
+		if err != nil {
+			return err
+		}
+		if len(diffs) > 0 {
+			var b strings.Builder
+			for _, d := range diffs[:min(len(diffs), 10)] {
+				b.WriteString("\n\t" + d.String())
+			}
+			return fmt.Errorf("%d differences over %d incidents of %d records:%s", len(diffs), len(l.Incidents), l.Records, b.String())
+		}
+		return nil
+	})
 }

@@ -98,6 +98,7 @@ func (p *Projector) Run(ctx context.Context) error {
 	pl := &pipeline{
 		sink: p.sink, folder: newFolder(p.sink, p.cfg.CacheSize, false), m: p.m,
 		log: p.log, minBackoff: p.cfg.MinBackoff, maxBackoff: p.cfg.MaxBackoff, status: p.status,
+		healer: &healer{kafka: p.cfg.Kafka, topic: topics.Events, log: p.log},
 	}
 	return p.consume(ctx, cl, pl, topics.DeadLetters)
 }
