@@ -5,77 +5,35 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/eventlog"
 	"github.com/incidentd/incidentd/internal/kafka"
-	"github.com/incidentd/incidentd/internal/wire"
 )
 
-// healer re-reads from the events topic, the source of truth, the
-// versions an incident's projection is missing when a batch finds a
-// version gap, so the view converges instead of staying behind. It reads
-// each affected partition directly (no group), read committed, from its
-// start up to the gap's record: the cost is that of reading the partition
-// once per batch with gaps, which only a fault makes happen.
+// healer is where the projector re-reads, from the events topic (the
+// source of truth), the versions an incident's projection is missing when
+// a batch finds a version gap, so the view converges instead of staying
+// behind. eventlog.Missing reads each affected partition directly (no
+// group), read committed, from its start up to the gap's record: the cost
+// is reading those partitions once per batch with gaps, which only a
+// fault makes happen.
 type healer struct {
 	kafka kafka.Config
 	topic string
 	log   *slog.Logger
 }
 
-// gapAt is the first event of a batch that skips versions of its incident.
-type gapAt struct {
-	incident  string
-	have, got uint64 // the version the view holds, the event's version
-	partition int32
-	offset    int64
-}
-
-// read returns the events, in log order, of every gap's incident with a
-// version between have and got (both excluded) that its partition holds
-// before the gap's record.
-func (h *healer) read(ctx context.Context, gaps []gapAt) ([]incident.Event, error) {
-	want := map[string]gapAt{}
-	ends := map[int32]int64{}
-	for _, g := range gaps {
-		if _, ok := want[g.incident]; ok {
-			continue // the first gap of an incident covers its later ones
-		}
-		want[g.incident] = g
-		ends[g.partition] = max(ends[g.partition], g.offset+1)
-	}
-	var out []incident.Event
-	err := eventlog.Read(ctx, h.kafka, h.log, h.topic, ends, func(r *kgo.Record) error {
-		g, ok := want[string(r.Key)]
-		if !ok || r.Partition != g.partition || r.Offset >= g.offset {
-			return nil
-		}
-		e, err := wire.DecodeEvent(r.Value)
-		if err != nil || e.Incident != g.incident {
-			return nil // the live path dead-lettered it
-		}
-		if e.Version > g.have && e.Version < g.got {
-			out = append(out, e)
-		}
-		return nil
-	})
-	return out, err
-}
-
 // heal reads the missing versions of the gaps of res (a fold of decs)
 // from the log, retrying while Kafka does not answer. It returns them as
 // decoded events without records, in log order.
 func (p *pipeline) heal(ctx context.Context, decs []decoded, res folded) ([]decoded, error) {
-	gaps := make([]gapAt, len(res.gapEvents))
+	gaps := make([]eventlog.Gap, len(res.gapEvents))
 	for i, e := range res.gapEvents {
 		r := decs[res.gapIdx[i]].rec
-		gaps[i] = gapAt{incident: e.Incident, have: res.gapHave[i], got: e.Version, partition: r.Partition, offset: r.Offset}
+		gaps[i] = eventlog.Gap{Incident: e.Incident, Have: res.gapHave[i], Got: e.Version, Partition: r.Partition, Offset: r.Offset}
 	}
 	backoff := p.minBackoff
 	for {
-		evs, err := p.healer.read(ctx, gaps)
+		evs, err := eventlog.Missing(ctx, p.healer.kafka, p.healer.log, p.healer.topic, gaps)
 		if err == nil {
 			out := make([]decoded, len(evs))
 			for i, e := range evs {

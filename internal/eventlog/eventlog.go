@@ -14,7 +14,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/internal/wire"
 )
 
 // StableEnds returns the last stable offset of every partition of topic:
@@ -105,4 +107,49 @@ func Read(ctx context.Context, cfg kafka.Config, logger *slog.Logger, topic stri
 		}
 	}
 	return nil
+}
+
+// Gap is an event that skips versions of its incident: the view folding
+// it holds version Have, the event is version Got, read at Partition and
+// Offset of the events topic.
+type Gap struct {
+	Incident  string
+	Have, Got uint64
+	Partition int32
+	Offset    int64
+}
+
+// Missing reads what a view needs to heal its gaps: for each gap, the
+// events of its incident with a version between Have and Got (both
+// excluded) that its partition holds before the gap's record, in log
+// order. Each partition is read once, from its start up to its last gap;
+// the first gap of an incident is the one that counts. Records that do
+// not decode are left out (the views dead-letter them on their own path).
+func Missing(ctx context.Context, cfg kafka.Config, logger *slog.Logger, topic string, gaps []Gap) ([]incident.Event, error) {
+	want := map[string]Gap{}
+	ends := map[int32]int64{}
+	for _, g := range gaps {
+		if _, ok := want[g.Incident]; ok {
+			continue
+		}
+		want[g.Incident] = g
+		// One past a record the view has read: a bound Read can reach.
+		ends[g.Partition] = max(ends[g.Partition], g.Offset+1)
+	}
+	var out []incident.Event
+	err := Read(ctx, cfg, logger, topic, ends, func(r *kgo.Record) error {
+		g, ok := want[string(r.Key)]
+		if !ok || r.Partition != g.Partition || r.Offset >= g.Offset {
+			return nil
+		}
+		e, err := wire.DecodeEvent(r.Value)
+		if err != nil || e.Incident != g.Incident {
+			return nil
+		}
+		if e.Version > g.Have && e.Version < g.Got {
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
 }
