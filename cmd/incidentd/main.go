@@ -57,6 +57,7 @@ func subcommands() []subcommand {
 		cmds = append(cmds, subcommand{s.name, s.help, s.setup})
 	}
 	cmds = append(cmds, subcommand{"rebuild", "rebuild a view from the log: 'rebuild processor' or 'rebuild clickhouse'", setupRebuild})
+	cmds = append(cmds, subcommand{"verify", "compare a view with the fold of the log, print the differences, exit 1 on any: 'verify clickhouse' or 'verify notifier'", setupVerify})
 	return cmds
 }
 
