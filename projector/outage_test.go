@@ -92,6 +92,7 @@ func TestClickHouseKilled(t *testing.T) {
 	h.produce(t, w.run(200)...)
 	waitProjected(t, q, w, 30*time.Second)
 	checkProjection(t, q, w)
+	h.waitVerified(t, h.db, 10*time.Second)
 
 	if got, want := count(t, h, "events"), uint64(len(w.events)); got != want {
 		t.Errorf("events rows = %d, want %d (one per event)", got, want)
@@ -113,7 +114,8 @@ func TestClickHouseKilled(t *testing.T) {
 }
 
 // TestVersionGapReported: an event whose version skips past the projected
-// state's is reported (metric) and not folded over; the rest goes on.
+// state's, with the missing version nowhere in the log either (so nothing
+// can heal it), is reported (metric) and not folded over; the rest goes on.
 func TestVersionGapReported(t *testing.T) {
 	t.Parallel() // owns its broker and ClickHouse server
 	h := newHarness(t)
@@ -153,4 +155,5 @@ func TestVersionGapReported(t *testing.T) {
 	if err != nil || v != x[0].Version {
 		t.Fatalf("%s at version %d (%v), want it to stay at %d", id, v, err, x[0].Version)
 	}
+	h.waitVerified(t, h.db, 10*time.Second, id)
 }
