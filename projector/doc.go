@@ -33,8 +33,14 @@
 // row deduplicates) or the next one. The state it folds onto comes from a
 // bounded in-memory cache, read back from the incidents table on a miss
 // (after a restart or a rebalance). A version gap (an event newer than the
-// next one) is counted and logged and not folded over: the state stays
-// behind rather than lie.
+// next one: rows that never reached the tables) heals from the log: the
+// projector reads the incident's missing versions from its partition of
+// the events topic (read committed, from the partition's start up to the
+// event; internal/eventlog) and folds and stores them before the batch
+// (incidentd_projector_gaps_healed_total, a log line). A gap the log itself
+// has is counted (incidentd_projector_version_gaps_total), logged and not
+// folded over: the state stays behind rather than lie. `incidentd verify
+// clickhouse` compares the tables with the fold of the whole topic.
 //
 // Batches are bounded by rows (MaxBatchRows) and time (FlushInterval, 1 s
 // by default): under load about one insert per second per table, and a lone
@@ -76,9 +82,13 @@
 //     read a state back (after a rebalance) may find the rebuilt row a batch
 //     behind until the rebuild's catch-up is stored. A gap against a state
 //     read back is therefore re-read a few times (about a second) before it
-//     is reported; a catch-up slower than that still shows as a gap for
-//     that incident. Running a rebuild while no live projector rebalances
-//     avoids it entirely.
+//     is healed from the log.
+//   - Healing a gap reads the gap's partitions from their start: its cost
+//     grows with the topic (about a second per 100,000 events here), paid
+//     once per batch that has gaps, which only a fault causes. Rows missing
+//     for an incident that gets no later event are not noticed by the live
+//     path (nothing shows the gap); verify finds them, and a rebuild
+//     restores them.
 //   - Rebuild keeps the states it folds in memory (up to about four million
 //     incidents; beyond that it reads them back, more slowly). Rows
 //     ClickHouse refuses during a rebuild fail the rebuild (the live tables
