@@ -87,11 +87,11 @@ func TestGapHealedFromLog(t *testing.T) {
 	if got := counter(t, reg, "incidentd_notifier_events_total", "gap"); got != 0 {
 		t.Errorf("gaps left = %v, want 0", got)
 	}
-	l, err := verify.ReadLog(context.Background(), r.kc, nil)
+	stored, err := notifier.StoredStates(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored, err := notifier.StoredStates(dir)
+	l, err := verify.ReadLog(context.Background(), r.kc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,8 @@ func setupVerify(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 		if len(e.Kafka.Brokers) == 0 {
 			e.Kafka.Brokers = []string{"127.0.0.1:9092"}
 		}
-		var compare func(ctx context.Context, l *verify.Log) ([]verify.Difference, error)
+		// Each compare reads the view first, then the log (see verify.ClickHouse).
+		var compare func(ctx context.Context) (*verify.Log, []verify.Difference, error)
 		switch e.Args[0] {
 		case "clickhouse":
 			conn, err := projector.OpenClickHouse(*pf.addr)
@@ -34,28 +35,28 @@ func setupVerify(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 				return err
 			}
 			defer conn.Close()
-			compare = func(ctx context.Context, l *verify.Log) ([]verify.Difference, error) {
-				return verify.ClickHouse(ctx, conn, *pf.database, l)
+			compare = func(ctx context.Context) (*verify.Log, []verify.Difference, error) {
+				return verify.ClickHouse(ctx, conn, *pf.database, e.Kafka, e.Logger)
 			}
 		case "notifier":
 			dir := filepath.Join(e.DataDir, "notifier")
-			compare = func(ctx context.Context, l *verify.Log) ([]verify.Difference, error) {
+			compare = func(ctx context.Context) (*verify.Log, []verify.Difference, error) {
 				stored, err := notifier.StoredStates(dir)
 				if err != nil {
-					return nil, fmt.Errorf("%w (verify notifier reads the store of a stopped notifier)", err)
+					return nil, nil, fmt.Errorf("%w (verify notifier reads the store of a stopped notifier)", err)
 				}
-				return verify.Notifier(stored, l), nil
+				l, err := verify.ReadLog(ctx, e.Kafka, e.Logger)
+				if err != nil {
+					return nil, nil, err
+				}
+				return l, verify.Notifier(stored, l), nil
 			}
 		default:
 			return fmt.Errorf("verify: unknown view %q: 'clickhouse' or 'notifier'", e.Args[0])
 		}
 		deadline := time.Now().Add(*wait)
 		for {
-			l, err := verify.ReadLog(ctx, e.Kafka, e.Logger)
-			if err != nil {
-				return err
-			}
-			diffs, err := compare(ctx, l)
+			l, diffs, err := compare(ctx)
 			if err != nil {
 				return err
 			}

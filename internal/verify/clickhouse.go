@@ -3,36 +3,55 @@ package verify
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"slices"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/kafka"
 	"github.com/incidentd/incidentd/projector"
 )
 
-// ClickHouse compares the projector's live tables in database with the
-// log: per incident, the event versions present (each version of the log
-// once, under its event's tenant, and nothing else) and the latest
-// incidents row (the fold of the log, as the table stores it; none for an
-// incident never declared). It returns the differences, sorted by
-// incident.
-func ClickHouse(ctx context.Context, conn driver.Conn, database string, l *Log) ([]Difference, error) {
+// ClickHouse reads the projector's live tables in database, then the log
+// (ReadLog with cfg), and compares them: per incident, the event versions
+// present (each version of the log once, under its event's tenant, and
+// nothing else) and the latest incidents row (the fold of the log, as the
+// table stores it; none for an incident never declared). It returns the
+// log and the differences, sorted by incident.
+//
+// The tables are read first: while events keep coming, the log read after
+// them holds everything they can legitimately hold, so a table ahead of
+// the log is a real difference; a table behind it may only be catching up
+// (compare again).
+func ClickHouse(ctx context.Context, conn driver.Conn, database string, cfg kafka.Config, logger *slog.Logger) (*Log, []Difference, error) {
 	stored, err := projector.EventVersions(ctx, conn, database)
 	if err != nil {
-		return nil, fmt.Errorf("verify: %w", err)
+		return nil, nil, fmt.Errorf("verify: %w", err)
 	}
 	type key struct {
 		tenant  string
 		version uint64
 	}
 	have := map[string]map[key]bool{}
+	var withRows []string
 	for _, e := range stored {
 		if have[e.Incident] == nil {
 			have[e.Incident] = map[key]bool{}
+			withRows = append(withRows, e.Incident)
 		}
 		have[e.Incident][key{e.Tenant, e.Version}] = true
+	}
+	// Every incidents row follows the event rows it folds (the sink
+	// inserts events first), so these are all the rows there are.
+	states, err := projector.NewClickHouseSink(conn, database).Latest(ctx, withRows)
+	if err != nil {
+		return nil, nil, fmt.Errorf("verify: %w", err)
+	}
+	l, err := ReadLog(ctx, cfg, logger)
+	if err != nil {
+		return nil, nil, err
 	}
 	ids := l.IDs()
 	for id := range have {
@@ -41,10 +60,6 @@ func ClickHouse(ctx context.Context, conn driver.Conn, database string, l *Log) 
 		}
 	}
 	slices.Sort(ids)
-	states, err := projector.NewClickHouseSink(conn, database).Latest(ctx, ids)
-	if err != nil {
-		return nil, fmt.Errorf("verify: %w", err)
-	}
 
 	var out []Difference
 	for _, id := range ids {
@@ -98,7 +113,7 @@ func ClickHouse(ctx context.Context, conn driver.Conn, database string, l *Log) 
 			}
 		}
 	}
-	return out, nil
+	return l, out, nil
 }
 
 // stateDiff names the fields of got that differ from want.

@@ -11,7 +11,8 @@ import (
 // Notifier compares the states a notifier's store holds (by incident, see
 // notifier.StoredStates) with the log: every incident of the log folded to
 // the same state, and none the log does not hold. It returns the
-// differences, sorted by incident.
+// differences, sorted by incident. Read the store before the log (see
+// ClickHouse for why).
 func Notifier(stored map[string]incident.State, l *Log) []Difference {
 	ids := l.IDs()
 	for id := range stored {
