@@ -26,11 +26,19 @@
 //
 // # Delivery guarantee
 //
-// At least once, made harmless: the projector commits a batch's offsets
+// At least once, made harmless: the projector records a batch's offsets
 // only after its rows are stored (and its dead letters produced), so a
-// crash re-delivers, and a re-delivered or replayed event is either already
-// folded (its version is not newer: skipped for the state, and its event
-// row deduplicates) or the next one. The state it folds onto comes from a
+// crash re-delivers. They are recorded twice: first in the tables' own
+// database (projector_offsets: per group and partition, the next offset
+// to project), then as the group's committed offsets. On every assignment
+// a partition starts from the tables' position whenever the group's
+// offset is further on or absent, so tables that lost rows the group had
+// committed (a dropped or new database, a new server, an older backup)
+// are projected again from where they are, instead of resuming past
+// events they never got (tables from before the position was recorded
+// keep the group's offsets). A re-delivered or replayed event is either
+// already folded (its version is not newer: skipped for the state, and its
+// event row deduplicates) or the next one. The state it folds onto comes from a
 // bounded in-memory cache, read back from the incidents table on a miss
 // (after a restart or a rebalance). A version gap (an event newer than the
 // next one: rows that never reached the tables) heals from the log: the

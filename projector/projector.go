@@ -73,6 +73,7 @@ func (p *Projector) Run(ctx context.Context) error {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
+		kgo.AdjustFetchOffsetsFn(p.adjustOffsets),
 		kgo.OnPartitionsRevoked(func(context.Context, *kgo.Client, map[string][]int32) { p.dropCache.Store(true) }),
 		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { p.dropCache.Store(true) }),
 		kgo.ProducerLinger(0),
@@ -165,7 +166,8 @@ func (p *Projector) consume(ctx context.Context, cl *kgo.Client, pl *pipeline, d
 	}
 }
 
-// flush stores one batch, then dead-letters, then commits. Only ctx ending
+// flush stores one batch, then dead-letters, then records its offsets in
+// the tables' database and commits them to the group. Only ctx ending
 // stops it; the batch is then neither committed nor cached.
 func (p *Projector) flush(ctx context.Context, cl *kgo.Client, pl *pipeline, dlq string, batch []*kgo.Record) error {
 	if p.dropCache.Swap(false) {
@@ -179,6 +181,13 @@ func (p *Projector) flush(ctx context.Context, cl *kgo.Client, pl *pipeline, dlq
 		if err := p.deadLetter(ctx, cl, dlq, res.dead); err != nil {
 			return err
 		}
+	}
+	// The tables' position first (the projector resumes from it), then the
+	// group's offsets (lag monitoring, tools).
+	if err := pl.retry(ctx, "store offsets", func() error {
+		return storeOffsets(ctx, p.conn, p.cfg.Database, p.cfg.Group, batch)
+	}); err != nil {
+		return err
 	}
 	if err := cl.CommitRecords(ctx, batch...); err != nil {
 		// The rows are stored: the records come again after a restart or
