@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/internal/wire"
@@ -80,11 +81,14 @@ func (h *harness) eventRows(database string) uint64 {
 // TestCatchUpWhileProcessorEmits is the reproduction of issue 12 (a fresh
 // projector that lost a batch and never healed): a projector starts on an
 // empty database and catches up from offset 0 while the processor is still
-// turning commands into events (transactions of up to 10,000), four times
+// turning commands into events (transactions of up to 10,000), five times
 // over a growing log. During each catch-up a second projector joins its
 // group and leaves (partitions move twice), ClickHouse is killed and
 // started again (inserts fail), a second processor joins and leaves
-// (processor transactions are fenced and aborted), or all of it. After
+// (processor transactions are fenced and aborted), or all of it; last,
+// the catch-up starts over into a fresh database under the same group (a
+// first attempt's tables dropped: on the code of issue 12 this run always
+// lost every event the first attempt had committed). After
 // each run verify finds no difference: the events table holds every event
 // of the log (versions 1..N per incident, under its tenant) and every
 // incidents row is the fold of the log.
@@ -100,9 +104,10 @@ func TestCatchUpWhileProcessorEmits(t *testing.T) {
 		secondProjector = 1 << iota
 		killClickHouse
 		secondProcessor
+		tablesLost // the first attempt's database dropped, its group kept
 	)
 	for run, faults := range []int{secondProjector, killClickHouse, secondProjector | secondProcessor,
-		secondProjector | killClickHouse | secondProcessor} {
+		secondProjector | killClickHouse | secondProcessor, tablesLost} {
 		db := fmt.Sprintf("catchup_%d", run)
 		var wg sync.WaitGroup
 		var sendErr error
@@ -136,6 +141,26 @@ func TestCatchUpWhileProcessorEmits(t *testing.T) {
 			stop2 := h.run(t, edit)
 			progressed("rows stored while a second projector joins", h.eventRows(db)+2000)
 			stop2()
+		}
+		if faults&tablesLost != 0 {
+			adm := kadm.NewClient(h.prod)
+			waitFor(t, 30*time.Second, "offsets committed", func() error {
+				offs, err := adm.FetchOffsets(context.Background(), db)
+				if err != nil {
+					return err
+				}
+				var sum int64
+				offs.Each(func(o kadm.OffsetResponse) { sum += max(o.At, 0) })
+				if sum == 0 {
+					return fmt.Errorf("none yet")
+				}
+				return nil
+			})
+			stop()
+			if err := h.conn.Exec(context.Background(), "DROP DATABASE "+db); err != nil {
+				t.Fatal(err)
+			}
+			stop = h.run(t, edit)
 		}
 		if faults&killClickHouse != 0 {
 			h.ch.Kill(t)
