@@ -36,6 +36,31 @@ type harness struct {
 	kcfg kafka.Config
 	prod *kgo.Client
 	db   string
+	// logs, if set, also receives the log of every projector run starts.
+	logs *logRecorder
+}
+
+// logRecorder is a slog handler that keeps the messages logged through it.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler            { return r }
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, rec.Message)
+	return nil
+}
+
+// logged reports whether msg was logged.
+func (r *logRecorder) logged(msg string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Contains(r.msgs, msg)
 }
 
 func newHarness(t testing.TB) *harness {
@@ -90,7 +115,11 @@ func (h *harness) runWithRegistry(t testing.TB, edit func(*projector.Config)) (s
 		edit(&cfg)
 	}
 	reg = prometheus.NewRegistry()
-	p, err := projector.New(cfg, h.conn, testLogger(t), reg)
+	logger := testLogger(t)
+	if h.logs != nil {
+		logger = slog.New(h.logs)
+	}
+	p, err := projector.New(cfg, h.conn, logger, reg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/internal/kafka"
@@ -111,14 +113,40 @@ func (p *Projector) migrate(ctx context.Context) error {
 }
 
 // ensureTopics creates or checks the topics, retrying while Kafka is
-// unreachable; a wrong topic is fatal.
+// unreachable (a broker restarting as the projector starts); a wrong topic
+// is fatal.
 func (p *Projector) ensureTopics(ctx context.Context, adm *kadm.Client) error {
-	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := kafka.EnsureTopics(tctx, adm, p.cfg.Kafka); err != nil {
-		return fmt.Errorf("projector: %w", err)
+	backoff := p.cfg.MinBackoff
+	for {
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := kafka.EnsureTopics(tctx, adm, p.cfg.Kafka)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !unreachable(err) {
+			return fmt.Errorf("projector: %w", err)
+		}
+		p.log.Warn("kafka unreachable, retrying", "op", "ensure topics", "backoff", backoff, "err", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(backoff*2, p.cfg.MaxBackoff)
 	}
-	return nil
+}
+
+// unreachable reports whether err is Kafka not answering (worth waiting
+// for) rather than an answer to act on.
+func unreachable(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || kerr.IsRetriable(err)
 }
 
 // consume is the loop: poll, gather a batch bounded by rows and time,
