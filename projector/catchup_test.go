@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/internal/wire"
@@ -143,19 +142,7 @@ func TestCatchUpWhileProcessorEmits(t *testing.T) {
 			stop2()
 		}
 		if faults&tablesLost != 0 {
-			adm := kadm.NewClient(h.prod)
-			waitFor(t, 30*time.Second, "offsets committed", func() error {
-				offs, err := adm.FetchOffsets(context.Background(), db)
-				if err != nil {
-					return err
-				}
-				var sum int64
-				offs.Each(func(o kadm.OffsetResponse) { sum += max(o.At, 0) })
-				if sum == 0 {
-					return fmt.Errorf("none yet")
-				}
-				return nil
-			})
+			h.waitGroupCommitted(t, db, 1)
 			stop()
 			if err := h.conn.Exec(context.Background(), "DROP DATABASE "+db); err != nil {
 				t.Fatal(err)

@@ -408,3 +408,23 @@ func (h *harness) verify(database string, except ...string) error {
 	}
 	return nil
 }
+
+// waitGroupCommitted waits until group has committed n records of the
+// events topic in all (the sum of its partitions' offsets: records produced
+// outside transactions, from offset 0).
+func (h *harness) waitGroupCommitted(t testing.TB, group string, n int64) {
+	t.Helper()
+	adm := kadm.NewClient(h.prod)
+	waitFor(t, 30*time.Second, "the group's offsets committed", func() error {
+		offs, err := adm.FetchOffsets(context.Background(), group)
+		if err != nil {
+			return err
+		}
+		var sum int64
+		offs.Each(func(o kadm.OffsetResponse) { sum += max(o.At, 0) })
+		if sum < n {
+			return fmt.Errorf("committed %d of %d records", sum, n)
+		}
+		return nil
+	})
+}
