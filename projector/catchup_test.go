@@ -77,20 +77,19 @@ func (h *harness) eventRows(database string) uint64 {
 	return n
 }
 
-// TestCatchUpWhileProcessorEmits is the reproduction of issue 12 (a fresh
-// projector that lost a batch and never healed): a projector starts on an
-// empty database and catches up from offset 0 while the processor is still
+// TestCatchUpWhileProcessorEmits: a projector starts on an empty
+// database and catches up from offset 0 while the processor is still
 // turning commands into events (transactions of up to 10,000), five times
 // over a growing log. During each catch-up a second projector joins its
 // group and leaves (partitions move twice), ClickHouse is killed and
 // started again (inserts fail), a second processor joins and leaves
-// (processor transactions are fenced and aborted), or all of it; last,
-// the catch-up starts over into a fresh database under the same group (a
-// first attempt's tables dropped: on the code of issue 12 this run always
-// lost every event the first attempt had committed). After
-// each run verify finds no difference: the events table holds every event
-// of the log (versions 1..N per incident, under its tenant) and every
-// incidents row is the fold of the log.
+// (processor transactions are fenced and aborted), or all of it; last, the
+// catch-up starts over into a fresh database under the same group (a first
+// attempt's tables dropped: resuming at the group's offsets would skip
+// every event the first attempt committed). After each run verify finds
+// no difference: the events table holds every event of the log (versions
+// 1..N per incident, under its tenant) and every incidents row is the
+// fold of the log.
 func TestCatchUpWhileProcessorEmits(t *testing.T) {
 	t.Parallel() // owns its broker and ClickHouse server
 	h := newHarness(t)

@@ -71,7 +71,7 @@ func (h *harness) waitCommitted(t testing.TB, group string, r *kgo.Record) {
 }
 
 // TestGapHealedFromLog: an event's rows never reach the tables although
-// its offset is committed (the fault of issue 12). When a later event of
+// its offset is committed (a batch lost on its way). When a later event of
 // that incident finds the version gap, the projector reads the missing
 // version from the events topic and folds it: the tables end equal to the
 // log (verify finds no difference), and the heal is counted.
