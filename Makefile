@@ -68,7 +68,8 @@ KAFKA_SUITES ?= ./internal/testenv:Kafka \
 	./cmd/incidentd:^TestTopics \
 	'./processor:^(TestClusterKillsAndRebalances|TestApplyCommandsOnceWithDeadLetters|TestCrashBetweenCommitAndStoreWrite|TestRestoreFromChangelog|TestRestoreWaitsForStableChangelog|TestBrokerRestart)$$' \
 	'./ingress:^(TestAPI.*|TestTenantIsolation|TestReadYourWrites|TestEndToEndWithProcessor|TestBrokerDown|TestAnswersWhenBrokerKilledInFlight|TestSlackRetriesAreNoOps)$$' \
-	'./projector:^(TestProjectionEqualsFold|TestClickHouseKilled|TestRebuildEqualsLive)$$'
+	'./projector:^(TestProjectionEqualsFold|TestClickHouseKilled|TestRebuildEqualsLive|TestCatchUpWhileProcessorEmits|TestGapHealedFromLog|TestOffsetsOnlyAfterRowsStored|TestTablesLostGroupKept|TestTablesWithoutPositionKeepGroupOffsets)$$' \
+	'./notifier:^TestGapHealedFromLog$$'
 # Tests that fail on Apache Kafka and pass on kfake, as a -skip regexp (empty:
 # none); name each with the difference it trips on (README.md, "Tested servers").
 KAFKA_SKIP ?=

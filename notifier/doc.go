@@ -31,9 +31,15 @@
 // the work still to send; and per partition, the next offset to consume.
 // One poll's events are folded and written together with the offsets in
 // one synced batch, so consumption resumes exactly where the store is.
-// Events the store has already folded (version not newer) are skipped; a
-// version gap is reported (log, incidentd_notifier_events_total{result="gap"})
-// and folded.
+// Events the store has already folded (version not newer) are skipped. An
+// event that skips versions (a version gap: records the store never
+// folded) makes the notifier read the missing versions of that incident
+// from the events topic (its partition, from the start up to the event,
+// read committed) and fold them first (log line,
+// incidentd_notifier_gaps_healed_total). A gap the log itself has is
+// reported (log, incidentd_notifier_events_total{result="gap"}) and folded
+// over. `incidentd verify notifier` compares a stopped notifier's store
+// with the fold of the log.
 //
 // Sending is driven from the store, not from the events: each Slack
 // channel has a lane, a goroutine that takes the channel's incidents in

@@ -15,13 +15,14 @@ type metrics struct {
 	coalesced   prometheus.Counter
 	commands    *prometheus.CounterVec // result: ok, error
 	pending     prometheus.Gauge
+	gapsHealed  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "incidentd_notifier_events_total",
-			Help: "Events consumed, by result: applied, duplicate (already folded), gap (versions missing before it; folded and reported), history (folded without sending: SkipHistory), malformed.",
+			Help: "Events consumed, by result: applied, duplicate (already folded), gap (versions missing before it that the log could not supply either; folded and reported), history (folded without sending: SkipHistory), malformed.",
 		}, []string{"result"}),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "incidentd_notifier_slack_calls_total",
@@ -53,8 +54,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "incidentd_notifier_pending_incidents",
 			Help: "Incidents with messages still to send.",
 		}),
+		gapsHealed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "incidentd_notifier_gaps_healed_total",
+			Help: "Version gaps healed: the missing versions of the incident were read again from the events topic and folded before the event.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.events, m.calls, m.callSeconds, m.deadLetters, m.cardLag, m.coalesced, m.commands, m.pending} {
+	for _, c := range []prometheus.Collector{m.events, m.calls, m.callSeconds, m.deadLetters, m.cardLag, m.coalesced, m.commands, m.pending, m.gapsHealed} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/eventlog"
 	"github.com/incidentd/incidentd/internal/kafka"
 	"github.com/incidentd/incidentd/internal/wire"
 )
@@ -318,8 +319,19 @@ func (n *Notifier) consume(ctx context.Context, d *dispatcher, dctx context.Cont
 			return
 		}
 		log := n.log.With("incident_id", e.Incident, "partition", r.Partition, "offset", r.Offset)
+		history := r.Offset < n.history[r.Partition]
+		if incident.Sequence(rec.State.Version, e) == incident.Gap {
+			// Fold the versions the store missed from the log first.
+			for _, m := range n.missing(ctx, log, rec, e, r) {
+				var dl []DeadLetter
+				if dl, err = n.apply(log, rec, m, history); err != nil {
+					return
+				}
+				dead = append(dead, dl...)
+			}
+		}
 		var dl []DeadLetter
-		if dl, err = n.apply(log, rec, e, r.Offset < n.history[r.Partition]); err != nil {
+		if dl, err = n.apply(log, rec, e, history); err != nil {
 			return
 		}
 		dead = append(dead, dl...)
@@ -357,6 +369,41 @@ func (n *Notifier) consume(ctx context.Context, d *dispatcher, dctx context.Cont
 		}
 	}
 	return nil
+}
+
+// missingReads bounds the attempts to read a gap's missing versions
+// while Kafka does not answer; after them the gap is folded over and
+// reported, as a gap the log cannot fill is.
+const missingReads = 3
+
+// missing returns the events of rec's incident between its version and
+// e's, read from e's partition (r) up to e: what heals the gap e opens.
+// It reads under n.mu, which holds the lanes back meanwhile; gaps only
+// follow a fault, so that is rare. n.mu held.
+func (n *Notifier) missing(ctx context.Context, log *slog.Logger, rec *record, e incident.Event, r *kgo.Record) []incident.Event {
+	gap := eventlog.Gap{Incident: e.Incident, Have: rec.State.Version, Got: e.Version, Partition: r.Partition, Offset: r.Offset}
+	backoff := n.cfg.MinBackoff
+	for attempt := 1; ; attempt++ {
+		evs, err := eventlog.Missing(ctx, n.cfg.Kafka, n.log, n.topics.Events, []eventlog.Gap{gap})
+		if err == nil {
+			if len(evs) > 0 {
+				n.m.gapsHealed.Inc()
+				log.Warn("version gap healed from the log", "have", gap.Have, "got", gap.Got, "events_read", len(evs))
+			}
+			return evs
+		}
+		if ctx.Err() != nil || attempt == missingReads {
+			log.Error("version gap: reading the missing versions from the log failed", "have", gap.Have, "got", gap.Got, "err", err)
+			return nil
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		backoff = min(backoff*2, n.cfg.MaxBackoff)
+	}
 }
 
 // apply folds one event into its record and notes what it asks to send;

@@ -26,15 +26,29 @@
 //
 // # Delivery guarantee
 //
-// At least once, made harmless: the projector commits a batch's offsets
+// At least once, made harmless: the projector records a batch's offsets
 // only after its rows are stored (and its dead letters produced), so a
-// crash re-delivers, and a re-delivered or replayed event is either already
-// folded (its version is not newer: skipped for the state, and its event
-// row deduplicates) or the next one. The state it folds onto comes from a
+// crash re-delivers. They are recorded twice: first in the tables' own
+// database (projector_offsets: per group and partition, the next offset
+// to project), then as the group's committed offsets. On every assignment
+// a partition starts from the tables' position whenever the group's
+// offset is further on or absent, so tables that lost rows the group had
+// committed (a dropped or new database, a new server, an older backup)
+// are projected again from where they are, instead of resuming past
+// events they never got (tables from before the position was recorded
+// keep the group's offsets). A re-delivered or replayed event is either
+// already folded (its version is not newer: skipped for the state, and its
+// event row deduplicates) or the next one. The state it folds onto comes from a
 // bounded in-memory cache, read back from the incidents table on a miss
 // (after a restart or a rebalance). A version gap (an event newer than the
-// next one) is counted and logged and not folded over: the state stays
-// behind rather than lie.
+// next one: rows that never reached the tables) heals from the log: the
+// projector reads the incident's missing versions from its partition of
+// the events topic (read committed, from the partition's start up to the
+// event; internal/eventlog) and folds and stores them before the batch
+// (incidentd_projector_gaps_healed_total, a log line). A gap the log itself
+// has is counted (incidentd_projector_version_gaps_total), logged and not
+// folded over: the state stays behind rather than lie. `incidentd verify
+// clickhouse` compares the tables with the fold of the whole topic.
 //
 // Batches are bounded by rows (MaxBatchRows) and time (FlushInterval, 1 s
 // by default): under load about one insert per second per table, and a lone
@@ -76,9 +90,13 @@
 //     read a state back (after a rebalance) may find the rebuilt row a batch
 //     behind until the rebuild's catch-up is stored. A gap against a state
 //     read back is therefore re-read a few times (about a second) before it
-//     is reported; a catch-up slower than that still shows as a gap for
-//     that incident. Running a rebuild while no live projector rebalances
-//     avoids it entirely.
+//     is healed from the log.
+//   - Healing a gap reads the gap's partitions from their start: its cost
+//     grows with the topic (about a second per 100,000 events here), paid
+//     once per batch that has gaps, which only a fault causes. Rows missing
+//     for an incident that gets no later event are not noticed by the live
+//     path (nothing shows the gap); verify finds them, and a rebuild
+//     restores them.
 //   - Rebuild keeps the states it folds in memory (up to about four million
 //     incidents; beyond that it reads them back, more slowly). Rows
 //     ClickHouse refuses during a rebuild fail the rebuild (the live tables

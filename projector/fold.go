@@ -89,6 +89,7 @@ type folded struct {
 	gaps, dups int
 	gapEvents  []incident.Event
 	gapHave    []uint64 // the version held when gapEvents[i] came
+	gapIdx     []int    // the index of gapEvents[i] in the folded events
 }
 
 // fold folds events (in log order) onto the known states. It reads the
@@ -121,7 +122,7 @@ func (f *folder) fold(ctx context.Context, events []incident.Event) (folded, err
 		}
 	}
 	changed := map[string]bool{}
-	for _, e := range events {
+	for i, e := range events {
 		s, ok := out.states[e.Incident]
 		if !ok {
 			cached := f.cache[e.Incident]
@@ -136,6 +137,7 @@ func (f *folder) fold(ctx context.Context, events []incident.Event) (folded, err
 				out.gaps++
 				out.gapEvents = append(out.gapEvents, e)
 				out.gapHave = append(out.gapHave, s.Version)
+				out.gapIdx = append(out.gapIdx, i)
 				continue
 			}
 		}

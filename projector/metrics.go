@@ -18,6 +18,7 @@ type metrics struct {
 	deadLetters   *prometheus.CounterVec
 	insertErrors  *prometheus.CounterVec
 	gaps          prometheus.Counter
+	gapsHealed    prometheus.Counter
 	duplicates    prometheus.Counter
 	clickhouseUp  prometheus.Gauge
 }
@@ -60,6 +61,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "incidentd_projector_version_gaps_total",
 			Help: "Events whose version skipped past the projected state's (not folded; the state stays behind).",
 		}),
+		gapsHealed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "incidentd_projector_gaps_healed_total",
+			Help: "Incidents whose version gap was healed: the missing versions were read again from the events topic and folded.",
+		}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "incidentd_projector_duplicate_events_total",
 			Help: "Events already folded into the projected state (re-delivery, replay).",
@@ -71,7 +76,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.rowsInserted, m.insertSeconds, m.batchRows, m.lag,
-			m.deadLetters, m.insertErrors, m.gaps, m.duplicates, m.clickhouseUp} {
+			m.deadLetters, m.insertErrors, m.gaps, m.gapsHealed, m.duplicates, m.clickhouseUp} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("projector: register metrics: %w", err)
 			}

@@ -2,6 +2,7 @@ package projector_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/incidentd/incidentd/incident"
 
@@ -92,6 +94,7 @@ func TestClickHouseKilled(t *testing.T) {
 	h.produce(t, w.run(200)...)
 	waitProjected(t, q, w, 30*time.Second)
 	checkProjection(t, q, w)
+	h.waitVerified(t, h.db, 10*time.Second)
 
 	if got, want := count(t, h, "events"), uint64(len(w.events)); got != want {
 		t.Errorf("events rows = %d, want %d (one per event)", got, want)
@@ -113,7 +116,8 @@ func TestClickHouseKilled(t *testing.T) {
 }
 
 // TestVersionGapReported: an event whose version skips past the projected
-// state's is reported (metric) and not folded over; the rest goes on.
+// state's, with the missing version nowhere in the log either (so nothing
+// can heal it), is reported (metric) and not folded over; the rest goes on.
 func TestVersionGapReported(t *testing.T) {
 	t.Parallel() // owns its broker and ClickHouse server
 	h := newHarness(t)
@@ -153,4 +157,32 @@ func TestVersionGapReported(t *testing.T) {
 	if err != nil || v != x[0].Version {
 		t.Fatalf("%s at version %d (%v), want it to stay at %d", id, v, err, x[0].Version)
 	}
+	h.waitVerified(t, h.db, 10*time.Second, id)
+}
+
+// TestKafkaDownAtStart: a projector started while the broker is down (a
+// restart in progress) waits for it instead of exiting, then projects.
+func TestKafkaDownAtStart(t *testing.T) {
+	t.Parallel() // owns its broker and ClickHouse server
+	h := newHarness(t)
+	h.logs = &logRecorder{}
+	h.k.Stop()
+	h.run(t, func(c *projector.Config) { c.MinBackoff = 20 * time.Millisecond })
+	waitFor(t, 60*time.Second, "the projector finds Kafka down", func() error {
+		if !h.logs.logged("kafka unreachable, retrying") {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	h.k.Restart(t) // without a data directory: the topics are gone, the projector makes them
+	w := newWorld(9, "acme")
+	waitFor(t, 20*time.Second, "topics created by the projector", func() error {
+		td, err := kadm.NewClient(h.prod).ListTopics(context.Background(), h.kcfg.Topics().Events)
+		if err == nil {
+			err = td.Error()
+		}
+		return err
+	})
+	h.produce(t, w.run(100)...)
+	h.waitVerified(t, h.db, 30*time.Second)
 }

@@ -26,6 +26,9 @@ type pipeline struct {
 	minBackoff time.Duration
 	maxBackoff time.Duration
 	status     *statusReporter
+	// healer, if set, re-reads the versions a gap misses from the log
+	// (the live projector; a rebuild reads the whole log anyway).
+	healer *healer
 }
 
 // deadLetter is a record that cannot be projected, with the reason.
@@ -116,6 +119,9 @@ func (p *pipeline) apply(ctx context.Context, recs []*kgo.Record) (applied, erro
 	}
 	p.folder.commit(res, skip)
 	for _, d := range decs {
+		if d.rec == nil {
+			continue // read from the log to heal a gap: its record is not ours to dead-letter
+		}
 		if err, ok := refused[d.ev.Incident]; ok {
 			dead = append(dead, deadLetter{rec: d.rec, reason: reasonRefused, err: err})
 		}
@@ -143,21 +149,22 @@ func (p *pipeline) prepare(ctx context.Context, recs []*kgo.Record) (prepared, e
 		events[i] = d.ev
 	}
 	var res folded
-	for attempt := 0; ; attempt++ {
-		err := p.retry(ctx, "load states", func() error {
+	load := func() error {
+		return p.retry(ctx, "load states", func() error {
 			var err error
 			res, err = p.folder.fold(ctx, events)
 			return err
 		})
-		if err != nil {
+	}
+	for attempt := 0; ; attempt++ {
+		if err := load(); err != nil {
 			return prepared{}, err
 		}
 		// A gap against a state read back from the tables may only mean
 		// the tables are a moment behind (a rebuild's catch-up after its
-		// swap): read those states again a few times before reporting.
+		// swap): read those states again a few times before healing it.
 		recheck := p.folder.recheck(res)
 		if len(recheck) == 0 || attempt == gapRechecks {
-			p.folder.confirmGaps(res)
 			break
 		}
 		p.log.Warn("version gap, reading the states again", "incidents", len(recheck), "attempt", attempt+1)
@@ -169,6 +176,39 @@ func (p *pipeline) prepare(ctx context.Context, recs []*kgo.Record) (prepared, e
 		case <-t.C:
 		}
 	}
+	if res.gaps > 0 && p.healer != nil {
+		// The view misses versions the log has (lost rows, a batch that
+		// never arrived): fold them in from the log, before the batch.
+		healed, err := p.heal(ctx, decs, res)
+		if err != nil {
+			return prepared{}, err
+		}
+		if len(healed) > 0 {
+			before := gapIncidents(res)
+			decs = append(healed, decs...)
+			evs := make([]incident.Event, 0, len(healed)+len(events))
+			for _, d := range healed {
+				evs = append(evs, d.ev)
+			}
+			events = append(evs, events...)
+			if err := load(); err != nil {
+				return prepared{}, err
+			}
+			after := gapIncidents(res)
+			var n int
+			var example string
+			for id := range before {
+				if !after[id] {
+					n++
+					example = id
+				}
+			}
+			p.m.gapsHealed.Add(float64(n))
+			p.log.Warn("version gaps healed from the log", "incidents", n, "events_read", len(healed),
+				"still_gapped", len(after), "example_incident", example)
+		}
+	}
+	p.folder.confirmGaps(res)
 	if res.gaps > 0 {
 		p.m.gaps.Add(float64(res.gaps))
 		for _, e := range res.gapEvents {

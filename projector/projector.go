@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/internal/kafka"
@@ -83,6 +85,7 @@ func (p *Projector) Run(ctx context.Context) error {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
+		kgo.AdjustFetchOffsetsFn(p.adjustOffsets),
 		kgo.OnPartitionsRevoked(func(context.Context, *kgo.Client, map[string][]int32) { p.dropCache.Store(true) }),
 		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { p.dropCache.Store(true) }),
 		kgo.ProducerLinger(0),
@@ -108,6 +111,7 @@ func (p *Projector) Run(ctx context.Context) error {
 	pl := &pipeline{
 		sink: p.sink, folder: newFolder(p.sink, p.cfg.CacheSize, false), m: p.m,
 		log: p.log, minBackoff: p.cfg.MinBackoff, maxBackoff: p.cfg.MaxBackoff, status: p.status,
+		healer: &healer{kafka: p.cfg.Kafka, topic: topics.Events, log: p.log},
 	}
 	return p.consume(ctx, cl, pl, topics.DeadLetters)
 }
@@ -119,14 +123,40 @@ func (p *Projector) migrate(ctx context.Context) error {
 }
 
 // ensureTopics creates or checks the topics, retrying while Kafka is
-// unreachable; a wrong topic is fatal.
+// unreachable (a broker restarting as the projector starts); a wrong topic
+// is fatal.
 func (p *Projector) ensureTopics(ctx context.Context, adm *kadm.Client) error {
-	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := kafka.EnsureTopics(tctx, adm, p.cfg.Kafka); err != nil {
-		return fmt.Errorf("projector: %w", err)
+	backoff := p.cfg.MinBackoff
+	for {
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := kafka.EnsureTopics(tctx, adm, p.cfg.Kafka)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !unreachable(err) {
+			return fmt.Errorf("projector: %w", err)
+		}
+		p.log.Warn("kafka unreachable, retrying", "op", "ensure topics", "backoff", backoff, "err", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(backoff*2, p.cfg.MaxBackoff)
 	}
-	return nil
+}
+
+// unreachable reports whether err is Kafka not answering (worth waiting
+// for) rather than an answer to act on.
+func unreachable(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || kerr.IsRetriable(err)
 }
 
 // consume is the loop: poll, gather a batch bounded by rows and time,
@@ -174,7 +204,8 @@ func (p *Projector) consume(ctx context.Context, cl *kgo.Client, pl *pipeline, d
 	}
 }
 
-// flush stores one batch, then dead-letters, then commits. Only ctx ending
+// flush stores one batch, then dead-letters, then records its offsets in
+// the tables' database and commits them to the group. Only ctx ending
 // stops it; the batch is then neither committed nor cached.
 func (p *Projector) flush(ctx context.Context, cl *kgo.Client, pl *pipeline, dlq string, batch []*kgo.Record) error {
 	if p.dropCache.Swap(false) {
@@ -188,6 +219,13 @@ func (p *Projector) flush(ctx context.Context, cl *kgo.Client, pl *pipeline, dlq
 		if err := p.deadLetter(ctx, cl, dlq, res.dead); err != nil {
 			return err
 		}
+	}
+	// The tables' position first (the projector resumes from it), then the
+	// group's offsets (lag monitoring, tools).
+	if err := pl.retry(ctx, "store offsets", func() error {
+		return storeOffsets(ctx, p.conn, p.cfg.Database, p.cfg.Group, batch)
+	}); err != nil {
+		return err
 	}
 	if err := cl.CommitRecords(ctx, batch...); err != nil {
 		// The rows are stored: the records come again after a restart or

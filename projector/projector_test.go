@@ -87,6 +87,7 @@ func TestProjectionEqualsFold(t *testing.T) {
 	h.produce(t, w.run(300)...)
 	waitProjected(t, q, w, 30*time.Second)
 	checkProjection(t, q, w)
+	h.waitVerified(t, h.db, 10*time.Second)
 
 	dl := h.consumeDeadLetters(t, 1)
 	if len(dl) != 1 || string(dl[0].Value) != string(garbage.Value) || string(dl[0].Key) != "in-0001" {
@@ -152,4 +153,5 @@ func TestRefusedRowsAreDeadLettered(t *testing.T) {
 	if _, err := q.Get(ctx, "acme", victim); !errors.Is(err, projector.ErrNotFound) {
 		t.Fatalf("refused incident visible: %v", err)
 	}
+	h.waitVerified(t, h.db, 10*time.Second, victim)
 }

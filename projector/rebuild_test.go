@@ -147,6 +147,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 	h.produce(t, w.run(200)...)
 	waitProjected(t, q, w, 30*time.Second)
 	checkProjection(t, q, w)
+	h.waitVerified(t, h.db, 10*time.Second)
 	var retired uint8
 	if err := h.conn.QueryRow(context.Background(), "EXISTS TABLE "+h.db+".events_retired").Scan(&retired); err != nil || retired != 0 {
 		t.Fatalf("retired tables left behind: %d, %v", retired, err)

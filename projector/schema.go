@@ -16,7 +16,7 @@ func Migrate(ctx context.Context, conn driver.Conn, database string) error {
 	if err := validIdent(database); err != nil {
 		return fmt.Errorf("projector: migrate: database: %w", err)
 	}
-	for _, stmt := range []string{sqlCreateDatabase(database), sqlCreateMigrations(database)} {
+	for _, stmt := range []string{sqlCreateDatabase(database), sqlCreateMigrations(database), sqlCreateOffsets(database)} {
 		if err := conn.Exec(ctx, stmt); err != nil {
 			return fmt.Errorf("projector: migrate: %w", err)
 		}

@@ -36,6 +36,7 @@ const (
 	eventsTable     = "events"
 	incidentsTable  = "incidents"
 	migrationsTable = "schema_migrations"
+	offsetsTable    = "projector_offsets"
 	rebuildSuffix   = "_rebuild"
 	retiredSuffix   = "_retired"
 )
@@ -88,6 +89,37 @@ func sqlAppliedMigrations(db string) string {
 
 func sqlInsertMigration(db string) string {
 	return "INSERT INTO " + db + "." + migrationsTable + " (version, name, applied_ms)"
+}
+
+// sqlCreateOffsets holds how far the tables of this database are: per
+// consumer group and partition of the events topic, the next offset to
+// project, written after the rows of everything before it are stored. A
+// projector resumes from here, not from the group's offsets in Kafka,
+// which outlive the tables (a dropped or new database, a restored backup).
+func sqlCreateOffsets(db string) string {
+	return "CREATE TABLE IF NOT EXISTS " + db + "." + offsetsTable + ` (
+	consumer_group String,
+	topic String,
+	part UInt32,
+	next_offset Int64,
+	stored_ms Int64
+) ENGINE = ReplacingMergeTree(next_offset) ORDER BY (consumer_group, topic, part)`
+}
+
+func sqlInsertOffsets(db string) string {
+	return "INSERT INTO " + db + "." + offsetsTable + " (consumer_group, topic, part, next_offset, stored_ms)"
+}
+
+// sqlStoredOffsets is the position of a group on a topic, per partition:
+// the highest offset recorded (rows are stored up to it).
+func sqlStoredOffsets(db string) string {
+	return "SELECT part, max(next_offset) FROM " + db + "." + offsetsTable +
+		" WHERE consumer_group = ? AND topic = ? GROUP BY part"
+}
+
+// sqlAnyEvent returns a row if the events table has any.
+func sqlAnyEvent(t tableSet) string {
+	return "SELECT incident FROM " + t.events() + " LIMIT 1"
 }
 
 // eventColumns are the events table's columns in insert and select order.
@@ -358,6 +390,13 @@ func sqlTimeline(t tableSet) string {
 // sqlVersion is the version of an incident's latest state row (0: none).
 func sqlVersion(t tableSet) string {
 	return "SELECT max(version) FROM " + t.incidents() + " WHERE tenant = ? AND incident = ?"
+}
+
+// sqlEventVersions lists every (incident, tenant, version) of the event
+// rows with its row count (above 1 until a merge deduplicates), for
+// comparing the table with the log (incidentd verify clickhouse).
+func sqlEventVersions(t tableSet) string {
+	return "SELECT incident, tenant, version, count() FROM " + t.events() + " GROUP BY incident, tenant, version"
 }
 
 // sqlIncidentFacts computes, from the event rows alone, the facts the

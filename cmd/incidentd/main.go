@@ -58,7 +58,8 @@ func subcommands() []subcommand {
 	}
 	cmds = append(cmds,
 		subcommand{"rebuild", "rebuild a view from the log: 'rebuild processor' or 'rebuild clickhouse'", setupRebuild},
-		subcommand{"events", "print the events (or -events.topic=commands) of the log as JSON lines, read committed", setupEvents})
+		subcommand{"events", "print the events (or -events.topic=commands) of the log as JSON lines, read committed", setupEvents},
+		subcommand{"verify", "compare a view with the fold of the log, print the differences, exit 1 on any: 'verify clickhouse' or 'verify notifier'", setupVerify})
 	return cmds
 }
 

@@ -44,7 +44,7 @@ func TestUsageListsEveryCommand(t *testing.T) {
 	if code := run(context.Background(), nil, &out, &out); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, c := range []string{"run", "broker", "topics", "ingress", "processor", "projector", "notifier", "rebuild", "events"} {
+	for _, c := range []string{"run", "broker", "topics", "ingress", "processor", "projector", "notifier", "rebuild", "events", "verify"} {
 		if !strings.Contains(out.String(), "  "+c+" ") {
 			t.Errorf("usage does not list %q:\n%s", c, out.String())
 		}

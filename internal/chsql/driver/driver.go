@@ -82,6 +82,17 @@ func main() {
 		}
 	}
 
+	// Position (position.go).
+	exec("create offsets", sqlCreateOffsets(db))
+	insert("insert offsets", values(sqlInsertOffsets(db), sqlCreateOffsets(db), []map[string]any{
+		{"consumer_group": "incidentd-projector", "topic": "incidentd.events", "part": 0, "next_offset": int64(120), "stored_ms": 1767225600000},
+		{"consumer_group": "incidentd-projector", "topic": "incidentd.events", "part": 0, "next_offset": int64(250), "stored_ms": 1767225601000},
+		{"consumer_group": "incidentd-projector", "topic": "incidentd.events", "part": 3, "next_offset": int64(7), "stored_ms": 1767225601000},
+		{"consumer_group": "other", "topic": "incidentd.events", "part": 0, "next_offset": int64(999), "stored_ms": 1767225601000},
+	}))
+	unordered("stored offsets", bind(sqlStoredOffsets(db), "incidentd-projector", "incidentd.events"))
+	query("any event of an empty table", sqlAnyEvent(live))
+
 	// Ingest (sink.go): batches carry an explicit column list.
 	insert("insert events", values(sqlInsertEvents(live), sqlCreateEvents(live), sampleEvents()))
 	insert("insert incidents", values(sqlInsertIncidents(live), sqlCreateIncidents(live), sampleIncidents()))
@@ -126,6 +137,8 @@ func main() {
 	query("timeline", bind(sqlTimeline(live), tenant, "inc-1"))
 	query("version", bind(sqlVersion(live), tenant, "inc-1"))
 	query("version of an unknown incident", bind(sqlVersion(live), tenant, "nope"))
+	unordered("event versions", sqlEventVersions(live))
+	query("any event", sqlAnyEvent(live))
 	from, to := int64(1767225600000), int64(1767312000000)
 	unordered("incident facts", bind(sqlIncidentFacts(live), tenant, from, to, from, to, from, to))
 	// A window after everything: only open incidents come back.
