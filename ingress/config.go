@@ -11,6 +11,7 @@ import (
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // Defaults for Config.
@@ -45,7 +46,7 @@ type Config struct {
 	// request is refused with 401.
 	Tokens []Token
 	// Workspaces maps Slack team ids to tenants and bot tokens.
-	Workspaces []Workspace
+	Workspaces []slackapp.Workspace
 	// SlackSigningSecret verifies every Slack request. Empty: the Slack
 	// routes answer 503 ("slack is not configured").
 	SlackSigningSecret string

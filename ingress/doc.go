@@ -59,8 +59,8 @@
 // behind it, if any, is logged with the request id that every answer
 // carries (X-Request-Id, and request_id in the problem). Slack replies name
 // Slack's own error code or a short phrase, never a Go error. What ingress
-// posts in Slack escapes what people typed (notifier.Escape); text Slack
-// sends is unescaped first (notifier.Unescape), so a title is what was
+// posts in Slack escapes what people typed (slackapp.Escape); text Slack
+// sends is unescaped first (slackapp.Unescape), so a title is what was
 // typed.
 //
 // # Delivery guarantee

@@ -3,9 +3,6 @@ package ingress
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,8 +27,9 @@ import (
 	"github.com/incidentd/incidentd/internal/kafka"
 	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/internal/wire"
-	"github.com/incidentd/incidentd/notifier/slackfake"
 	"github.com/incidentd/incidentd/projector"
+	"github.com/incidentd/incidentd/slackapp"
+	"github.com/incidentd/incidentd/slackapp/slackfake"
 )
 
 // Test fixtures: two tenants with one API token each, one Slack workspace.
@@ -106,7 +104,7 @@ func startHarnessOn(t testing.TB, k *testenv.Kafka, opts ...harnessOpt) *harness
 			{Name: "acme-ci", Tenant: "acme", SHA256: HashToken(acmeToken)},
 			{Name: "globex-ci", Tenant: "globex", SHA256: HashToken(globexToken)},
 		},
-		Workspaces:         []Workspace{{TeamID: teamID, Tenant: "acme", BotToken: botToken, IncidentsChannel: channelID}},
+		Workspaces:         []slackapp.Workspace{{TeamID: teamID, Tenant: "acme", BotToken: botToken, IncidentsChannel: channelID}},
 		SlackSigningSecret: signingSecret,
 		SlackAPIURL:        h.replies.URL() + "/api/",
 		MaxReadWait:        2 * time.Second,
@@ -497,11 +495,7 @@ func (s *repliesStub) add(channel, ts, threadTS, user, text string) {
 
 // slackSign returns Slack's signature headers for body at time ts.
 func slackSign(secret string, ts time.Time, body []byte) (string, string) {
-	stamp := strconv.FormatInt(ts.Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(secret))
-	fmt.Fprintf(mac, "v0:%s:", stamp)
-	mac.Write(body)
-	return stamp, "v0=" + hex.EncodeToString(mac.Sum(nil))
+	return strconv.FormatInt(ts.Unix(), 10), slackapp.Signature(secret, ts, body)
 }
 
 // slack posts a Slack request signed with the right secret, now.

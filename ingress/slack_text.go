@@ -10,7 +10,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/incidentd/incidentd/incident"
-	"github.com/incidentd/incidentd/notifier"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // slackRequest is what a line of Slack text asks for: an app mention
@@ -70,7 +70,7 @@ func usageText(err error, pinEmoji string) string {
 }
 
 // parseSlackText parses a command's text (without the leading mention or
-// slash command), as Slack sends it (escaped: see notifier.Unescape).
+// slash command), as Slack sends it (escaped: see slackapp.Unescape).
 // actor is the Slack user issuing it, for "assign me". Titles and notes
 // follow the model's text rule (incident.CheckLine, CheckText); one that
 // breaks it is a usage error, answered before anything is produced.
@@ -106,7 +106,7 @@ func parseSlackVerb(text, actor string, pol incident.Policy) (slackRequest, erro
 		if rest == "" {
 			return slackRequest{}, usage("Give the incident a title: `declare <title>`.")
 		}
-		return slackRequest{Verb: "declare", Kind: incident.Declare, Title: notifier.Unescape(rest)}, nil
+		return slackRequest{Verb: "declare", Kind: incident.Declare, Title: slackapp.Unescape(rest)}, nil
 	case "severity", "sev":
 		sev, ok := matchSeverity(rest, pol)
 		if !ok {
@@ -137,19 +137,19 @@ func parseSlackVerb(text, actor string, pol incident.Policy) (slackRequest, erro
 		if rest == "" {
 			return slackRequest{}, usage("What should the title be? `title <new title>`.")
 		}
-		return slackRequest{Verb: "title", Kind: incident.SetTitle, Title: notifier.Unescape(rest)}, nil
+		return slackRequest{Verb: "title", Kind: incident.SetTitle, Title: slackapp.Unescape(rest)}, nil
 	case "note":
 		if rest == "" {
 			return slackRequest{}, usage("What should the note say? `note <text>`.")
 		}
-		return slackRequest{Verb: "note", Kind: incident.AddNote, Note: notifier.Unescape(rest)}, nil
+		return slackRequest{Verb: "note", Kind: incident.AddNote, Note: slackapp.Unescape(rest)}, nil
 	}
 	if !strings.Contains(text, " ") {
 		if near, ok := nearCommand(text); ok {
 			return slackRequest{}, notACommand(text, near)
 		}
 	}
-	return slackRequest{Title: notifier.Unescape(text)}, nil
+	return slackRequest{Title: slackapp.Unescape(text)}, nil
 }
 
 // slackReason is what a Slack user is told about a failed Slack API call:

@@ -1,20 +1,16 @@
 package ingress
 
-import "fmt"
+import (
+	"fmt"
 
-// Workspace is one Slack workspace the app is installed in: its team id,
-// the tenant its incidents belong to, the bot token for Web API calls and
-// the channel incident cards go to. The bot token is a secret: never
-// logged. The workspaces file shared with the notifier is read by
-// notifier.LoadWorkspaces.
-type Workspace struct {
-	TeamID           string
-	Tenant           string
-	BotToken         string
-	IncidentsChannel string
-}
+	"github.com/incidentd/incidentd/slackapp"
+)
 
-func validateWorkspaces(ws []Workspace) error {
+// validateWorkspaces checks the workspaces ingress is given: each has a
+// team and a tenant, no team twice. A bot token is optional here (the dev
+// workspace of "incidentd run" has none: its replies go to the outbox);
+// the workspaces file itself is checked by slackapp.LoadWorkspaces.
+func validateWorkspaces(ws []slackapp.Workspace) error {
 	seen := map[string]bool{}
 	for i, w := range ws {
 		if w.TeamID == "" || w.Tenant == "" {

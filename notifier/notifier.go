@@ -18,6 +18,7 @@ import (
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/kafka"
 	"github.com/incidentd/incidentd/internal/wire"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // Notifier keeps Slack (or the outbox) in step with the events topic.
@@ -26,8 +27,8 @@ type Notifier struct {
 	log      *slog.Logger
 	m        *metrics
 	topics   kafka.Topics
-	byTeam   map[string]Workspace
-	byTenant map[string]Workspace
+	byTeam   map[string]slackapp.Workspace
+	byTenant map[string]slackapp.Workspace
 
 	// mu guards everything below and the records it holds; store writes
 	// happen under it, so a record is never written older than it is.
@@ -66,7 +67,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Notifier,
 	}
 	n := &Notifier{
 		cfg: cfg, log: logger, m: m, topics: cfg.Kafka.Topics(),
-		byTeam: map[string]Workspace{}, byTenant: map[string]Workspace{},
+		byTeam: map[string]slackapp.Workspace{}, byTenant: map[string]slackapp.Workspace{},
 		recs: map[string]*record{}, lanes: map[string]*lane{}, holds: map[string]time.Time{},
 	}
 	for _, w := range cfg.Workspaces {
@@ -443,7 +444,7 @@ func (n *Notifier) apply(log *slog.Logger, rec *record, e incident.Event, histor
 
 // target is where an incident's messages go.
 type target struct {
-	ws      Workspace
+	ws      slackapp.Workspace
 	channel string // the channel of the card and the thread
 	thread  string // the thread the card goes in ("" for a top-level card)
 }

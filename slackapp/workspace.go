@@ -1,4 +1,4 @@
-package notifier
+package slackapp
 
 import (
 	"bytes"
@@ -10,8 +10,13 @@ import (
 	"strings"
 )
 
-// Workspace is one Slack workspace incidentd is installed in. The file
-// given by -notifier.workspaces holds them; ingress reads the same file.
+// Workspace is one Slack workspace incidentd is installed in: the team,
+// the tenant its incidents belong to, the bot token of its Web API calls
+// and the channel dashboard-declared incidents get their card in. The
+// workspaces file (-notifier.workspaces, -ingress.workspaces) lists them;
+// ingress, the notifier and cmd/incidentd pass this one type around. The
+// bot token is a secret: never logged. Ingress's dev workspace (under
+// "incidentd run" without a file) has only a team and a tenant.
 type Workspace struct {
 	TeamID           string `json:"team_id"`           // Slack team id, T...
 	Tenant           string `json:"tenant"`            // incidentd tenant of the workspace's incidents
@@ -35,11 +40,11 @@ type workspacesFile struct {
 func LoadWorkspaces(path string) ([]Workspace, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("notifier: load workspaces: %w", err)
+		return nil, fmt.Errorf("slackapp: load workspaces: %w", err)
 	}
 	ws, err := ParseWorkspaces(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("notifier: load workspaces %s: %w", path, err)
+		return nil, fmt.Errorf("slackapp: load workspaces %s: %w", path, err)
 	}
 	return ws, nil
 }

@@ -3,15 +3,13 @@ package slackfake_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/slack-go/slack"
 
-	"github.com/incidentd/incidentd/notifier/slackfake"
+	"github.com/incidentd/incidentd/slackapp/slackfake"
 )
 
 var team = slackfake.Team{ID: "T1", Name: "acme", Token: "xoxb-good", BotUserID: "UBOT", BotID: "BBOT"}
@@ -119,33 +117,5 @@ func TestRateLimitAndFailures(t *testing.T) {
 	calls := s.Calls()
 	if len(calls) != 4 || calls[1].Status != 429 || calls[3].Status != 503 {
 		t.Fatalf("calls = %+v", calls)
-	}
-}
-
-// TestSign: requests signed here pass slack-go's verifier, as ingress
-// will check them; a changed body does not.
-func TestSign(t *testing.T) {
-	body := "token=x&team_id=T1&command=%2Ffire&text=db+down"
-	req, _ := http.NewRequest(http.MethodPost, "http://ingress/slack/commands", strings.NewReader(body))
-	if err := slackfake.Sign(req, "s3cret", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	verify := func(b string) error {
-		v, err := slack.NewSecretsVerifier(req.Header, "s3cret")
-		if err != nil {
-			return err
-		}
-		v.Write([]byte(b))
-		return v.Ensure()
-	}
-	got, _ := io.ReadAll(req.Body)
-	if string(got) != body {
-		t.Fatalf("body after Sign = %q", got)
-	}
-	if err := verify(body); err != nil {
-		t.Fatalf("slack-go rejects the signature: %v", err)
-	}
-	if err := verify(body + "x"); err == nil {
-		t.Fatal("slack-go accepts a changed body")
 	}
 }

@@ -25,7 +25,6 @@
 // back every call (Calls) and the resulting messages (Messages, Message).
 // A Server is safe for concurrent use.
 //
-// Sign and Signature go the other way: they sign a request the way Slack
-// signs what it sends to an app (X-Slack-Signature, v0 HMAC-SHA256), for
-// tests of ingress's receivers.
+// Requests going the other way, from Slack to ingress, are signed with
+// slackapp.Sign.
 package slackfake
