@@ -197,5 +197,8 @@ func (c Config) Validate() error {
 	if err := validateTokens(c.Tokens); err != nil {
 		return err
 	}
-	return validateWorkspaces(c.Workspaces)
+	if err := slackapp.CheckWorkspaces(c.Workspaces); err != nil {
+		return fmt.Errorf("ingress: %w", err)
+	}
+	return nil
 }

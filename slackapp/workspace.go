@@ -50,8 +50,8 @@ func LoadWorkspaces(path string) ([]Workspace, error) {
 }
 
 // ParseWorkspaces decodes and checks workspaces from JSON. Unknown fields,
-// missing fields, a token that is not a bot token, and a team id or tenant
-// listed twice are errors; errors never contain the token.
+// a missing field (every one is required in the file) and what
+// CheckWorkspaces refuses are errors; errors never contain the token.
 func ParseWorkspaces(r io.Reader) ([]Workspace, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
@@ -65,7 +65,6 @@ func ParseWorkspaces(r io.Reader) ([]Workspace, error) {
 	if len(f.Workspaces) == 0 {
 		return nil, errors.New(`no workspaces (want {"workspaces":[{"team_id":...}]})`)
 	}
-	teams, tenants := map[string]int{}, map[string]int{}
 	for i, w := range f.Workspaces {
 		var missing []string
 		for _, kv := range [][2]string{{"team_id", w.TeamID}, {"tenant", w.Tenant}, {"bot_token", w.BotToken}, {"incidents_channel", w.IncidentsChannel}} {
@@ -76,16 +75,34 @@ func ParseWorkspaces(r io.Reader) ([]Workspace, error) {
 		if len(missing) > 0 {
 			return nil, fmt.Errorf("workspace %d (team %q): missing %s", i, w.TeamID, strings.Join(missing, ", "))
 		}
-		if !strings.HasPrefix(w.BotToken, "xoxb-") {
-			return nil, fmt.Errorf("workspace %d (team %q): bot_token is not a bot token (want xoxb-...)", i, w.TeamID)
+	}
+	if err := CheckWorkspaces(f.Workspaces); err != nil {
+		return nil, err
+	}
+	return f.Workspaces, nil
+}
+
+// CheckWorkspaces checks workspaces as a service is given them: each names
+// a team and a tenant, a bot token when there is one is a bot token
+// (xoxb-), and no team id or tenant is listed twice. A workspace without a
+// bot token or incidents channel passes: ingress's dev workspace only
+// receives. Errors never contain the token.
+func CheckWorkspaces(ws []Workspace) error {
+	teams, tenants := map[string]int{}, map[string]int{}
+	for i, w := range ws {
+		if strings.TrimSpace(w.TeamID) == "" || strings.TrimSpace(w.Tenant) == "" {
+			return fmt.Errorf("workspace %d (team %q): team_id and tenant are required", i, w.TeamID)
+		}
+		if w.BotToken != "" && !strings.HasPrefix(w.BotToken, "xoxb-") {
+			return fmt.Errorf("workspace %d (team %q): bot_token is not a bot token (want xoxb-...)", i, w.TeamID)
 		}
 		if j, dup := teams[w.TeamID]; dup {
-			return nil, fmt.Errorf("workspace %d: team_id %q already used by workspace %d", i, w.TeamID, j)
+			return fmt.Errorf("workspace %d: team_id %q already used by workspace %d", i, w.TeamID, j)
 		}
 		if j, dup := tenants[w.Tenant]; dup {
-			return nil, fmt.Errorf("workspace %d: tenant %q already used by workspace %d", i, w.Tenant, j)
+			return fmt.Errorf("workspace %d: tenant %q already used by workspace %d", i, w.Tenant, j)
 		}
 		teams[w.TeamID], tenants[w.Tenant] = i, i
 	}
-	return f.Workspaces, nil
+	return nil
 }

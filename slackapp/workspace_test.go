@@ -50,6 +50,30 @@ func TestLoadWorkspaces(t *testing.T) {
 	}
 }
 
+// TestCheckWorkspaces: what a service is given may lack a bot token and a
+// channel (ingress's dev workspace), nothing else the file requires.
+func TestCheckWorkspaces(t *testing.T) {
+	if err := slackapp.CheckWorkspaces([]slackapp.Workspace{{TeamID: "TDEV", Tenant: "dev"}}); err != nil {
+		t.Fatalf("a workspace with a team and a tenant only: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		ws   []slackapp.Workspace
+		want string
+	}{
+		{"no tenant", []slackapp.Workspace{{TeamID: "T1"}}, "team_id and tenant are required"},
+		{"no team", []slackapp.Workspace{{Tenant: "a"}}, "team_id and tenant are required"},
+		{"user token", []slackapp.Workspace{{TeamID: "T1", Tenant: "a", BotToken: "xoxp-secret"}}, "not a bot token"},
+		{"dup team", []slackapp.Workspace{{TeamID: "T1", Tenant: "a"}, {TeamID: "T1", Tenant: "b"}}, `team_id "T1" already used`},
+		{"dup tenant", []slackapp.Workspace{{TeamID: "T1", Tenant: "a"}, {TeamID: "T2", Tenant: "a"}}, `tenant "a" already used`},
+	} {
+		err := slackapp.CheckWorkspaces(tc.ws)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "secret") {
+			t.Errorf("%s: error %v, want %q without the token", tc.name, err, tc.want)
+		}
+	}
+}
+
 func FuzzParseWorkspaces(f *testing.F) {
 	f.Add(`{"workspaces":[{"team_id":"T1","tenant":"acme","bot_token":"xoxb-1","incidents_channel":"C123"}]}`)
 	f.Add(`{"workspaces":null}`)
