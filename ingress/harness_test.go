@@ -9,9 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -51,11 +48,8 @@ type harness struct {
 	srv   *Server
 	base  string
 	slack *slackfake.Server
-	// slackURL is the API base given to ingress: slackfake behind a
-	// proxy that also answers conversations.replies.
-	replies *repliesStub
-	views   *memViews
-	reg     *prometheus.Registry
+	views *memViews
+	reg   *prometheus.Registry
 }
 
 type harnessOpt func(*harness, *Config)
@@ -95,7 +89,6 @@ func startHarnessOn(t testing.TB, k *testenv.Kafka, opts ...harnessOpt) *harness
 
 	h.slack = slackfake.Start(t, slackfake.WithMessageInterval(0),
 		slackfake.WithTeams(slackfake.Team{ID: teamID, Name: "acme", Token: botToken, BotUserID: "UBOT", BotID: "BBOT"}))
-	h.replies = newRepliesStub(t, h.slack)
 
 	cfg := Config{
 		Addr:  "127.0.0.1:0",
@@ -106,7 +99,7 @@ func startHarnessOn(t testing.TB, k *testenv.Kafka, opts ...harnessOpt) *harness
 		},
 		Workspaces:         []slackapp.Workspace{{TeamID: teamID, Tenant: "acme", BotToken: botToken, IncidentsChannel: channelID}},
 		SlackSigningSecret: signingSecret,
-		SlackAPIURL:        h.replies.URL() + "/api/",
+		SlackAPIURL:        h.slack.APIURL(),
 		MaxReadWait:        2 * time.Second,
 	}
 	for _, o := range opts {
@@ -446,51 +439,6 @@ func (v *memViews) Analytics(ctx context.Context, tenant string, q projector.Ana
 		}
 	}
 	return a, nil
-}
-
-// repliesStub answers conversations.replies from canned messages and
-// passes every other Web API call to slackfake (which has no
-// conversations.replies).
-type repliesStub struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	// msgs by channel/ts
-	msgs map[string]map[string]any
-}
-
-func newRepliesStub(t testing.TB, fake *slackfake.Server) *repliesStub {
-	s := &repliesStub{msgs: map[string]map[string]any{}}
-	target, _ := url.Parse(fake.URL())
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/conversations.replies" {
-			proxy.ServeHTTP(w, r)
-			return
-		}
-		_ = r.ParseForm()
-		if r.Header.Get("Authorization") != "Bearer "+botToken && r.Form.Get("token") != botToken {
-			_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "invalid_auth"})
-			return
-		}
-		s.mu.Lock()
-		m, ok := s.msgs[r.Form.Get("channel")+"/"+r.Form.Get("ts")]
-		s.mu.Unlock()
-		if !ok {
-			_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "thread_not_found"})
-			return
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "messages": []any{m}, "has_more": false})
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *repliesStub) URL() string { return s.srv.URL }
-
-func (s *repliesStub) add(channel, ts, threadTS, user, text string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.msgs[channel+"/"+ts] = map[string]any{"type": "message", "ts": ts, "thread_ts": threadTS, "user": user, "text": text}
 }
 
 // slackSign returns Slack's signature headers for body at time ts.

@@ -13,6 +13,7 @@ import (
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/slackapp"
+	"github.com/incidentd/incidentd/slackapp/slackfake"
 )
 
 // Payloads in the shapes of Slack's API reference.
@@ -416,7 +417,7 @@ func TestSlackPinReaction(t *testing.T) {
 		tr, ok := h.srv.tracker.incident(id)
 		return ok && tr.State.Declared
 	})
-	h.replies.add("C1", "1700000450.000200", thread, "U0CAROL", "error rate back to 0.1%")
+	h.slack.AddMessage(slackfake.Message{Team: teamID, Channel: "C1", TS: "1700000450.000200", ThreadTS: thread, From: "U0CAROL", Text: "error rate back to 0.1%"})
 	reaction := func(eventID, emoji, ts string) []byte {
 		return callback(teamID, eventID, map[string]any{
 			"type": "reaction_added", "user": "U0ALICE", "reaction": emoji, "item_user": "U0CAROL",

@@ -119,3 +119,40 @@ func TestRateLimitAndFailures(t *testing.T) {
 		t.Fatalf("calls = %+v", calls)
 	}
 }
+
+// TestReplies: conversations.replies finds a thread's parent and replies,
+// the bot's and people's, and one message by its ts as ingress asks for
+// it (oldest = latest = ts, inclusive, limit 1); never an ephemeral
+// message or another team's.
+func TestReplies(t *testing.T) {
+	s := slackfake.Start(t, slackfake.WithTeams(team), slackfake.WithMessageInterval(0))
+	ctx := context.Background()
+	c := client(s, team.Token)
+	_, parent, err := c.PostMessageContext(ctx, "C1", slack.MsgOptionText("card", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AddMessage(slackfake.Message{Team: "T1", Channel: "C1", TS: "1800000000.000100", ThreadTS: parent, From: "U0CAROL", Text: "error rate back to 0.1%"})
+	if _, err := c.PostEphemeralContext(ctx, "C1", "U0CAROL", slack.MsgOptionText("only you", false), slack.MsgOptionTS(parent)); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _, _, err := c.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{ChannelID: "C1", Timestamp: parent})
+	if err != nil || len(msgs) != 2 || msgs[0].Text != "card" || msgs[0].User != "UBOT" ||
+		msgs[1].User != "U0CAROL" || msgs[1].ThreadTimestamp != parent || msgs[1].Text != "error rate back to 0.1%" {
+		t.Fatalf("thread = %+v, %v", msgs, err)
+	}
+	const reply = "1800000000.000100"
+	msgs, _, _, err = c.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+		ChannelID: "C1", Timestamp: reply, Latest: reply, Oldest: reply, Inclusive: true, Limit: 1})
+	if err != nil || len(msgs) != 1 || msgs[0].Timestamp != reply || msgs[0].User != "U0CAROL" {
+		t.Fatalf("one reply by its ts = %+v, %v", msgs, err)
+	}
+	if _, _, _, err := c.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{ChannelID: "C1", Timestamp: "1800000000.999999"}); slackErr(err) != "thread_not_found" {
+		t.Errorf("unknown ts: %v, want thread_not_found", err)
+	}
+	other := slackfake.Team{ID: "T2", Token: "xoxb-other"}
+	s.AddTeam(other)
+	if _, _, _, err := client(s, other.Token).GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{ChannelID: "C1", Timestamp: parent}); slackErr(err) != "thread_not_found" {
+		t.Errorf("another team's thread: %v, want thread_not_found", err)
+	}
+}
