@@ -35,12 +35,9 @@ const slackHelp = "Commands (mention me in the incident's thread, or `/incident 
 	"• `title <new title>` · `note <text>`\n" +
 	"• react with :%s: on a message in the thread to pin it to the timeline"
 
-var (
-	// leadingMention is the app's mention and anything before it ("hey
-	// @fire server down" declares "server down").
-	leadingMention = regexp.MustCompile(`^[^<]*<@[A-Z0-9]+(\|[^>]*)?>[\s:,]*`)
-	userMention    = regexp.MustCompile(`^<@([A-Z0-9]+)(\|[^>]*)?>$`)
-)
+// leadingMention is the app's mention and anything before it ("hey @fire
+// server down" declares "server down").
+var leadingMention = regexp.MustCompile(`^[^<]*<@[A-Z0-9]+(\|[^>]*)?>[\s:,]*`)
 
 // stripMention removes the first "<@BOT>" of an app mention and what
 // precedes it.
@@ -260,11 +257,7 @@ func parsePerson(s, actor string) (string, bool) {
 	if strings.EqualFold(s, "me") && actor != "" {
 		return actor, true
 	}
-	m := userMention.FindStringSubmatch(s)
-	if m == nil {
-		return "", false
-	}
-	return m[1], true
+	return slackapp.ParseMention(s)
 }
 
 // apply fills a command from the request.

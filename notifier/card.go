@@ -118,8 +118,8 @@ func person(id string) string {
 	if id == "" {
 		return "_none_"
 	}
-	if slackUserID(id) {
-		return "<@" + id + ">"
+	if slackapp.IsUserID(id) {
+		return slackapp.Mention(id)
 	}
 	return slackapp.Escape(id)
 }
@@ -129,19 +129,6 @@ func personText(id string) string {
 		return "none"
 	}
 	return id
-}
-
-// slackUserID reports whether s looks like a Slack user id (U… or W…).
-func slackUserID(s string) bool {
-	if len(s) < 2 || (s[0] != 'U' && s[0] != 'W') {
-		return false
-	}
-	for _, r := range s[1:] {
-		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // slackDate formats a time with Slack's date token, so each reader sees it

@@ -391,7 +391,7 @@ func (n *Notifier) apply(log *slog.Logger, rec *record, e incident.Event, histor
 	switch e.Kind {
 	case incident.Rejected:
 		src := rec.State.Source
-		if src.Kind != incident.FromSlack || src.Channel == "" || !slackUserID(e.Actor) || e.CommandKind == incident.RecordSlackMessage {
+		if src.Kind != incident.FromSlack || src.Channel == "" || !slackapp.IsUserID(e.Actor) || e.CommandKind == incident.RecordSlackMessage {
 			return nil, nil // nobody in Slack to tell
 		}
 		if sent, err := n.st.sent(id); err != nil || sent {

@@ -11,7 +11,8 @@
 //   - request signing (Sign, Signature) and its verification (Verify, with
 //     slack-go's SecretsVerifier);
 //   - the Web API clients, one per workspace (Clients);
-//   - text escaping for message text and mrkdwn (Escape, Unescape).
+//   - text: escaping for message text and mrkdwn (Escape, Unescape) and
+//     user mentions (Mention, ParseMention, IsUserID).
 //
 // Its subpackage slackfake is the stand-in for the Slack Web API the tests
 // run against.
