@@ -96,12 +96,6 @@ func TestCardControls(t *testing.T) {
 	if _, ok := els[slackapp.ActionReopen]; !ok || len(els) != 3 {
 		t.Errorf("resolved card controls = %v, want severity, assign, reopen", els)
 	}
-	if id, ok := slackapp.IncidentFromBlockID(slackapp.BlockID("in-1")); !ok || id != "in-1" {
-		t.Errorf("IncidentFromBlockID round trip = %q, %v", id, ok)
-	}
-	if _, ok := slackapp.IncidentFromBlockID("card-header"); ok {
-		t.Error("IncidentFromBlockID accepted another block")
-	}
 }
 
 func TestCardLongTitle(t *testing.T) {
