@@ -11,6 +11,7 @@ import (
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // Defaults for Config.
@@ -45,7 +46,7 @@ type Config struct {
 	// request is refused with 401.
 	Tokens []Token
 	// Workspaces maps Slack team ids to tenants and bot tokens.
-	Workspaces []Workspace
+	Workspaces []slackapp.Workspace
 	// SlackSigningSecret verifies every Slack request. Empty: the Slack
 	// routes answer 503 ("slack is not configured").
 	SlackSigningSecret string
@@ -196,5 +197,8 @@ func (c Config) Validate() error {
 	if err := validateTokens(c.Tokens); err != nil {
 		return err
 	}
-	return validateWorkspaces(c.Workspaces)
+	if err := slackapp.CheckWorkspaces(c.Workspaces); err != nil {
+		return fmt.Errorf("ingress: %w", err)
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 func TestConfigDefaultsAndValidate(t *testing.T) {
@@ -39,7 +40,7 @@ func TestConfigDefaultsAndValidate(t *testing.T) {
 		{"token twice", func(c *Config) {
 			c.Tokens = []Token{{Name: "a", Tenant: "t", SHA256: HashToken("x")}, {Name: "a", Tenant: "u", SHA256: HashToken("y")}}
 		}, "listed twice"},
-		{"workspace", func(c *Config) { c.Workspaces = []Workspace{{TeamID: "T1"}} }, "team_id and tenant"},
+		{"workspace", func(c *Config) { c.Workspaces = []slackapp.Workspace{{TeamID: "T1"}} }, "team_id and tenant"},
 		{"policy", func(c *Config) { c.Policy = incident.Policy{Severities: []string{"A", "A"}} }, "listed twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,9 +31,9 @@
 //	     /api/v1/policy                                                reads
 //	GET  /api/v1/openapi.json, /healthz, /readyz, /metrics, / (the dashboard, package web)
 //
-// Every Slack request is verified first (v0 signature over the raw body,
-// timestamps more than 5 minutes away refused) and answered within Slack's
-// 3 s: Web API calls made before the answer are bounded by
+// Every Slack request is verified first (slackapp.Verify: v0 signature over
+// the raw body, timestamps more than 5 minutes away refused) and answered
+// within Slack's 3 s: Web API calls made before the answer are bounded by
 // SlackCallTimeout, the produce by ProduceTimeout. Slack incidents belong to
 // the tenant of their workspace; an incident's id is derived from its
 // thread (incident.SlackIncidentID), or for a slash command or form from its
@@ -59,8 +59,8 @@
 // behind it, if any, is logged with the request id that every answer
 // carries (X-Request-Id, and request_id in the problem). Slack replies name
 // Slack's own error code or a short phrase, never a Go error. What ingress
-// posts in Slack escapes what people typed (notifier.Escape); text Slack
-// sends is unescaped first (notifier.Unescape), so a title is what was
+// posts in Slack escapes what people typed (slackapp.Escape); text Slack
+// sends is unescaped first (slackapp.Unescape), so a title is what was
 // typed.
 //
 // # Delivery guarantee

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // serveSigned runs one correctly signed Slack request through the handler
@@ -130,8 +131,8 @@ func FuzzSlackInteractions(f *testing.F) {
 	h := startHarness(f, withoutRateLimits())
 	id := "sl-0123456789abcdef0123"
 	for _, s := range [][]byte{
-		blockAction("U1", "t1", map[string]any{"action_id": actionAck, "block_id": cardBlockPrefix + id, "type": "button", "value": id}),
-		blockAction("U1", "t2", map[string]any{"action_id": actionSeverity, "block_id": cardBlockPrefix + id, "type": "static_select", "selected_option": map[string]any{"value": "SEV9"}}),
+		blockAction("U1", "t1", map[string]any{"action_id": slackapp.ActionAcknowledge, "block_id": slackapp.BlockIDPrefix + id, "type": "button", "value": id}),
+		blockAction("U1", "t2", map[string]any{"action_id": slackapp.ActionSeverity, "block_id": slackapp.BlockIDPrefix + id, "type": "static_select", "selected_option": map[string]any{"value": "SEV9"}}),
 		interaction(map[string]any{"type": "view_submission", "team": map[string]any{"id": teamID}, "user": map[string]any{"id": "U1"}, "view": map[string]any{"id": "V1", "callback_id": declareCallbackID}}),
 		interaction(map[string]any{"type": "view_submission", "team": map[string]any{"id": teamID}, "view": map[string]any{"state": nil}}),
 		[]byte("payload=%7B%22actions%22%3A%5Bnull%5D%7D"), []byte("payload=null"), []byte("payload=%5B%5D"),

@@ -3,18 +3,12 @@ package ingress
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -30,8 +24,9 @@ import (
 	"github.com/incidentd/incidentd/internal/kafka"
 	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/internal/wire"
-	"github.com/incidentd/incidentd/notifier/slackfake"
 	"github.com/incidentd/incidentd/projector"
+	"github.com/incidentd/incidentd/slackapp"
+	"github.com/incidentd/incidentd/slackapp/slackfake"
 )
 
 // Test fixtures: two tenants with one API token each, one Slack workspace.
@@ -53,11 +48,8 @@ type harness struct {
 	srv   *Server
 	base  string
 	slack *slackfake.Server
-	// slackURL is the API base given to ingress: slackfake behind a
-	// proxy that also answers conversations.replies.
-	replies *repliesStub
-	views   *memViews
-	reg     *prometheus.Registry
+	views *memViews
+	reg   *prometheus.Registry
 }
 
 type harnessOpt func(*harness, *Config)
@@ -97,7 +89,6 @@ func startHarnessOn(t testing.TB, k *testenv.Kafka, opts ...harnessOpt) *harness
 
 	h.slack = slackfake.Start(t, slackfake.WithMessageInterval(0),
 		slackfake.WithTeams(slackfake.Team{ID: teamID, Name: "acme", Token: botToken, BotUserID: "UBOT", BotID: "BBOT"}))
-	h.replies = newRepliesStub(t, h.slack)
 
 	cfg := Config{
 		Addr:  "127.0.0.1:0",
@@ -106,9 +97,9 @@ func startHarnessOn(t testing.TB, k *testenv.Kafka, opts ...harnessOpt) *harness
 			{Name: "acme-ci", Tenant: "acme", SHA256: HashToken(acmeToken)},
 			{Name: "globex-ci", Tenant: "globex", SHA256: HashToken(globexToken)},
 		},
-		Workspaces:         []Workspace{{TeamID: teamID, Tenant: "acme", BotToken: botToken, IncidentsChannel: channelID}},
+		Workspaces:         []slackapp.Workspace{{TeamID: teamID, Tenant: "acme", BotToken: botToken, IncidentsChannel: channelID}},
 		SlackSigningSecret: signingSecret,
-		SlackAPIURL:        h.replies.URL() + "/api/",
+		SlackAPIURL:        h.slack.APIURL(),
 		MaxReadWait:        2 * time.Second,
 	}
 	for _, o := range opts {
@@ -450,58 +441,9 @@ func (v *memViews) Analytics(ctx context.Context, tenant string, q projector.Ana
 	return a, nil
 }
 
-// repliesStub answers conversations.replies from canned messages and
-// passes every other Web API call to slackfake (which has no
-// conversations.replies).
-type repliesStub struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	// msgs by channel/ts
-	msgs map[string]map[string]any
-}
-
-func newRepliesStub(t testing.TB, fake *slackfake.Server) *repliesStub {
-	s := &repliesStub{msgs: map[string]map[string]any{}}
-	target, _ := url.Parse(fake.URL())
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/conversations.replies" {
-			proxy.ServeHTTP(w, r)
-			return
-		}
-		_ = r.ParseForm()
-		if r.Header.Get("Authorization") != "Bearer "+botToken && r.Form.Get("token") != botToken {
-			_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "invalid_auth"})
-			return
-		}
-		s.mu.Lock()
-		m, ok := s.msgs[r.Form.Get("channel")+"/"+r.Form.Get("ts")]
-		s.mu.Unlock()
-		if !ok {
-			_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "thread_not_found"})
-			return
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "messages": []any{m}, "has_more": false})
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *repliesStub) URL() string { return s.srv.URL }
-
-func (s *repliesStub) add(channel, ts, threadTS, user, text string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.msgs[channel+"/"+ts] = map[string]any{"type": "message", "ts": ts, "thread_ts": threadTS, "user": user, "text": text}
-}
-
 // slackSign returns Slack's signature headers for body at time ts.
 func slackSign(secret string, ts time.Time, body []byte) (string, string) {
-	stamp := strconv.FormatInt(ts.Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(secret))
-	fmt.Fprintf(mac, "v0:%s:", stamp)
-	mac.Write(body)
-	return stamp, "v0=" + hex.EncodeToString(mac.Sum(nil))
+	return strconv.FormatInt(ts.Unix(), 10), slackapp.Signature(secret, ts, body)
 }
 
 // slack posts a Slack request signed with the right secret, now.

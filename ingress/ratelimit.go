@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // Defaults of RateLimits. They stop a runaway client or a token-guessing
@@ -156,7 +158,7 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request) bool {
 
 // workspaceAllowed spends one request of a Slack workspace's limit. Over
 // it, it answers 429 and returns false.
-func (s *Server) workspaceAllowed(w http.ResponseWriter, ws workspace) bool {
+func (s *Server) workspaceAllowed(w http.ResponseWriter, ws slackapp.Workspace) bool {
 	ok, after := s.workspaceLimits.take(ws.TeamID)
 	if !ok {
 		writeRateLimited(w, after, "this Slack workspace sent more requests than its rate limit allows")

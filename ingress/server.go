@@ -14,12 +14,12 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/slack-go/slack"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/ingress/web"
 	"github.com/incidentd/incidentd/internal/kafka"
 	"github.com/incidentd/incidentd/notifier"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // Server is the ingress HTTP server. Build it with New, run it with Run
@@ -43,7 +43,8 @@ type Server struct {
 	// authentications per source address.
 	tokenLimits, workspaceLimits, authFailures *limiters
 
-	workspaces map[string]workspace // by team id
+	workspaces map[string]slackapp.Workspace // by team id
+	slack      *slackapp.Clients             // their Web API clients
 	router     *mux.Router
 
 	outboxMu sync.Mutex
@@ -51,12 +52,6 @@ type Server struct {
 
 	bg     sync.WaitGroup // best-effort Slack replies after the ack
 	bgStop chan struct{}  // closed at shutdown: cancels those replies
-}
-
-// workspace is a configured Slack workspace with its Web API client.
-type workspace struct {
-	Workspace
-	api *slack.Client
 }
 
 // Option adjusts a Server.
@@ -85,7 +80,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry, views Views,
 	}
 	s := &Server{
 		cfg: cfg, log: logger, metrics: m, reg: reg, topics: cfg.Kafka.Topics(), views: views,
-		workspaces: map[string]workspace{}, bgStop: make(chan struct{}),
+		workspaces: map[string]slackapp.Workspace{}, bgStop: make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(s)
@@ -118,10 +113,9 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry, views Views,
 		return nil, fmt.Errorf("ingress: results consumer: %w", err)
 	}
 	s.tracker = newTracker(logger, m, cfg.TrackedCommands, cfg.TrackedIncidents)
-	httpc := &http.Client{Timeout: cfg.SlackCallTimeout}
+	s.slack = slackapp.NewClients(cfg.SlackAPIURL, cfg.SlackCallTimeout)
 	for _, w := range cfg.Workspaces {
-		s.workspaces[w.TeamID] = workspace{Workspace: w, api: slack.New(w.BotToken,
-			slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionHTTPClient(httpc))}
+		s.workspaces[w.TeamID] = w
 	}
 	s.router = s.routes()
 	return s, nil

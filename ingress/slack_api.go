@@ -7,6 +7,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/incidentd/incidentd/notifier"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // Slack Web API calls ingress makes itself. The visible results of
@@ -22,7 +23,7 @@ const replyTimeout = 5 * time.Second
 // replyEphemeral posts text only the user sees, in the thread, after the
 // request was answered; for a workspace without a bot token, to the local
 // outbox. Failures are logged, never retried.
-func (s *Server) replyEphemeral(ctx context.Context, ws workspace, channel, user, thread, text string) {
+func (s *Server) replyEphemeral(ctx context.Context, ws slackapp.Workspace, channel, user, thread, text string) {
 	if ws.BotToken == "" {
 		s.replyToOutbox(ctx, ws, channel, user, thread, text)
 		return
@@ -43,7 +44,7 @@ func (s *Server) replyEphemeral(ctx context.Context, ws workspace, channel, user
 		if thread != "" {
 			opts = append(opts, slack.MsgOptionTS(thread))
 		}
-		_, err := ws.api.PostEphemeralContext(ctx, channel, user, opts...)
+		_, err := s.slack.For(ws).PostEphemeralContext(ctx, channel, user, opts...)
 		s.countSlackCall("chat.postEphemeral", err)
 		if err != nil {
 			s.log.Warn("slack ephemeral reply", "team", ws.TeamID, "channel", channel, "err", err)
@@ -61,13 +62,13 @@ type slackMessage struct {
 // lookupMessage fetches one message (conversations.replies on its ts, the
 // one method that finds thread replies too), bounded by
 // SlackCallTimeout. It is best effort: on any failure the zero value.
-func (s *Server) lookupMessage(ctx context.Context, ws workspace, channel, ts string) slackMessage {
+func (s *Server) lookupMessage(ctx context.Context, ws slackapp.Workspace, channel, ts string) slackMessage {
 	if ws.BotToken == "" {
 		return slackMessage{}
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.SlackCallTimeout)
 	defer cancel()
-	msgs, _, _, err := ws.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+	msgs, _, _, err := s.slack.For(ws).GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
 		ChannelID: channel, Timestamp: ts, Latest: ts, Oldest: ts, Inclusive: true, Limit: 1,
 	})
 	s.countSlackCall("conversations.replies", err)
@@ -102,7 +103,7 @@ const (
 // openDeclareForm opens the declare modal with the trigger of a slash
 // command, bounded by SlackCallTimeout. The channel rides along in
 // private_metadata.
-func (s *Server) openDeclareForm(ctx context.Context, ws workspace, triggerID, channel string) error {
+func (s *Server) openDeclareForm(ctx context.Context, ws slackapp.Workspace, triggerID, channel string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.SlackCallTimeout)
 	defer cancel()
 	var opts []*slack.OptionBlockObject
@@ -123,7 +124,7 @@ func (s *Server) openDeclareForm(ctx context.Context, ws workspace, triggerID, c
 		PrivateMetadata: channel,
 		Blocks:          slack.Blocks{BlockSet: []slack.Block{title, sev}},
 	}
-	_, err := ws.api.OpenViewContext(ctx, triggerID, view)
+	_, err := s.slack.For(ws).OpenViewContext(ctx, triggerID, view)
 	s.countSlackCall("views.open", err)
 	return err
 }
@@ -131,7 +132,7 @@ func (s *Server) openDeclareForm(ctx context.Context, ws workspace, triggerID, c
 // replyToOutbox writes an ephemeral reply to the local outbox (OutboxPath),
 // where the dashboard shows it to the workspace's tenant: without a bot
 // token nothing can reach Slack. Without an outbox it is only logged.
-func (s *Server) replyToOutbox(ctx context.Context, ws workspace, channel, user, thread, text string) {
+func (s *Server) replyToOutbox(ctx context.Context, ws slackapp.Workspace, channel, user, thread, text string) {
 	if s.cfg.OutboxPath == "" {
 		s.log.Info("slack reply not sent: workspace has no bot token and there is no outbox", "team", ws.TeamID)
 		return

@@ -10,7 +10,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/incidentd/incidentd/incident"
-	"github.com/incidentd/incidentd/notifier"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // slackReply is the JSON answer to a slash command.
@@ -49,14 +49,14 @@ func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 	ws, ok := s.workspaces[sc.TeamID]
 	if !ok {
 		s.log.Warn("slash command from unknown workspace", "team", sc.TeamID)
-		ephemeral(w, "This Slack workspace is not set up for incidentd (team %s).", notifier.Escape(sc.TeamID))
+		ephemeral(w, "This Slack workspace is not set up for incidentd (team %s).", slackapp.Escape(sc.TeamID))
 		return
 	}
 	if !s.workspaceAllowed(w, ws) {
 		return
 	}
 	if sc.Command != s.cfg.SlashCommand {
-		ephemeral(w, "incidentd answers to %s, not %s.", s.cfg.SlashCommand, notifier.Escape(sc.Command))
+		ephemeral(w, "incidentd answers to %s, not %s.", s.cfg.SlashCommand, slackapp.Escape(sc.Command))
 		return
 	}
 	text := strings.TrimSpace(sc.Text)
@@ -87,7 +87,7 @@ func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 	// verb INCIDENT-ID [args]
 	id, args, _ := strings.Cut(rest, " ")
 	if !validIncidentID(id) {
-		ephemeral(w, "Which incident? `%s %s <incident-id> ...` (the id is on the incident card).", s.cfg.SlashCommand, notifier.Escape(strings.ToLower(verb)))
+		ephemeral(w, "Which incident? `%s %s <incident-id> ...` (the id is on the incident card).", s.cfg.SlashCommand, slackapp.Escape(strings.ToLower(verb)))
 		return
 	}
 	req, err = parseSlackText(verb+" "+args, sc.UserID, s.cfg.Policy)
@@ -132,7 +132,7 @@ func isVerbWithID(verb string) bool {
 // itself from what Slack repeats when it delivers the request again (the
 // trigger id, the view id), so a replay is the same command on the same
 // incident.
-func (s *Server) declareInChannel(ctx context.Context, ws workspace, channel, user, cmdID, title, severity string) (string, error) {
+func (s *Server) declareInChannel(ctx context.Context, ws slackapp.Workspace, channel, user, cmdID, title, severity string) (string, error) {
 	c := incident.Command{
 		ID: cmdID, Incident: incident.SlackIncidentID(ws.TeamID, channel, cmdID), Tenant: ws.Tenant,
 		Actor: user, At: s.cfg.Now().UTC(), Kind: incident.Declare, Title: title, Severity: severity,
@@ -142,12 +142,12 @@ func (s *Server) declareInChannel(ctx context.Context, ws workspace, channel, us
 }
 
 // slashDeclare declares from a slash command and answers it.
-func (s *Server) slashDeclare(w http.ResponseWriter, r *http.Request, ws workspace, sc slack.SlashCommand, cmdID, title string) {
+func (s *Server) slashDeclare(w http.ResponseWriter, r *http.Request, ws slackapp.Workspace, sc slack.SlashCommand, cmdID, title string) {
 	id, err := s.declareInChannel(r.Context(), ws, sc.ChannelID, sc.UserID, cmdID, title, "")
 	if err != nil {
 		setRetryAfter(w, s.cfg.RetryAfter)
-		ephemeral(w, "%s", unconfirmedText(err, "declaring “"+notifier.Escape(title)+"”"))
+		ephemeral(w, "%s", unconfirmedText(err, "declaring “"+slackapp.Escape(title)+"”"))
 		return
 	}
-	ephemeral(w, "Declaring “%s” (%s); the incident card follows in this channel.", notifier.Escape(title), id)
+	ephemeral(w, "Declaring “%s” (%s); the incident card follows in this channel.", slackapp.Escape(title), id)
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/slack-go/slack/slackevents"
 
 	"github.com/incidentd/incidentd/incident"
-	"github.com/incidentd/incidentd/notifier"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // slackOuter is the envelope of an Events API request, read first to
@@ -67,7 +67,7 @@ func (s *Server) slackEvents(w http.ResponseWriter, r *http.Request) {
 	ws, ok := s.workspaces[outer.TeamID]
 	if !ok {
 		s.log.Warn("slack event from unknown workspace", "team", outer.TeamID)
-		writeJSON(w, http.StatusOK, map[string]string{"text": "This Slack workspace is not set up for incidentd (team " + notifier.Escape(outer.TeamID) + ")."})
+		writeJSON(w, http.StatusOK, map[string]string{"text": "This Slack workspace is not set up for incidentd (team " + slackapp.Escape(outer.TeamID) + ")."})
 		return
 	}
 	if !s.workspaceAllowed(w, ws) {
@@ -94,7 +94,7 @@ func (s *Server) slackEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 // slackMention handles "@fire ...".
-func (s *Server) slackMention(w http.ResponseWriter, r *http.Request, ws workspace, cmdID string, e *slackevents.AppMentionEvent) {
+func (s *Server) slackMention(w http.ResponseWriter, r *http.Request, ws slackapp.Workspace, cmdID string, e *slackevents.AppMentionEvent) {
 	if e.BotID != "" || e.User == "" || e.Channel == "" || e.TimeStamp == "" {
 		w.WriteHeader(http.StatusOK) // bots, and mentions without a person, issue nothing
 		return
@@ -140,7 +140,7 @@ func (s *Server) slackMention(w http.ResponseWriter, r *http.Request, ws workspa
 }
 
 // slackReaction pins a message of an incident thread on the pin emoji.
-func (s *Server) slackReaction(w http.ResponseWriter, r *http.Request, ws workspace, cmdID string, e *slackevents.ReactionAddedEvent) {
+func (s *Server) slackReaction(w http.ResponseWriter, r *http.Request, ws slackapp.Workspace, cmdID string, e *slackevents.ReactionAddedEvent) {
 	if e.Reaction != s.cfg.PinEmoji || e.Item.Type != "message" || e.Item.Channel == "" || e.Item.Timestamp == "" {
 		w.WriteHeader(http.StatusOK)
 		return
@@ -177,7 +177,7 @@ func (s *Server) slackReaction(w http.ResponseWriter, r *http.Request, ws worksp
 // threadIncident is the incident a Slack thread belongs to: the one
 // declared in it (by a mention), or the one whose card started it (an
 // incident declared by slash command or form).
-func (s *Server) threadIncident(ws workspace, channel, thread string) string {
+func (s *Server) threadIncident(ws slackapp.Workspace, channel, thread string) string {
 	id := incident.SlackIncidentID(ws.TeamID, channel, thread)
 	if t, ok := s.tracker.incident(id); ok && t.State.Declared {
 		return id

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // TestSlackUnknownVerbsAnswerHelp: a lone word that is, or nearly is, a
@@ -20,7 +21,7 @@ func TestSlackUnknownVerbsAnswerHelp(t *testing.T) {
 	outbox := filepath.Join(t.TempDir(), "outbox.jsonl")
 	h := startHarness(t, withConfig(func(c *Config) {
 		c.OutboxPath = outbox
-		c.Workspaces = append(c.Workspaces, Workspace{TeamID: "T0NOBOT", Tenant: "globex"})
+		c.Workspaces = append(c.Workspaces, slackapp.Workspace{TeamID: "T0NOBOT", Tenant: "globex"})
 	}))
 	for i, text := range []string{"list", "lsit", "LIST", "status", "resolv"} {
 		r := h.slackPost("/slack/commands", form, slashForm(teamID, channelID, "U0ALICE", "/incident", text, "trig-h"+text))

@@ -9,20 +9,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/incidentd/incidentd/incident"
-	"github.com/incidentd/incidentd/notifier"
-)
-
-// The incident card's interactive elements (notifier/card.go): every
-// element's block_id is "incident:<incident id>"; a button's value is the
-// incident id.
-const (
-	cardBlockPrefix = "incident:"
-	actionSeverity  = "incident_severity" // static_select, option value = severity
-	actionAssign    = "incident_assign"   // users_select
-	actionAck       = "incident_ack"
-	actionResolve   = "incident_resolve"
-	actionMitigate  = "incident_mitigate"
-	actionReopen    = "incident_reopen"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // slackInteractions is POST /slack/interactions: block_actions from the
@@ -45,7 +32,7 @@ func (s *Server) slackInteractions(w http.ResponseWriter, r *http.Request) {
 	ws, ok := s.workspaces[cb.Team.ID]
 	if !ok {
 		s.log.Warn("slack interaction from unknown workspace", "team", cb.Team.ID)
-		ephemeral(w, "This Slack workspace is not set up for incidentd (team %s).", notifier.Escape(cb.Team.ID))
+		ephemeral(w, "This Slack workspace is not set up for incidentd (team %s).", slackapp.Escape(cb.Team.ID))
 		return
 	}
 	if !s.workspaceAllowed(w, ws) {
@@ -61,8 +48,9 @@ func (s *Server) slackInteractions(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// cardActions turns the card's buttons and selects into commands.
-func (s *Server) cardActions(w http.ResponseWriter, r *http.Request, ws workspace, cb slack.InteractionCallback) {
+// cardActions turns the card's buttons and selects (slackapp's action
+// ids, which the notifier renders) into commands.
+func (s *Server) cardActions(w http.ResponseWriter, r *http.Request, ws slackapp.Workspace, cb slack.InteractionCallback) {
 	if cb.User.ID == "" {
 		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "block_actions without user")
 		return
@@ -72,7 +60,7 @@ func (s *Server) cardActions(w http.ResponseWriter, r *http.Request, ws workspac
 		if a == nil {
 			continue
 		}
-		id, ok := strings.CutPrefix(a.BlockID, cardBlockPrefix)
+		id, ok := slackapp.IncidentFromBlockID(a.BlockID)
 		if !ok || !validIncidentID(id) {
 			continue // not an incident card element
 		}
@@ -81,17 +69,17 @@ func (s *Server) cardActions(w http.ResponseWriter, r *http.Request, ws workspac
 			Incident: id, Tenant: ws.Tenant, Actor: cb.User.ID, At: s.cfg.Now().UTC(),
 		}
 		switch a.ActionID {
-		case actionSeverity:
+		case slackapp.ActionSeverity:
 			c.Kind, c.Severity = incident.SetSeverity, a.SelectedOption.Value
-		case actionAssign:
+		case slackapp.ActionAssign:
 			c.Kind, c.Role, c.Person = incident.Assign, incident.Assignee, a.SelectedUser
-		case actionAck:
+		case slackapp.ActionAcknowledge:
 			c.Kind = incident.Acknowledge
-		case actionResolve:
+		case slackapp.ActionResolve:
 			c.Kind = incident.Resolve
-		case actionMitigate:
+		case slackapp.ActionMitigate:
 			c.Kind = incident.Mitigate
-		case actionReopen:
+		case slackapp.ActionReopen:
 			c.Kind = incident.Reopen
 		default:
 			continue
@@ -119,7 +107,7 @@ type viewErrors struct {
 }
 
 // declareSubmission declares the incident of a submitted declare form.
-func (s *Server) declareSubmission(w http.ResponseWriter, r *http.Request, ws workspace, cb slack.InteractionCallback) {
+func (s *Server) declareSubmission(w http.ResponseWriter, r *http.Request, ws slackapp.Workspace, cb slack.InteractionCallback) {
 	if cb.View.CallbackID != declareCallbackID {
 		w.WriteHeader(http.StatusOK)
 		return

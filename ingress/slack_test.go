@@ -12,6 +12,8 @@ import (
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/wire"
+	"github.com/incidentd/incidentd/slackapp"
+	"github.com/incidentd/incidentd/slackapp/slackfake"
 )
 
 // Payloads in the shapes of Slack's API reference.
@@ -333,16 +335,16 @@ func TestSlackSlashCommand(t *testing.T) {
 func TestSlackInteractions(t *testing.T) {
 	h := startHarness(t)
 	id := incident.SlackIncidentID(teamID, channelID, "1700000000.000900")
-	block := cardBlockPrefix + id
+	block := slackapp.BlockIDPrefix + id
 	actions := []map[string]any{
-		{"action_id": actionSeverity, "block_id": block, "type": "static_select", "action_ts": "1700000001.000001",
+		{"action_id": slackapp.ActionSeverity, "block_id": block, "type": "static_select", "action_ts": "1700000001.000001",
 			"selected_option": map[string]any{"text": map[string]any{"type": "plain_text", "text": "SEV1"}, "value": "SEV1"}},
-		{"action_id": actionAssign, "block_id": block, "type": "users_select", "action_ts": "1700000001.000002", "selected_user": "U0BOB"},
-		{"action_id": actionAck, "block_id": block, "type": "button", "value": id, "action_ts": "1700000001.000003",
+		{"action_id": slackapp.ActionAssign, "block_id": block, "type": "users_select", "action_ts": "1700000001.000002", "selected_user": "U0BOB"},
+		{"action_id": slackapp.ActionAcknowledge, "block_id": block, "type": "button", "value": id, "action_ts": "1700000001.000003",
 			"text": map[string]any{"type": "plain_text", "text": "Acknowledge"}},
-		{"action_id": actionMitigate, "block_id": block, "type": "button", "value": id, "action_ts": "1700000001.000004"},
-		{"action_id": actionResolve, "block_id": block, "type": "button", "value": id, "action_ts": "1700000001.000005"},
-		{"action_id": actionReopen, "block_id": block, "type": "button", "value": id, "action_ts": "1700000001.000006"},
+		{"action_id": slackapp.ActionMitigate, "block_id": block, "type": "button", "value": id, "action_ts": "1700000001.000004"},
+		{"action_id": slackapp.ActionResolve, "block_id": block, "type": "button", "value": id, "action_ts": "1700000001.000005"},
+		{"action_id": slackapp.ActionReopen, "block_id": block, "type": "button", "value": id, "action_ts": "1700000001.000006"},
 		// Not the card's: ignored.
 		{"action_id": "something_else", "block_id": "other", "type": "button", "value": "x", "action_ts": "1700000001.000007"},
 	}
@@ -415,7 +417,7 @@ func TestSlackPinReaction(t *testing.T) {
 		tr, ok := h.srv.tracker.incident(id)
 		return ok && tr.State.Declared
 	})
-	h.replies.add("C1", "1700000450.000200", thread, "U0CAROL", "error rate back to 0.1%")
+	h.slack.AddMessage(slackfake.Message{Team: teamID, Channel: "C1", TS: "1700000450.000200", ThreadTS: thread, From: "U0CAROL", Text: "error rate back to 0.1%"})
 	reaction := func(eventID, emoji, ts string) []byte {
 		return callback(teamID, eventID, map[string]any{
 			"type": "reaction_added", "user": "U0ALICE", "reaction": emoji, "item_user": "U0CAROL",

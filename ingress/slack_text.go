@@ -10,7 +10,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/incidentd/incidentd/incident"
-	"github.com/incidentd/incidentd/notifier"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // slackRequest is what a line of Slack text asks for: an app mention
@@ -35,12 +35,9 @@ const slackHelp = "Commands (mention me in the incident's thread, or `/incident 
 	"• `title <new title>` · `note <text>`\n" +
 	"• react with :%s: on a message in the thread to pin it to the timeline"
 
-var (
-	// leadingMention is the app's mention and anything before it ("hey
-	// @fire server down" declares "server down").
-	leadingMention = regexp.MustCompile(`^[^<]*<@[A-Z0-9]+(\|[^>]*)?>[\s:,]*`)
-	userMention    = regexp.MustCompile(`^<@([A-Z0-9]+)(\|[^>]*)?>$`)
-)
+// leadingMention is the app's mention and anything before it ("hey @fire
+// server down" declares "server down").
+var leadingMention = regexp.MustCompile(`^[^<]*<@[A-Z0-9]+(\|[^>]*)?>[\s:,]*`)
 
 // stripMention removes the first "<@BOT>" of an app mention and what
 // precedes it.
@@ -70,7 +67,7 @@ func usageText(err error, pinEmoji string) string {
 }
 
 // parseSlackText parses a command's text (without the leading mention or
-// slash command), as Slack sends it (escaped: see notifier.Unescape).
+// slash command), as Slack sends it (escaped: see slackapp.Unescape).
 // actor is the Slack user issuing it, for "assign me". Titles and notes
 // follow the model's text rule (incident.CheckLine, CheckText); one that
 // breaks it is a usage error, answered before anything is produced.
@@ -106,7 +103,7 @@ func parseSlackVerb(text, actor string, pol incident.Policy) (slackRequest, erro
 		if rest == "" {
 			return slackRequest{}, usage("Give the incident a title: `declare <title>`.")
 		}
-		return slackRequest{Verb: "declare", Kind: incident.Declare, Title: notifier.Unescape(rest)}, nil
+		return slackRequest{Verb: "declare", Kind: incident.Declare, Title: slackapp.Unescape(rest)}, nil
 	case "severity", "sev":
 		sev, ok := matchSeverity(rest, pol)
 		if !ok {
@@ -137,19 +134,19 @@ func parseSlackVerb(text, actor string, pol incident.Policy) (slackRequest, erro
 		if rest == "" {
 			return slackRequest{}, usage("What should the title be? `title <new title>`.")
 		}
-		return slackRequest{Verb: "title", Kind: incident.SetTitle, Title: notifier.Unescape(rest)}, nil
+		return slackRequest{Verb: "title", Kind: incident.SetTitle, Title: slackapp.Unescape(rest)}, nil
 	case "note":
 		if rest == "" {
 			return slackRequest{}, usage("What should the note say? `note <text>`.")
 		}
-		return slackRequest{Verb: "note", Kind: incident.AddNote, Note: notifier.Unescape(rest)}, nil
+		return slackRequest{Verb: "note", Kind: incident.AddNote, Note: slackapp.Unescape(rest)}, nil
 	}
 	if !strings.Contains(text, " ") {
 		if near, ok := nearCommand(text); ok {
 			return slackRequest{}, notACommand(text, near)
 		}
 	}
-	return slackRequest{Title: notifier.Unescape(text)}, nil
+	return slackRequest{Title: slackapp.Unescape(text)}, nil
 }
 
 // slackReason is what a Slack user is told about a failed Slack API call:
@@ -260,11 +257,7 @@ func parsePerson(s, actor string) (string, bool) {
 	if strings.EqualFold(s, "me") && actor != "" {
 		return actor, true
 	}
-	m := userMention.FindStringSubmatch(s)
-	if m == nil {
-		return "", false
-	}
-	return m[1], true
+	return slackapp.ParseMention(s)
 }
 
 // apply fills a command from the request.

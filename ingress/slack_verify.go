@@ -7,16 +7,17 @@ import (
 	"net/http"
 
 	"github.com/slack-go/slack"
+
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // slackBody is the raw body of a verified Slack request.
 type slackBodyKey struct{}
 
 // slackVerified wraps a Slack handler: it reads the bounded raw body and
-// checks Slack's v0 signature (HMAC-SHA256 of "v0:{timestamp}:{body}" with
-// the app's signing secret, timestamps more than 5 minutes away refused)
-// before the handler sees anything. The handler gets the body back in
-// r.Body and in the context.
+// checks Slack's signature (slackapp.Verify: the app's signing secret,
+// timestamps more than 5 minutes away refused) before the handler sees
+// anything. The handler gets the body back in r.Body and in the context.
 func (s *Server) slackVerified(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.SlackSigningSecret == "" {
@@ -28,12 +29,7 @@ func (s *Server) slackVerified(next http.HandlerFunc) http.HandlerFunc {
 			s.writeRefusal(w, r, err)
 			return
 		}
-		sv, err := slack.NewSecretsVerifier(r.Header, s.cfg.SlackSigningSecret)
-		if err == nil {
-			_, _ = sv.Write(body)
-			err = sv.Ensure()
-		}
-		if err != nil {
+		if err := slackapp.Verify(r.Header, body, s.cfg.SlackSigningSecret); err != nil {
 			reason := "the request signature is missing or does not match"
 			if errors.Is(err, slack.ErrExpiredTimestamp) {
 				reason = "the request timestamp is more than 5 minutes away"

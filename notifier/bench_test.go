@@ -11,7 +11,7 @@ import (
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/notifier"
-	"github.com/incidentd/incidentd/notifier/slackfake"
+	"github.com/incidentd/incidentd/slackapp/slackfake"
 )
 
 // The benchmarks run against the Slack stand-in with its one message per

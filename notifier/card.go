@@ -10,37 +10,8 @@ import (
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/ingress/web"
+	"github.com/incidentd/incidentd/slackapp"
 )
-
-// The incident card's interactive elements. Ingress's interaction receiver
-// reads these: every element sits in the block whose id is
-// BlockIDPrefix+incident id, and each button's value is the incident id.
-const (
-	// ActionSeverity is a static_select; option values are the policy's
-	// severity names.
-	ActionSeverity = "incident_severity"
-	// ActionAssign is a users_select; the selected user becomes assignee.
-	ActionAssign = "incident_assign"
-	// ActionAcknowledge, ActionMitigate, ActionResolve and ActionReopen are
-	// buttons whose value is the incident id.
-	ActionAcknowledge = "incident_ack"
-	ActionMitigate    = "incident_mitigate"
-	ActionResolve     = "incident_resolve"
-	ActionReopen      = "incident_reopen"
-
-	// BlockIDPrefix starts the block_id of the card's actions block; the
-	// incident id follows.
-	BlockIDPrefix = "incident:"
-)
-
-// BlockID is the block_id of an incident's card actions.
-func BlockID(incidentID string) string { return BlockIDPrefix + incidentID }
-
-// IncidentFromBlockID returns the incident id a card's block_id names.
-func IncidentFromBlockID(blockID string) (string, bool) {
-	id, ok := strings.CutPrefix(blockID, BlockIDPrefix)
-	return id, ok && id != ""
-}
 
 // Limits Slack puts on blocks.
 const (
@@ -60,7 +31,7 @@ func DashboardLink(base, incidentID string) string {
 // it like any message text, so what people typed is escaped.
 func CardText(s incident.State) string {
 	return fmt.Sprintf("[%s] %s: %s, commander %s, assignee %s",
-		Escape(s.Severity), Escape(s.Title), s.Status, Escape(personText(s.Commander)), Escape(personText(s.Assignee)))
+		slackapp.Escape(s.Severity), slackapp.Escape(s.Title), s.Status, slackapp.Escape(personText(s.Commander)), slackapp.Escape(personText(s.Assignee)))
 }
 
 // RenderCard builds the incident card for a state.
@@ -73,19 +44,19 @@ func RenderCard(s incident.State, p incident.Policy, dashboardURL string) (strin
 		return slack.NewTextBlockObject(slack.MarkdownType, truncate("*"+name+"*\n"+value, maxField), false, false)
 	}
 	fields := slack.NewSectionBlock(nil, []*slack.TextBlockObject{
-		field("Severity", Escape(s.Severity)),
+		field("Severity", slackapp.Escape(s.Severity)),
 		field("Status", string(s.Status)),
 		field("Commander", person(s.Commander)),
 		field("Assignee", person(s.Assignee)),
 		field("Declared", slackDate(s.DeclaredAt)+" by "+person(s.Reporter)),
-		field("Dashboard", "<"+link+"|Open incident "+Escape(s.Incident)+">"),
+		field("Dashboard", "<"+link+"|Open incident "+slackapp.Escape(s.Incident)+">"),
 	}, nil)
 	fields.BlockID = "card-fields"
 
 	ctx := slack.NewContextBlock("card-context", slack.NewTextBlockObject(slack.MarkdownType,
-		fmt.Sprintf("Incident `%s` · updated %s · <%s|dashboard>", Escape(s.Incident), slackDate(s.UpdatedAt), link), false, false))
+		fmt.Sprintf("Incident `%s` · updated %s · <%s|dashboard>", slackapp.Escape(s.Incident), slackDate(s.UpdatedAt), link), false, false))
 
-	blocks := []slack.Block{header, fields, ctx, slack.NewActionBlock(BlockID(s.Incident), controls(s, p)...)}
+	blocks := []slack.Block{header, fields, ctx, slack.NewActionBlock(slackapp.BlockID(s.Incident), controls(s, p)...)}
 	return CardText(s), blocks
 }
 
@@ -101,10 +72,10 @@ func controls(s incident.State, p incident.Policy) []slack.BlockElement {
 		}
 	}
 	sevSel := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic,
-		slack.NewTextBlockObject(slack.PlainTextType, "Severity", false, false), ActionSeverity, opts...)
+		slack.NewTextBlockObject(slack.PlainTextType, "Severity", false, false), slackapp.ActionSeverity, opts...)
 	sevSel.InitialOption = initial
 	assign := slack.NewOptionsSelectBlockElement(slack.OptTypeUser,
-		slack.NewTextBlockObject(slack.PlainTextType, "Assign", false, false), ActionAssign)
+		slack.NewTextBlockObject(slack.PlainTextType, "Assign", false, false), slackapp.ActionAssign)
 	assign.InitialUser = s.Assignee
 	els := []slack.BlockElement{sevSel, assign}
 
@@ -117,15 +88,15 @@ func controls(s incident.State, p incident.Policy) []slack.BlockElement {
 	}
 	switch s.Status {
 	case incident.StatusResolved:
-		els = append(els, button(ActionReopen, "Reopen", ""))
+		els = append(els, button(slackapp.ActionReopen, "Reopen", ""))
 	default:
 		if s.Status == incident.StatusOpen {
-			els = append(els, button(ActionAcknowledge, "Acknowledge", slack.StylePrimary))
+			els = append(els, button(slackapp.ActionAcknowledge, "Acknowledge", slack.StylePrimary))
 		}
 		if s.Status != incident.StatusMitigated {
-			els = append(els, button(ActionMitigate, "Mitigated", ""))
+			els = append(els, button(slackapp.ActionMitigate, "Mitigated", ""))
 		}
-		els = append(els, button(ActionResolve, "Resolve", slack.StyleDanger))
+		els = append(els, button(slackapp.ActionResolve, "Resolve", slack.StyleDanger))
 	}
 	return els
 }
@@ -147,10 +118,10 @@ func person(id string) string {
 	if id == "" {
 		return "_none_"
 	}
-	if slackUserID(id) {
-		return "<@" + id + ">"
+	if slackapp.IsUserID(id) {
+		return slackapp.Mention(id)
 	}
-	return Escape(id)
+	return slackapp.Escape(id)
 }
 
 func personText(id string) string {
@@ -158,19 +129,6 @@ func personText(id string) string {
 		return "none"
 	}
 	return id
-}
-
-// slackUserID reports whether s looks like a Slack user id (U… or W…).
-func slackUserID(s string) bool {
-	if len(s) < 2 || (s[0] != 'U' && s[0] != 'W') {
-		return false
-	}
-	for _, r := range s[1:] {
-		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // slackDate formats a time with Slack's date token, so each reader sees it
@@ -181,25 +139,6 @@ func slackDate(t time.Time) string {
 	}
 	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
 }
-
-// Escape makes user-supplied text safe in a Slack message's text and
-// mrkdwn blocks: Slack reads "<...>" as a mention, a special mention
-// (<!channel>) or a link, and "&" as the start of an entity, so its
-// formatting rules ask for exactly these three characters to be escaped
-// (&amp; &lt; &gt;). slack-go has no helper for it. Every string a person
-// typed goes through it, in the notifier's messages and in ingress's
-// replies; plain_text objects (the card's header, button labels) are shown
-// as they are and need none.
-func Escape(s string) string { return slackEscaper.Replace(s) }
-
-// Unescape is the inverse of Escape: Slack sends what a person typed
-// (message and slash command text) escaped this way.
-func Unescape(s string) string { return slackUnescaper.Replace(s) }
-
-var (
-	slackEscaper   = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-	slackUnescaper = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
-)
 
 // truncate cuts s to at most n bytes on a rune boundary, marking the cut.
 func truncate(s string, n int) string {

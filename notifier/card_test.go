@@ -8,6 +8,7 @@ import (
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/notifier"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // cardJSON renders a card and decodes its blocks generically, the way
@@ -30,7 +31,7 @@ func elements(t *testing.T, blocks []map[string]any, id string) map[string]map[s
 	t.Helper()
 	var actions map[string]any
 	for _, b := range blocks {
-		if b["block_id"] == notifier.BlockID(id) {
+		if b["block_id"] == slackapp.BlockID(id) {
 			if actions != nil {
 				t.Fatal("two blocks with the incident's block id")
 			}
@@ -38,7 +39,7 @@ func elements(t *testing.T, blocks []map[string]any, id string) map[string]map[s
 		}
 	}
 	if actions == nil || actions["type"] != "actions" {
-		t.Fatalf("no actions block %q in %v", notifier.BlockID(id), blocks)
+		t.Fatalf("no actions block %q in %v", slackapp.BlockID(id), blocks)
 	}
 	out := map[string]map[string]any{}
 	for _, e := range actions["elements"].([]any) {
@@ -56,7 +57,7 @@ func TestCardControls(t *testing.T) {
 		t.Errorf("text = %q", text)
 	}
 	els := elements(t, blocks, "sl-abc")
-	sev := els[notifier.ActionSeverity]
+	sev := els[slackapp.ActionSeverity]
 	if sev["type"] != "static_select" || sev["initial_option"].(map[string]any)["value"] != "SEV2" {
 		t.Errorf("severity select = %v", sev)
 	}
@@ -67,15 +68,15 @@ func TestCardControls(t *testing.T) {
 	if strings.Join(values, ",") != "SEV1,SEV2,SEV3,SEV4" {
 		t.Errorf("severity options = %v", values)
 	}
-	if a := els[notifier.ActionAssign]; a["type"] != "users_select" || a["initial_user"] != "U2" {
+	if a := els[slackapp.ActionAssign]; a["type"] != "users_select" || a["initial_user"] != "U2" {
 		t.Errorf("assign select = %v", a)
 	}
-	for _, id := range []string{notifier.ActionAcknowledge, notifier.ActionMitigate, notifier.ActionResolve} {
+	for _, id := range []string{slackapp.ActionAcknowledge, slackapp.ActionMitigate, slackapp.ActionResolve} {
 		if b := els[id]; b["type"] != "button" || b["value"] != "sl-abc" {
 			t.Errorf("button %s = %v", id, b)
 		}
 	}
-	if _, ok := els[notifier.ActionReopen]; ok {
+	if _, ok := els[slackapp.ActionReopen]; ok {
 		t.Error("reopen offered on an open incident")
 	}
 	var buf strings.Builder
@@ -92,14 +93,8 @@ func TestCardControls(t *testing.T) {
 	s.Status = incident.StatusResolved
 	_, blocks = cardJSON(t, s)
 	els = elements(t, blocks, "sl-abc")
-	if _, ok := els[notifier.ActionReopen]; !ok || len(els) != 3 {
+	if _, ok := els[slackapp.ActionReopen]; !ok || len(els) != 3 {
 		t.Errorf("resolved card controls = %v, want severity, assign, reopen", els)
-	}
-	if id, ok := notifier.IncidentFromBlockID(notifier.BlockID("in-1")); !ok || id != "in-1" {
-		t.Errorf("IncidentFromBlockID round trip = %q, %v", id, ok)
-	}
-	if _, ok := notifier.IncidentFromBlockID("card-header"); ok {
-		t.Error("IncidentFromBlockID accepted another block")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // Defaults for Config.
@@ -37,7 +38,7 @@ type Config struct {
 	DashboardURL string
 	// Workspaces are the Slack workspaces to post to. Empty means outbox
 	// mode: nothing goes to Slack, every call is appended to Dir/outbox.jsonl.
-	Workspaces []Workspace
+	Workspaces []slackapp.Workspace
 	// SlackAPIURL is the Web API base ("" is slack.com); tests point it at
 	// a slackfake server.
 	SlackAPIURL string

@@ -7,7 +7,7 @@
 //
 // It consumes the events topic (read committed) and, per incident, posts
 // an incident card (Block Kit: title, severity, status, people, dashboard
-// link, and the controls whose action ids card.go defines for ingress) in
+// link, and the controls whose ids slackapp defines for ingress too) in
 // the incident's Slack thread, or in its workspace's incidents channel for
 // dashboard-declared incidents. The card's channel and ts go back into the
 // incident as a RecordSlackMessage command on the commands topic, with an id
@@ -15,7 +15,7 @@
 // edits that card; severity, assignment, status changes and notes are also
 // posted as thread replies; a rejected Slack command is answered with an
 // ephemeral message to its author. Everything people typed (titles, notes,
-// names, rejection reasons quoting them) is escaped (Escape) in message
+// names, rejection reasons quoting them) is escaped (slackapp.Escape) in message
 // text and mrkdwn, so it shows as typed and never pings, mentions or links.
 // The card's dashboard link is DashboardURL/incidents/ID (DashboardLink),
 // which ingress's dashboard redirects to the incident's page.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/incidentd/incidentd/incident"
-	"github.com/incidentd/incidentd/notifier"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // hostile is text a person could type that Slack would otherwise read as
@@ -74,8 +74,8 @@ func TestUserTextIsEscaped(t *testing.T) {
 	}
 	// The card's fallback text shows the title as typed, escaped.
 	for _, m := range msgs {
-		if _, ok := cardIncident(m.Blocks); ok && !strings.Contains(m.Text, notifier.Escape(hostile)) {
-			t.Errorf("card text %q does not show the escaped title %q", m.Text, notifier.Escape(hostile))
+		if _, ok := cardIncident(m.Blocks); ok && !strings.Contains(m.Text, slackapp.Escape(hostile)) {
+			t.Errorf("card text %q does not show the escaped title %q", m.Text, slackapp.Escape(hostile))
 		}
 	}
 }
@@ -112,16 +112,4 @@ func mrkdwnTexts(t *testing.T, blocks json.RawMessage) []string {
 	}
 	walk(v)
 	return out
-}
-
-func TestEscapeRoundTrip(t *testing.T) {
-	for _, s := range []string{"", "plain", hostile, "&lt; already escaped", "a&&b<<c>>"} {
-		e := notifier.Escape(s)
-		if strings.ContainsAny(strings.NewReplacer("&amp;", "", "&lt;", "", "&gt;", "").Replace(e), "<>&") {
-			t.Errorf("Escape(%q) = %q leaves a markup character", s, e)
-		}
-		if got := notifier.Unescape(e); got != s {
-			t.Errorf("Unescape(Escape(%q)) = %q", s, got)
-		}
-	}
 }

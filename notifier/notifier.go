@@ -19,6 +19,7 @@ import (
 	"github.com/incidentd/incidentd/internal/eventlog"
 	"github.com/incidentd/incidentd/internal/kafka"
 	"github.com/incidentd/incidentd/internal/wire"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // Notifier keeps Slack (or the outbox) in step with the events topic.
@@ -27,8 +28,8 @@ type Notifier struct {
 	log      *slog.Logger
 	m        *metrics
 	topics   kafka.Topics
-	byTeam   map[string]Workspace
-	byTenant map[string]Workspace
+	byTeam   map[string]slackapp.Workspace
+	byTenant map[string]slackapp.Workspace
 
 	// mu guards everything below and the records it holds; store writes
 	// happen under it, so a record is never written older than it is.
@@ -67,7 +68,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Notifier,
 	}
 	n := &Notifier{
 		cfg: cfg, log: logger, m: m, topics: cfg.Kafka.Topics(),
-		byTeam: map[string]Workspace{}, byTenant: map[string]Workspace{},
+		byTeam: map[string]slackapp.Workspace{}, byTenant: map[string]slackapp.Workspace{},
 		recs: map[string]*record{}, lanes: map[string]*lane{}, holds: map[string]time.Time{},
 	}
 	for _, w := range cfg.Workspaces {
@@ -437,7 +438,7 @@ func (n *Notifier) apply(log *slog.Logger, rec *record, e incident.Event, histor
 	switch e.Kind {
 	case incident.Rejected:
 		src := rec.State.Source
-		if src.Kind != incident.FromSlack || src.Channel == "" || !slackUserID(e.Actor) || e.CommandKind == incident.RecordSlackMessage {
+		if src.Kind != incident.FromSlack || src.Channel == "" || !slackapp.IsUserID(e.Actor) || e.CommandKind == incident.RecordSlackMessage {
 			return nil, nil // nobody in Slack to tell
 		}
 		if sent, err := n.st.sent(id); err != nil || sent {
@@ -490,7 +491,7 @@ func (n *Notifier) apply(log *slog.Logger, rec *record, e incident.Event, histor
 
 // target is where an incident's messages go.
 type target struct {
-	ws      Workspace
+	ws      slackapp.Workspace
 	channel string // the channel of the card and the thread
 	thread  string // the thread the card goes in ("" for a top-level card)
 }

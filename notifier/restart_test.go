@@ -14,6 +14,7 @@ import (
 
 	"github.com/incidentd/incidentd/internal/kafka"
 	"github.com/incidentd/incidentd/notifier"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // childEnv carries a child notifier's config: the test binary re-executed
@@ -24,7 +25,7 @@ type childConfig struct {
 	Kafka       kafka.Config
 	Dir         string
 	APIURL      string
-	Workspaces  []notifier.Workspace
+	Workspaces  []slackapp.Workspace
 	Concurrency int
 }
 

@@ -20,7 +20,8 @@ import (
 	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/notifier"
-	"github.com/incidentd/incidentd/notifier/slackfake"
+	"github.com/incidentd/incidentd/slackapp"
+	"github.com/incidentd/incidentd/slackapp/slackfake"
 )
 
 // The rig: a kfake broker over TCP, a Slack stand-in with five workspaces,
@@ -29,13 +30,13 @@ import (
 
 const nTeams = 5
 
-func teams() ([]slackfake.Team, []notifier.Workspace) {
+func teams() ([]slackfake.Team, []slackapp.Workspace) {
 	var ts []slackfake.Team
-	var ws []notifier.Workspace
+	var ws []slackapp.Workspace
 	for i := 1; i <= nTeams; i++ {
 		tok := fmt.Sprintf("xoxb-team-%d", i)
 		ts = append(ts, slackfake.Team{ID: fmt.Sprintf("T%d", i), Name: fmt.Sprintf("team%d", i), Token: tok, BotUserID: fmt.Sprintf("UBOT%d", i), BotID: fmt.Sprintf("B%d", i)})
-		ws = append(ws, notifier.Workspace{TeamID: fmt.Sprintf("T%d", i), Tenant: fmt.Sprintf("tenant%d", i), BotToken: tok, IncidentsChannel: fmt.Sprintf("CINC%d", i)})
+		ws = append(ws, slackapp.Workspace{TeamID: fmt.Sprintf("T%d", i), Tenant: fmt.Sprintf("tenant%d", i), BotToken: tok, IncidentsChannel: fmt.Sprintf("CINC%d", i)})
 	}
 	return ts, ws
 }
@@ -45,7 +46,7 @@ type rig struct {
 	k    *testenv.Kafka
 	kc   kafka.Config
 	fake *slackfake.Server
-	ws   []notifier.Workspace
+	ws   []slackapp.Workspace
 	proc *processor
 	cl   *kgo.Client // produces the test's commands
 
@@ -399,7 +400,7 @@ func cardIncident(blocks json.RawMessage) (string, bool) {
 		return "", false
 	}
 	for _, b := range bs {
-		if id, ok := notifier.IncidentFromBlockID(b.BlockID); ok {
+		if id, ok := slackapp.IncidentFromBlockID(b.BlockID); ok {
 			return id, true
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // The Slack Web API methods the notifier calls.
@@ -19,8 +21,8 @@ const (
 
 // Call is one message the notifier wants Slack to show.
 type Call struct {
-	Method     string    // MethodPostMessage, MethodUpdate or MethodPostEphemeral
-	Workspace  Workspace // whose bot token to use; zero in outbox mode
+	Method     string             // MethodPostMessage, MethodUpdate or MethodPostEphemeral
+	Workspace  slackapp.Workspace // whose bot token to use; zero in outbox mode
 	Channel    string
 	TS         string // chat.update: the message to edit
 	ThreadTS   string // post in this thread

@@ -6,47 +6,29 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // SlackSender sends calls to the Slack Web API with each workspace's bot
 // token. It does not retry: the dispatcher paces and retries, so one place
 // knows each channel's budget.
 type SlackSender struct {
-	apiURL string
-	hc     *http.Client
-
-	mu      sync.Mutex
-	clients map[string]*slack.Client // by team id
+	clients *slackapp.Clients
 }
 
 // NewSlackSender returns a sender for the Web API at apiURL (empty means
 // slack.com; tests give a slackfake server's APIURL()).
 func NewSlackSender(apiURL string, timeout time.Duration) *SlackSender {
-	return &SlackSender{apiURL: apiURL, hc: &http.Client{Timeout: timeout}, clients: map[string]*slack.Client{}}
-}
-
-func (s *SlackSender) client(w Workspace) *slack.Client {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.clients[w.TeamID]
-	if !ok {
-		opts := []slack.Option{slack.OptionHTTPClient(s.hc)}
-		if s.apiURL != "" {
-			opts = append(opts, slack.OptionAPIURL(s.apiURL))
-		}
-		c = slack.New(w.BotToken, opts...)
-		s.clients[w.TeamID] = c
-	}
-	return c
+	return &SlackSender{clients: slackapp.NewClients(apiURL, timeout)}
 }
 
 // Send implements Sender.
 func (s *SlackSender) Send(ctx context.Context, c Call) (string, bool, error) {
-	api := s.client(c.Workspace)
+	api := s.clients.For(c.Workspace)
 	opts := []slack.MsgOption{slack.MsgOptionText(c.Text, false)}
 	if len(c.Blocks) > 0 {
 		opts = append(opts, slack.MsgOptionBlocks(c.Blocks...))

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/incidentd/incidentd/notifier"
-	"github.com/incidentd/incidentd/notifier/slackfake"
+	"github.com/incidentd/incidentd/slackapp/slackfake"
 )
 
 // TestSlackSenderErrors: how the Slack sender classes what Slack answers.

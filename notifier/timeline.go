@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // maxTimelineLines is how many timeline lines one thread reply carries; a
@@ -19,7 +20,7 @@ func TimelineLine(e incident.Event) (string, bool) {
 	var what string
 	switch e.Kind {
 	case incident.SeverityChanged:
-		what = fmt.Sprintf("Severity changed to *%s* by %s", Escape(e.Severity), by)
+		what = fmt.Sprintf("Severity changed to *%s* by %s", slackapp.Escape(e.Severity), by)
 	case incident.Assigned:
 		role := "assignee"
 		if e.Role == incident.Commander {
@@ -39,7 +40,7 @@ func TimelineLine(e incident.Event) (string, bool) {
 	case incident.Reopened:
 		what = "Reopened by " + by
 	case incident.NoteAdded:
-		what = fmt.Sprintf("Note from %s: %s", by, Escape(truncate(e.Note, 1000)))
+		what = fmt.Sprintf("Note from %s: %s", by, slackapp.Escape(truncate(e.Note, 1000)))
 	default:
 		return "", false
 	}
@@ -60,7 +61,7 @@ func RejectionText(e incident.Event) string {
 	if what == "" {
 		what = "your change"
 	}
-	return fmt.Sprintf("Could not %s (incident %s): %s", humanKind(what), Escape(e.Incident), Escape(reason))
+	return fmt.Sprintf("Could not %s (incident %s): %s", humanKind(what), slackapp.Escape(e.Incident), slackapp.Escape(reason))
 }
 
 func humanKind(k string) string {
@@ -82,5 +83,5 @@ func humanKind(k string) string {
 	case incident.Declare:
 		return "declare"
 	}
-	return "apply " + Escape(k)
+	return "apply " + slackapp.Escape(k)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/incidentd/incidentd/ingress"
 	"github.com/incidentd/incidentd/notifier"
 	"github.com/incidentd/incidentd/projector"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // projector.Queries is what ingress reads through.
@@ -56,15 +57,11 @@ func ingressService() service {
 					}
 				}
 				if wsPath != "" {
-					ws, err := notifier.LoadWorkspaces(wsPath)
+					ws, err := slackapp.LoadWorkspaces(wsPath)
 					if err != nil {
 						return fmt.Errorf("ingress: %w", err)
 					}
-					for _, w := range ws {
-						cfg.Workspaces = append(cfg.Workspaces, ingress.Workspace{
-							TeamID: w.TeamID, Tenant: w.Tenant, BotToken: w.BotToken, IncidentsChannel: w.IncidentsChannel,
-						})
-					}
+					cfg.Workspaces = ws
 				}
 				cfg.OutboxPath = *outbox
 				if cfg.OutboxPath == "" && len(cfg.Workspaces) == 0 {
@@ -77,7 +74,7 @@ func ingressService() service {
 						return fmt.Errorf("ingress: dev Slack signing secret: %w", err)
 					}
 					cfg.SlackSigningSecret = sec
-					cfg.Workspaces = []ingress.Workspace{{TeamID: devSlackTeam, Tenant: devTenant}}
+					cfg.Workspaces = []slackapp.Workspace{{TeamID: devSlackTeam, Tenant: devTenant}}
 					devSlack = filepath.Join(e.DataDir, devSlackSecretRel)
 				}
 				var devToken, devTokenPath string

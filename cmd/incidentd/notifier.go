@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/incidentd/incidentd/notifier"
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 func notifierService() service {
@@ -34,7 +35,7 @@ func notifierService() service {
 					SkipHistory: *skipHistory,
 				}
 				if *workspaces != "" {
-					ws, err := notifier.LoadWorkspaces(*workspaces)
+					ws, err := slackapp.LoadWorkspaces(*workspaces)
 					if err != nil {
 						return err
 					}

@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,9 +13,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/incidentd/incidentd/slackapp"
 )
 
 // The dev Slack workspace: "incidentd run" without a signing secret or
@@ -95,13 +94,10 @@ func setupSlackMention(fs *flag.FlagSet) func(ctx context.Context, e *env) error
 		if err != nil {
 			return fmt.Errorf("slack-mention: %w", err)
 		}
-		stamp := strconv.FormatInt(now.Unix(), 10)
-		mac := hmac.New(sha256.New, []byte(strings.TrimSpace(string(secret))))
-		mac.Write([]byte("v0:" + stamp + ":"))
-		mac.Write(body)
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Slack-Request-Timestamp", stamp)
-		req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+		if err := slackapp.Sign(req, strings.TrimSpace(string(secret)), now); err != nil {
+			return fmt.Errorf("slack-mention: %w", err)
+		}
 		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
 		if err != nil {
 			return fmt.Errorf("slack-mention: %w", err)

@@ -1,7 +1,7 @@
 // Package slackfake is a local HTTP server that behaves like the Slack Web
 // API where incidentd uses it: auth.test, chat.postMessage, chat.update,
-// chat.postEphemeral and views.open. Tests point slack-go at it with
-// slack.OptionAPIURL(server.URL()+"/api/").
+// chat.postEphemeral, views.open and conversations.replies. Tests point
+// slack-go at it with slack.OptionAPIURL(server.APIURL()).
 //
 // It checks what Slack checks and answers the way Slack answers:
 //
@@ -12,7 +12,8 @@
 //     invalid_blocks, chat.update of an unknown ts is message_not_found and
 //     of another team's message cant_update_message, chat.postEphemeral
 //     without a user is user_not_in_channel, views.open without a
-//     trigger_id or a modal view is invalid_arguments;
+//     trigger_id or a modal view is invalid_arguments,
+//     conversations.replies of an unknown ts is thread_not_found;
 //   - errors are HTTP 200 with {"ok":false,"error":"..."}, as Slack does;
 //   - rate limits: chat.postMessage and chat.update share a limit of one
 //     call per channel per MessageInterval (Slack's documented "about one
@@ -23,9 +24,9 @@
 // Tests can inject failures (SetChannelError for permanent ones such as
 // channel_not_found or not_in_channel, FailNext for 5xx answers) and read
 // back every call (Calls) and the resulting messages (Messages, Message).
+// AddMessage puts in what people post, for conversations.replies to find.
 // A Server is safe for concurrent use.
 //
-// Sign and Signature go the other way: they sign a request the way Slack
-// signs what it sends to an app (X-Slack-Signature, v0 HMAC-SHA256), for
-// tests of ingress's receivers.
+// Requests going the other way, from Slack to ingress, are signed with
+// slackapp.Sign.
 package slackfake

@@ -56,7 +56,8 @@ type Message struct {
 	Updates   int             // successful chat.update calls on it
 	Ephemeral bool            // posted with chat.postEphemeral
 	User      string          // recipient of an ephemeral message
-	Seq       int             // Call.Seq of the call that created it
+	From      string          // author of a person's message (AddMessage); "" for the bot's own
+	Seq       int             // Call.Seq of the call that created it; 0 for AddMessage
 }
 
 // Option configures a Server.
@@ -136,6 +137,16 @@ func (s *Server) AddTeam(t Team) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.teams[t.Token] = t
+}
+
+// AddMessage puts a message a person posted (From, Text; ThreadTS for a
+// thread reply) into its channel, where conversations.replies finds it.
+// Team, Channel and TS are required.
+func (s *Server) AddMessage(m Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m.Seq, m.Ephemeral, m.Updates = 0, false, 0
+	s.add(&m)
 }
 
 // SetChannelError makes every message call on channel fail with the Slack
@@ -293,6 +304,8 @@ func (s *Server) handle(c *Call, r *http.Request, perr error) (int, response) {
 		return s.postEphemeral(c, team)
 	case "views.open":
 		return s.viewsOpen(c, team)
+	case "conversations.replies":
+		return s.replies(c, team)
 	}
 	return fail("unknown_method")
 }
@@ -431,6 +444,47 @@ func (s *Server) viewsOpen(c *Call, team Team) (int, response) {
 	return http.StatusOK, response{"ok": true, "view": view}
 }
 
+// replies is conversations.replies: the message at ts and, when it starts
+// a thread, the thread's replies, oldest first, within oldest and latest
+// (exclusive unless inclusive is true) and at most limit of them.
+// Ephemeral messages are nobody's history.
+func (s *Server) replies(c *Call, team Team) (int, response) {
+	ch, ts := c.Params.Get("channel"), c.Params.Get("ts")
+	if code := s.channelOK(ch); code != "" {
+		return fail(code)
+	}
+	parent, ok := s.msgs[ch+"/"+ts]
+	if ts == "" || !ok || parent.Ephemeral || parent.Team != team.ID {
+		return fail("thread_not_found")
+	}
+	inclusive := c.Params.Get("inclusive") == "true" || c.Params.Get("inclusive") == "1"
+	within := func(m *Message) bool {
+		if o := c.Params.Get("oldest"); o != "" && (m.TS < o || m.TS == o && !inclusive) {
+			return false
+		}
+		if l := c.Params.Get("latest"); l != "" && (m.TS > l || m.TS == l && !inclusive) {
+			return false
+		}
+		return true
+	}
+	thread := []*Message{parent}
+	if parent.ThreadTS == "" || parent.ThreadTS == parent.TS {
+		for _, k := range s.order {
+			if m := s.msgs[k]; m.Channel == ch && m.ThreadTS == ts && m.TS != ts && !m.Ephemeral {
+				thread = append(thread, m)
+			}
+		}
+	}
+	limit, _ := strconv.Atoi(c.Params.Get("limit"))
+	var out []any
+	for _, m := range thread {
+		if within(m) && (limit <= 0 || len(out) < limit) {
+			out = append(out, messageJSON(m, team))
+		}
+	}
+	return http.StatusOK, response{"ok": true, "messages": out, "has_more": false}
+}
+
 func (s *Server) add(m *Message) {
 	k := m.Channel + "/" + m.TS
 	s.msgs[k] = m
@@ -439,6 +493,10 @@ func (s *Server) add(m *Message) {
 
 func messageJSON(m *Message, team Team) map[string]any {
 	out := map[string]any{"type": "message", "user": team.BotUserID, "bot_id": team.BotID, "text": m.Text, "ts": m.TS}
+	if m.From != "" {
+		out["user"] = m.From
+		delete(out, "bot_id")
+	}
 	if m.ThreadTS != "" {
 		out["thread_ts"] = m.ThreadTS
 	}

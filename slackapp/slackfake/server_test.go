@@ -3,15 +3,13 @@ package slackfake_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/slack-go/slack"
 
-	"github.com/incidentd/incidentd/notifier/slackfake"
+	"github.com/incidentd/incidentd/slackapp/slackfake"
 )
 
 var team = slackfake.Team{ID: "T1", Name: "acme", Token: "xoxb-good", BotUserID: "UBOT", BotID: "BBOT"}
@@ -122,30 +120,39 @@ func TestRateLimitAndFailures(t *testing.T) {
 	}
 }
 
-// TestSign: requests signed here pass slack-go's verifier, as ingress
-// will check them; a changed body does not.
-func TestSign(t *testing.T) {
-	body := "token=x&team_id=T1&command=%2Ffire&text=db+down"
-	req, _ := http.NewRequest(http.MethodPost, "http://ingress/slack/commands", strings.NewReader(body))
-	if err := slackfake.Sign(req, "s3cret", time.Now()); err != nil {
+// TestReplies: conversations.replies finds a thread's parent and replies,
+// the bot's and people's, and one message by its ts as ingress asks for
+// it (oldest = latest = ts, inclusive, limit 1); never an ephemeral
+// message or another team's.
+func TestReplies(t *testing.T) {
+	s := slackfake.Start(t, slackfake.WithTeams(team), slackfake.WithMessageInterval(0))
+	ctx := context.Background()
+	c := client(s, team.Token)
+	_, parent, err := c.PostMessageContext(ctx, "C1", slack.MsgOptionText("card", false))
+	if err != nil {
 		t.Fatal(err)
 	}
-	verify := func(b string) error {
-		v, err := slack.NewSecretsVerifier(req.Header, "s3cret")
-		if err != nil {
-			return err
-		}
-		v.Write([]byte(b))
-		return v.Ensure()
+	s.AddMessage(slackfake.Message{Team: "T1", Channel: "C1", TS: "1800000000.000100", ThreadTS: parent, From: "U0CAROL", Text: "error rate back to 0.1%"})
+	if _, err := c.PostEphemeralContext(ctx, "C1", "U0CAROL", slack.MsgOptionText("only you", false), slack.MsgOptionTS(parent)); err != nil {
+		t.Fatal(err)
 	}
-	got, _ := io.ReadAll(req.Body)
-	if string(got) != body {
-		t.Fatalf("body after Sign = %q", got)
+	msgs, _, _, err := c.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{ChannelID: "C1", Timestamp: parent})
+	if err != nil || len(msgs) != 2 || msgs[0].Text != "card" || msgs[0].User != "UBOT" ||
+		msgs[1].User != "U0CAROL" || msgs[1].ThreadTimestamp != parent || msgs[1].Text != "error rate back to 0.1%" {
+		t.Fatalf("thread = %+v, %v", msgs, err)
 	}
-	if err := verify(body); err != nil {
-		t.Fatalf("slack-go rejects the signature: %v", err)
+	const reply = "1800000000.000100"
+	msgs, _, _, err = c.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+		ChannelID: "C1", Timestamp: reply, Latest: reply, Oldest: reply, Inclusive: true, Limit: 1})
+	if err != nil || len(msgs) != 1 || msgs[0].Timestamp != reply || msgs[0].User != "U0CAROL" {
+		t.Fatalf("one reply by its ts = %+v, %v", msgs, err)
 	}
-	if err := verify(body + "x"); err == nil {
-		t.Fatal("slack-go accepts a changed body")
+	if _, _, _, err := c.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{ChannelID: "C1", Timestamp: "1800000000.999999"}); slackErr(err) != "thread_not_found" {
+		t.Errorf("unknown ts: %v, want thread_not_found", err)
+	}
+	other := slackfake.Team{ID: "T2", Token: "xoxb-other"}
+	s.AddTeam(other)
+	if _, _, _, err := client(s, other.Token).GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{ChannelID: "C1", Timestamp: parent}); slackErr(err) != "thread_not_found" {
+		t.Errorf("another team's thread: %v, want thread_not_found", err)
 	}
 }
