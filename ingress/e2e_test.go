@@ -72,7 +72,7 @@ func TestEndToEndWithProcessor(t *testing.T) {
 		wantStatus(t, h.slackPost("/slack/events", "application/json", body, hdr...), http.StatusOK)
 	}
 	sid := incident.SlackIncidentID(teamID, "C1", "1700000700.000100")
-	o, ok := h.srv.tracker.wait(waitCtx(t, 10*time.Second), incident.CommandIDFor("slack-event", "EvE2E"))
+	o, ok := h.srv.tracker.wait(waitCtx(t, 10*time.Second), incident.Command{ID: incident.CommandIDFor("slack-event", "EvE2E"), Incident: sid})
 	if !ok || o.Incident != sid || o.From != 1 || o.To != 1 || o.Rejection != nil {
 		t.Fatalf("slack declare outcome %+v %v", o, ok)
 	}

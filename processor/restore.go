@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -220,12 +221,20 @@ func (r *restorer) consume(ctx context.Context, from map[int32]kgo.Offset, targe
 				return
 			}
 			last[rec.Partition] = rec.Offset
-			if !rec.Attrs.IsControl() && len(rec.Key) > 0 && rec.Value != nil {
-				if err := w.setState(rec.Partition, string(rec.Key), rec.Value); err != nil {
+			if !rec.Attrs.IsControl() && len(rec.Key) > 0 {
+				var err error
+				switch {
+				case bytes.HasPrefix(rec.Key, []byte(outcomeKeyPrefix)):
+					err = w.restoreOutcome(rec.Partition, rec.Key, rec.Value)
+					n++
+				case rec.Value != nil:
+					err = w.setState(rec.Partition, string(rec.Key), rec.Value)
+					n++
+				}
+				if err != nil {
 					werr = fatal(fmt.Errorf("processor: restore partition %d: %w", rec.Partition, err))
 					return
 				}
-				n++
 			}
 			if rec.Offset >= end-1 {
 				delete(target, rec.Partition)

@@ -55,7 +55,6 @@ func syntheticStates(from, n int, version uint64) []incident.State {
 			Incident: fmt.Sprintf("in-%06d", i), Tenant: "t1", Version: version, Declared: true,
 			Title: fmt.Sprintf("incident %d v%d", i, version), Severity: "SEV2", Status: incident.StatusOpen,
 			DeclaredAt: at, UpdatedAt: at,
-			Recent: []incident.Outcome{{Command: fmt.Sprintf("c-%d-%d", i, version), From: version, To: version}},
 		})
 	}
 	return out

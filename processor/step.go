@@ -27,6 +27,16 @@ type staged struct {
 	encoded   []byte // the final state's bytes, once encoded
 }
 
+// stagedOutcome is one remembered outcome as the step in progress left it:
+// set, or deleted (expired).
+type stagedOutcome struct {
+	partition int32
+	id        []byte // outcomeID
+	outcome   incident.Outcome
+	deleted   bool
+	encoded   []byte // the outcome's bytes, once encoded
+}
+
 // stepRun is one atomic step: the commands of one poll, applied in log
 // order per partition, their events, dead letters and final states
 // produced in one transaction, and the states written to Pebble once it
@@ -40,13 +50,18 @@ type stepRun struct {
 	states map[string]*staged // the staging overlay over Pebble
 	order  []string           // incidents in first-touched order
 
+	outcomes     map[string]*stagedOutcome // the dedup window's overlay, by Pebble key
+	outcomeOrder []string                  // outcome keys in first-touched order
+	horizon      map[int32]time.Time       // latest time of a command decided, per partition
+	stale        [][]byte                  // expiry keys to delete
+
 	wg         sync.WaitGroup
 	mu         sync.Mutex
 	produceErr error
 	changelog  map[int32]int64 // highest changelog offset produced, per partition
 
-	commands, duplicates, events, deadLetters int
-	rejections                                map[incident.Code]int
+	commands, duplicates, events, deadLetters, expired int
+	rejections                                         map[incident.Code]int
 }
 
 // step applies records (one poll's worth) in one transaction.
@@ -58,6 +73,7 @@ func (p *Processor) step(ctx context.Context, sess *kgo.GroupTransactSession, st
 	s := &stepRun{
 		p: p, sess: sess, store: store, logger: logger,
 		states: map[string]*staged{}, changelog: map[int32]int64{}, rejections: map[incident.Code]int{},
+		outcomes: map[string]*stagedOutcome{}, horizon: map[int32]time.Time{},
 	}
 	commit := true
 	for _, r := range records {
@@ -73,6 +89,10 @@ func (p *Processor) step(ctx context.Context, sess *kgo.GroupTransactSession, st
 		}
 	}
 	if commit {
+		if err := s.expire(); err != nil {
+			s.abort(ctx)
+			return err
+		}
 		for _, id := range s.order {
 			st := s.states[id]
 			if !st.changed {
@@ -85,6 +105,20 @@ func (p *Processor) step(ctx context.Context, sess *kgo.GroupTransactSession, st
 			}
 			st.encoded = b
 			s.produce(ctx, &kgo.Record{Topic: p.topics.Changelog, Partition: st.partition, Key: []byte(id), Value: b})
+		}
+		for _, k := range s.outcomeOrder {
+			so := s.outcomes[k]
+			rec := &kgo.Record{Topic: p.topics.Changelog, Partition: so.partition, Key: changelogOutcomeKey(so.id)}
+			if !so.deleted {
+				b, err := wire.EncodeOutcome(so.outcome)
+				if err != nil {
+					s.abort(ctx)
+					return fatal(fmt.Errorf("processor: encode outcome of %s: %w", so.outcome.Command, err))
+				}
+				so.encoded, rec.Value = b, b
+			}
+			// A deleted outcome's record is a tombstone (no value).
+			s.produce(ctx, rec)
 		}
 	}
 	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
@@ -139,6 +173,10 @@ func (s *stepRun) apply(ctx context.Context, r *kgo.Record) error {
 		err = errors.New("command has no incident id")
 	case c.Incident != string(r.Key):
 		err = fmt.Errorf("record key %q is not the command's incident id %q", r.Key, c.Incident)
+	case c.Incident[0] == 0:
+		// Keys starting with a zero byte are the changelog's outcome
+		// records.
+		err = errors.New("incident id starts with a zero byte")
 	}
 	if err != nil {
 		s.deadLetter(ctx, r, err)
@@ -157,7 +195,11 @@ func (s *stepRun) apply(ctx context.Context, r *kgo.Record) error {
 		return err
 	}
 	s.commands++
-	d := incident.Decide(p.cfg.Policy, st.state, c)
+	seen, err := s.seen(r.Partition, c)
+	if err != nil {
+		return err
+	}
+	d := incident.Decide(p.cfg.Policy, st.state, c, seen)
 	if d.Duplicate != nil {
 		s.duplicates++
 		debug("duplicate command; its outcome is already in the events topic",
@@ -168,15 +210,93 @@ func (s *stepRun) apply(ctx context.Context, r *kgo.Record) error {
 		s.rejections[rej.Code]++
 		debug("command rejected", "code", rej.Code, "reason", rej.Reason)
 	}
+	if o, ok := d.Remember(); ok {
+		s.remember(r.Partition, o)
+	}
+	if h, ok := s.horizon[r.Partition]; !ok || c.At.After(h) {
+		s.horizon[r.Partition] = c.At
+	}
 	for _, e := range d.Events {
 		b, err := wire.EncodeEvent(e)
 		if err != nil {
 			return fatal(fmt.Errorf("processor: encode event %s: %w", e.ID(), err))
 		}
 		s.produce(ctx, &kgo.Record{Topic: p.topics.Events, Partition: r.Partition, Key: r.Key, Value: b})
+		s.events++
+		if e.Notice() {
+			continue // in no history: the state is untouched
+		}
 		st.state = incident.Evolve(st.state, e)
 		st.changed = true
-		s.events++
+	}
+	return nil
+}
+
+// seen returns the remembered outcome of c's tenant and id if it is within
+// the dedup window of c's time, else nil.
+func (s *stepRun) seen(part int32, c incident.Command) (*incident.Outcome, error) {
+	if c.ID == "" {
+		return nil, nil
+	}
+	key := outcomeKey(part, outcomeID(c.Tenant, c.ID))
+	var o incident.Outcome
+	if so, ok := s.outcomes[string(key)]; ok {
+		if so.deleted {
+			return nil, nil
+		}
+		o = so.outcome
+	} else {
+		var ok bool
+		var err error
+		if o, ok, err = s.store.outcome(key); err != nil {
+			return nil, fatal(err)
+		} else if !ok {
+			return nil, nil
+		}
+	}
+	if c.At.Sub(o.At) >= s.p.cfg.DedupWindow {
+		return nil, nil
+	}
+	return &o, nil
+}
+
+// remember stages a command's outcome in the dedup window.
+func (s *stepRun) remember(part int32, o incident.Outcome) {
+	id := outcomeID(o.Tenant, o.Command)
+	key := string(outcomeKey(part, id))
+	so, ok := s.outcomes[key]
+	if !ok {
+		so = &stagedOutcome{partition: part, id: id}
+		s.outcomes[key] = so
+		s.outcomeOrder = append(s.outcomeOrder, key)
+	}
+	so.outcome, so.deleted = o, false
+}
+
+// expire stages the removal of the outcomes that fell out of the dedup
+// window of each partition's latest command time, at most
+// maxExpiredPerStep of them.
+func (s *stepRun) expire() error {
+	left := maxExpiredPerStep
+	for part, h := range s.horizon {
+		if left <= 0 {
+			break
+		}
+		xs, err := s.store.expiring(part, h.Add(-s.p.cfg.DedupWindow), left)
+		if err != nil {
+			return fatal(err)
+		}
+		left -= len(xs)
+		for _, x := range xs {
+			s.stale = append(s.stale, x.expiryKey)
+			key := string(outcomeKey(part, x.id))
+			if _, ok := s.outcomes[key]; x.stale || ok {
+				continue // gone already, or remembered anew in this step
+			}
+			s.outcomes[key] = &stagedOutcome{partition: part, id: x.id, deleted: true}
+			s.outcomeOrder = append(s.outcomeOrder, key)
+			s.expired++
+		}
 	}
 	return nil
 }
@@ -267,6 +387,25 @@ func (s *stepRun) write() error {
 			return fmt.Errorf("processor: stage state of %s: %w", id, err)
 		}
 	}
+	for _, k := range s.outcomeOrder {
+		so := s.outcomes[k]
+		var err error
+		if so.deleted {
+			err = w.deleteOutcome(so.partition, so.id)
+		} else {
+			err = w.setOutcome(so.partition, so.outcome, so.encoded)
+		}
+		if err != nil {
+			w.discard()
+			return fmt.Errorf("processor: stage outcome of %s: %w", so.outcome.Command, err)
+		}
+	}
+	for _, k := range s.stale {
+		if err := w.deleteExpiry(k); err != nil {
+			w.discard()
+			return fmt.Errorf("processor: stage expiry: %w", err)
+		}
+	}
 	for part, off := range s.changelog {
 		if err := w.setCheckpoint(part, off); err != nil {
 			w.discard()
@@ -292,6 +431,7 @@ func (s *stepRun) count(records int) {
 	m.duplicates.Add(float64(s.duplicates))
 	m.events.Add(float64(s.events))
 	m.deadLetters.Add(float64(s.deadLetters))
+	m.expired.Add(float64(s.expired))
 	for code, n := range s.rejections {
 		m.rejections.WithLabelValues(string(code)).Add(float64(n))
 	}

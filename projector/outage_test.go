@@ -93,7 +93,7 @@ func TestClickHouseKilled(t *testing.T) {
 	waitProjected(t, q, w, 30*time.Second)
 	checkProjection(t, q, w)
 
-	if got, want := count(t, h, "events"), uint64(len(w.events)); got != want {
+	if got, want := count(t, h, "events"), uint64(w.projected()); got != want {
 		t.Errorf("events rows = %d, want %d (one per event)", got, want)
 	}
 	declared := 0

@@ -191,9 +191,8 @@ func decodeStateV1(b []byte) (incident.State, error) {
 		DeclaredAt: w.DeclaredAt, ImpactStartedAt: w.ImpactStartedAt, AcknowledgedAt: w.AcknowledgedAt,
 		MitigatedAt: w.MitigatedAt, ResolvedAt: w.ResolvedAt, UpdatedAt: w.UpdatedAt, Notes: w.Notes, Pins: w.Pins,
 	}
-	for _, o := range w.Recent {
-		s.Recent = append(s.Recent, incident.Outcome{Command: o.Command, From: o.From, To: o.To, Code: incident.Code(o.Code)})
-	}
+	// w.Recent, the per-incident dedup window of version 1, is dropped:
+	// the processor keeps outcomes in an index of their own.
 	return s, nil
 }
 
