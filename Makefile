@@ -63,8 +63,8 @@ KAFKA_LIBS ?= $(CURDIR)/.cache/kafka/libs
 KAFKA_SUITES ?= ./internal/testenv:Kafka \
 	./internal/kafka \
 	./cmd/incidentd:^TestTopics \
-	'./processor:^(TestClusterKillsAndRebalances|TestApplyCommandsOnceWithDeadLetters|TestCrashBetweenCommitAndStoreWrite|TestRestoreFromChangelog|TestRestoreWaitsForStableChangelog|TestBrokerRestart)$$' \
-	'./ingress:^(TestAPI.*|TestTenantIsolation|TestReadYourWrites|TestEndToEndWithProcessor|TestBrokerDown|TestSlackRetriesAreNoOps)$$' \
+	'./processor:^(TestClusterKillsAndRebalances|TestApplyCommandsOnceWithDeadLetters|TestCrashBetweenCommitAndStoreWrite|TestRestoreFromChangelog|TestRestoreWaitsForStableChangelog|TestBrokerRestart|TestDedupWindowByTime|TestOtherTenantsCommands)$$' \
+	'./ingress:^(TestAPI.*|TestTenantIsolation|TestReadYourWrites|TestEndToEndWithProcessor|TestKeyReuseWithProcessor|TestBrokerDown|TestSlackRetriesAreNoOps)$$' \
 	'./projector:^(TestProjectionEqualsFold|TestClickHouseKilled|TestRebuildEqualsLive)$$'
 # Tests that fail on Apache Kafka and pass on kfake, as a -skip regexp (empty:
 # none); name each with the difference it trips on (README.md, "Tested servers").

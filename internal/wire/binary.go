@@ -156,7 +156,7 @@ func (e *enc) done(typ string) ([]byte, error) {
 }
 
 func encodeCommand(c incident.Command) ([]byte, error) {
-	e := newEnc(binCommand, 128+len(c.Title)+len(c.Note)+len(c.Message.Text))
+	e := newEnc(binCommand, 128+len(c.Title)+len(c.Note)+len(c.Message.Text)+len(c.Fingerprint))
 	e.str(1, c.ID)
 	e.str(2, c.Incident)
 	e.str(3, c.Tenant)
@@ -176,7 +176,7 @@ func encodeCommand(c incident.Command) ([]byte, error) {
 }
 
 func encodeEvent(ev incident.Event) ([]byte, error) {
-	e := newEnc(binEvent, 160+len(ev.Title)+len(ev.Note)+len(ev.Message.Text))
+	e := newEnc(binEvent, 160+len(ev.Title)+len(ev.Note)+len(ev.Message.Text)+len(ev.Fingerprint))
 	e.str(1, ev.Incident)
 	e.uint(2, ev.Version)
 	e.str(3, ev.Command)
@@ -233,7 +233,7 @@ func encodeState(s incident.State) ([]byte, error) {
 }
 
 func encodeOutcome(o incident.Outcome) ([]byte, error) {
-	e := newEnc(binOutcome, 96+len(o.Command)+len(o.Tenant)+len(o.Incident))
+	e := newEnc(binOutcome, 64+len(o.Command)+len(o.Tenant)+len(o.Incident)+len(o.Fingerprint)+len(o.Code))
 	e.str(1, o.Command)
 	e.uint(2, o.From)
 	e.uint(3, o.To)
