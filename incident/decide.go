@@ -26,17 +26,20 @@ func (d Decision) Rejection() *Rejection {
 }
 
 // Remember returns the outcome to remember for the command, and false when
-// there is none to remember: a duplicate (its first outcome stays), or a
-// command id reused for another request (the first request's outcome
-// stays).
+// there is none to remember (see Remembered): a duplicate (its first
+// outcome stays), a command without an id, or a command id reused for
+// another request (the first request's outcome stays).
 func (d Decision) Remember() (Outcome, bool) {
-	if len(d.Events) == 0 {
-		return Outcome{}, false
-	}
-	if r := d.Rejection(); r != nil && r.Code == CodeKeyReused {
+	if len(d.Events) == 0 || !Remembered(d.Events[0]) {
 		return Outcome{}, false
 	}
 	return OutcomeOf(d.Events), true
+}
+
+// Remembered reports whether the outcome of e's command is remembered: its
+// command has an id, and e is not the refusal of a reused one.
+func Remembered(e Event) bool {
+	return e.Command != "" && (e.Rejection == nil || e.Rejection.Code != CodeKeyReused)
 }
 
 // Decide applies the rules to one command against the incident's current

@@ -119,6 +119,11 @@ func (w *writeBatch) deleteOutcome(partition int32, id []byte) error {
 
 func (w *writeBatch) deleteExpiry(key []byte) error { return w.b.Delete(key, nil) }
 
+// errBadOutcome marks a changelog outcome record a restore cannot use; it
+// is skipped (the window forgets one command) rather than stop the
+// partition.
+var errBadOutcome = errors.New("processor: malformed outcome record")
+
 // restoreOutcome stages a changelog outcome record (a tombstone when value
 // is nil) during a restore; key is the record's key.
 func (w *writeBatch) restoreOutcome(partition int32, key, value []byte) error {
@@ -128,10 +133,10 @@ func (w *writeBatch) restoreOutcome(partition int32, key, value []byte) error {
 	}
 	o, err := wire.DecodeOutcome(value)
 	if err != nil {
-		return fmt.Errorf("outcome record %q: %w", key, err)
+		return fmt.Errorf("%w %q: %v", errBadOutcome, key, err)
 	}
 	if !bytes.Equal(outcomeID(o.Tenant, o.Command), id) {
-		return fmt.Errorf("outcome record %q holds the outcome of %s/%s", key, o.Tenant, o.Command)
+		return fmt.Errorf("%w %q: it holds the outcome of %s/%s", errBadOutcome, key, o.Tenant, o.Command)
 	}
 	return w.setOutcome(partition, o, value)
 }

@@ -219,3 +219,39 @@ func TestOtherTenantsCommands(t *testing.T) {
 		t.Fatalf("t1's incident: %+v", st)
 	}
 }
+
+// TestRestoreSkipsMalformedOutcome restores a changelog holding a state, a
+// good outcome record, a tombstone of an outcome never written and a
+// malformed outcome record: the malformed one is skipped (the window
+// forgets one command) and the partition is restored and served.
+func TestRestoreSkipsMalformedOutcome(t *testing.T) {
+	_, kc := startKafka(t, 1)
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	st := syntheticStates(0, 1, 1)[0]
+	sb, err := wire.EncodeState(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := incident.Outcome{Command: "c-good", Tenant: "t1", Incident: st.Incident, At: at, From: 1, To: 1}
+	gb, err := wire.EncodeOutcome(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeChangelogRecords(t, kc, []*kgo.Record{
+		{Key: []byte(st.Incident), Value: sb},
+		{Key: []byte("\x00d\x02t1c-bad"), Value: []byte("not an outcome")},
+		{Key: []byte("\x00d\x02t1c-gone")},
+		{Key: []byte("\x00d\x02t1c-good"), Value: gb},
+	}, true)
+	dir := t.TempDir()
+	p, stop := runProcessor(t, processor.Config{Kafka: kc, Dir: dir, InstanceID: "a"})
+	waitFor(t, 30*time.Second, "the restore", p.Ready)
+	stop()
+	got := storeOutcomes(t, dir)
+	if len(got) != 1 || !bytes.Equal(got["t1/c-good"], gb) {
+		t.Fatalf("restored outcomes %q, want only c-good's", got)
+	}
+	if !bytes.Equal(storeStates(t, dir)[st.Incident], sb) {
+		t.Fatal("the state was not restored")
+	}
+}

@@ -269,10 +269,10 @@ func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, 
 }
 
 // rememberEvent records e in the rebuilt dedup window: the start of its
-// command's outcome, or the next event of it. A notice refusing a reused
-// command id is not an outcome to remember (Decision.Remember).
+// command's outcome, or the next event of it, if it is one the processor
+// remembers (incident.Remembered).
 func rememberEvent(store *Store, outcomes map[string]*stagedOutcome, part int32, e incident.Event) error {
-	if e.Rejection != nil && e.Rejection.Code == incident.CodeKeyReused {
+	if !incident.Remembered(e) {
 		return nil
 	}
 	id := outcomeID(e.Tenant, e.Command)

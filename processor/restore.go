@@ -3,6 +3,7 @@ package processor
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -225,7 +226,10 @@ func (r *restorer) consume(ctx context.Context, from map[int32]kgo.Offset, targe
 				var err error
 				switch {
 				case bytes.HasPrefix(rec.Key, []byte(outcomeKeyPrefix)):
-					err = w.restoreOutcome(rec.Partition, rec.Key, rec.Value)
+					if err = w.restoreOutcome(rec.Partition, rec.Key, rec.Value); errors.Is(err, errBadOutcome) {
+						r.logger.Warn("restore: outcome record skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+						err = nil
+					}
 					n++
 				case rec.Value != nil:
 					err = w.setState(rec.Partition, string(rec.Key), rec.Value)
