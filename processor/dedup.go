@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -25,19 +27,24 @@ import (
 // Pebble keys, beside the states ("s") and checkpoints ("o"):
 //
 //	"d" + partition + id  -> encoded outcome
-//	"e" + partition + time (8 bytes, big endian) + id -> nothing: the expiry index
+//	"e" + partition + time (8 bytes) + sequence (8 bytes) -> ids: the expiry index
 //
 // where id is the tenant's length (uvarint), the tenant and the command id.
-// Expiry walks the "e" keys of a partition in time order; an "e" key whose
-// outcome is gone or newer (a restore, or the command decided afresh) is
-// stale and just deleted.
+// Each Pebble batch that sets outcomes (a step, a restore or rebuild flush)
+// writes one expiry entry per partition, at the latest time among them,
+// listing their ids (each length-prefixed): one more key per batch rather
+// than per command. Expiry walks a partition's entries in time order; an
+// entry is due once its time is out of the window, and of its ids those
+// whose outcome is still out of the window (not gone, not remembered anew)
+// are deleted.
 
 // outcomeKeyPrefix starts the changelog key of an outcome record. Incident
 // ids, the keys of state records, never start with a zero byte (apply
 // dead-letters such commands).
 const outcomeKeyPrefix = "\x00d"
 
-// maxExpiredPerStep bounds the outcomes one step expires, so a step after a
+// maxExpiredPerStep bounds the outcomes one step expires (whole expiry
+// entries are taken, so a step may go a batch beyond), so a step after a
 // long pause stays short; the rest go in the next steps.
 const maxExpiredPerStep = 10000
 
@@ -57,13 +64,26 @@ func outcomeKey(partition int32, id []byte) []byte {
 	return append(k, id...)
 }
 
+// expirySeq makes expiry keys unique; the index is local to this store, so
+// it needs no determinism.
+var expirySeq atomic.Uint64
+
+func init() { expirySeq.Store(uint64(time.Now().UnixNano())) }
+
 // expiryKey orders by time (timeKey).
-func expiryKey(partition int32, at time.Time, id []byte) []byte {
-	k := make([]byte, 0, 13+len(id))
+func expiryKey(partition int32, at time.Time) []byte {
+	k := make([]byte, 0, 21)
 	k = append(k, 'e')
 	k = binary.BigEndian.AppendUint32(k, uint32(partition))
 	k = binary.BigEndian.AppendUint64(k, timeKey(at))
-	return append(k, id...)
+	return binary.BigEndian.AppendUint64(k, expirySeq.Add(1))
+}
+
+// expiryList is the ids a batch set in one partition, and their latest
+// time: the batch's expiry entry.
+type expiryList struct {
+	ids    []byte // length-prefixed ids
+	latest time.Time
 }
 
 // yearZero is the earliest time a record carries (wire refuses earlier).
@@ -80,12 +100,7 @@ func changelogOutcomeKey(id []byte) []byte {
 	return append([]byte(outcomeKeyPrefix), id...)
 }
 
-// Outcome returns the remembered outcome of a tenant's command in a
-// partition, if the store has one (expired or not).
-func (s *Store) Outcome(partition int32, tenant, command string) (incident.Outcome, bool, error) {
-	return s.outcome(outcomeKey(partition, outcomeID(tenant, command)))
-}
-
+// outcome returns the remembered outcome under a Pebble key, if any.
 func (s *Store) outcome(key []byte) (incident.Outcome, bool, error) {
 	b, closer, err := s.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -102,17 +117,80 @@ func (s *Store) outcome(key []byte) (incident.Outcome, bool, error) {
 	return o, true, nil
 }
 
-// setOutcome stages an outcome and its expiry key.
+// outcomes returns the remembered outcomes found under keys (Pebble keys,
+// in any order, possibly repeated), read with one iterator in key order.
+func (s *Store) outcomes(keys []string) (map[string]incident.Outcome, error) {
+	found := map[string]incident.Outcome{}
+	if len(keys) == 0 {
+		return found, nil
+	}
+	slices.Sort(keys)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{'d'}, UpperBound: []byte{'e'}})
+	if err != nil {
+		return nil, fmt.Errorf("processor: read outcomes: %w", err)
+	}
+	defer it.Close()
+	for i, k := range keys {
+		if i > 0 && keys[i-1] == k {
+			continue
+		}
+		// SeekPrefixGE consults the tables' bloom filters: a key no table
+		// holds costs no data block.
+		if !it.SeekPrefixGE([]byte(k)) || string(it.Key()) != k {
+			continue
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, fmt.Errorf("processor: read outcome: %w", err)
+		}
+		o, err := wire.DecodeOutcome(v)
+		if err != nil {
+			return nil, fmt.Errorf("processor: decode stored outcome %q: %w", k, err)
+		}
+		found[k] = o
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("processor: read outcomes: %w", err)
+	}
+	return found, nil
+}
+
+// setOutcome stages an outcome; its id goes in the batch's expiry entry of
+// the partition, written on commit.
 func (w *writeBatch) setOutcome(partition int32, o incident.Outcome, encoded []byte) error {
 	id := outcomeID(o.Tenant, o.Command)
 	if err := w.b.Set(outcomeKey(partition, id), encoded, nil); err != nil {
 		return err
 	}
-	return w.b.Set(expiryKey(partition, o.At, id), nil, nil)
+	if w.expiry == nil {
+		w.expiry = map[int32]*expiryList{}
+	}
+	l := w.expiry[partition]
+	if l == nil {
+		l = &expiryList{latest: o.At}
+		w.expiry[partition] = l
+	}
+	l.ids = binary.AppendUvarint(l.ids, uint64(len(id)))
+	l.ids = append(l.ids, id...)
+	if o.At.After(l.latest) {
+		l.latest = o.At
+	}
+	return nil
 }
 
-// deleteOutcome stages the removal of an outcome; its expiry key, if any,
-// goes when expiry reaches it.
+// setExpiry stages the batch's expiry entries.
+func (w *writeBatch) setExpiry() error {
+	for part, l := range w.expiry {
+		if err := w.b.Set(expiryKey(part, l.latest), l.ids, nil); err != nil {
+			return err
+		}
+	}
+	clear(w.expiry)
+	return nil
+}
+
+// deleteOutcome stages the removal of an outcome; its expiry entry goes
+// when expiry reaches it.
 func (w *writeBatch) deleteOutcome(partition int32, id []byte) error {
 	return w.b.Delete(outcomeKey(partition, id), nil)
 }
@@ -141,35 +219,53 @@ func (w *writeBatch) restoreOutcome(partition int32, key, value []byte) error {
 	return w.setOutcome(partition, o, value)
 }
 
-// expired is one outcome due to go.
-type expired struct {
-	id        []byte // outcomeID
-	expiryKey []byte
-	stale     bool // the outcome is gone or newer: only the expiry key goes
+// expiryEntry is a due entry of the expiry index: its key, and the ids in
+// it whose outcomes are out of the window.
+type expiryEntry struct {
+	key []byte
+	ids [][]byte
 }
 
-// expiring returns up to limit expiry entries of a partition for outcomes
-// of commands before the given time, oldest first.
-func (s *Store) expiring(partition int32, before time.Time, limit int) ([]expired, error) {
+// expiring returns a partition's expiry entries due before the given time,
+// oldest first, until they hold at least limit ids; with each, the ids whose
+// outcome is still stored and older than that time.
+func (s *Store) expiring(partition int32, before time.Time, limit int) ([]expiryEntry, error) {
 	lo := binary.BigEndian.AppendUint32([]byte{'e'}, uint32(partition))
-	hi := binary.BigEndian.AppendUint64(append([]byte(nil), lo...), timeKey(before))
+	due := timeKey(before)
+	hi := binary.BigEndian.AppendUint64(append([]byte(nil), lo...), due)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return nil, fmt.Errorf("processor: iterate expiry index: %w", err)
 	}
 	defer it.Close()
-	var out []expired
-	for it.First(); it.Valid() && len(out) < limit; it.Next() {
+	var out []expiryEntry
+	n := 0
+	for it.First(); it.Valid() && n < limit; it.Next() {
 		k := it.Key()
-		if len(k) < 13 {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, fmt.Errorf("processor: iterate expiry index: %w", err)
+		}
+		if len(k) != 21 {
 			return nil, fmt.Errorf("processor: malformed expiry key %q", k)
 		}
-		x := expired{id: append([]byte(nil), k[13:]...), expiryKey: append([]byte(nil), k...)}
-		o, ok, err := s.outcome(outcomeKey(partition, x.id))
-		if err != nil {
-			return nil, err
+		x := expiryEntry{key: append([]byte(nil), k...)}
+		for len(v) > 0 {
+			l, w := binary.Uvarint(v)
+			if w <= 0 || uint64(len(v)-w) < l {
+				return nil, fmt.Errorf("processor: malformed expiry entry %q", k)
+			}
+			id := v[w : w+int(l)]
+			v = v[w+int(l):]
+			o, ok, err := s.outcome(outcomeKey(partition, id))
+			if err != nil {
+				return nil, err
+			}
+			if ok && timeKey(o.At) < due {
+				x.ids = append(x.ids, append([]byte(nil), id...))
+				n++
+			}
 		}
-		x.stale = !ok || timeKey(o.At) != binary.BigEndian.Uint64(k[5:13])
 		out = append(out, x)
 	}
 	if err := it.Error(); err != nil {

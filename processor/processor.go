@@ -204,6 +204,11 @@ func (p *Processor) clientOpts(id string, logger *slog.Logger) []kgo.Opt {
 		kgo.HeartbeatInterval(p.cfg.SessionTimeout/6),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(0),
+		// A step produces up to an event, an outcome and a state per
+		// command, and a tombstone per expired outcome: buffering them all
+		// keeps Produce from blocking half-way through a step on the
+		// broker's round trips (franz-go's default bound is 10,000).
+		kgo.MaxBufferedRecords(3*p.cfg.MaxBatch+maxExpiredPerStep),
 		kgo.FetchMaxWait(time.Second),
 		kgo.FetchMaxBytes(8<<20),
 		kgo.OnPartitionsAssigned(p.onAssigned),

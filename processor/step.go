@@ -50,10 +50,11 @@ type stepRun struct {
 	states map[string]*staged // the staging overlay over Pebble
 	order  []string           // incidents in first-touched order
 
-	outcomes     map[string]*stagedOutcome // the dedup window's overlay, by Pebble key
-	outcomeOrder []string                  // outcome keys in first-touched order
-	horizon      map[int32]time.Time       // latest time of a command decided, per partition
-	stale        [][]byte                  // expiry keys to delete
+	found        map[string]incident.Outcome // outcomes of the step's commands in Pebble, by key
+	outcomes     map[string]*stagedOutcome   // the dedup window's overlay, by Pebble key
+	outcomeOrder []string                    // outcome keys in first-touched order
+	horizon      map[int32]time.Time         // latest time of a command decided, per partition
+	expiryDone   [][]byte                    // expiry entries to delete
 
 	wg         sync.WaitGroup
 	mu         sync.Mutex
@@ -75,15 +76,23 @@ func (p *Processor) step(ctx context.Context, sess *kgo.GroupTransactSession, st
 		states: map[string]*staged{}, changelog: map[int32]int64{}, rejections: map[incident.Code]int{},
 		outcomes: map[string]*stagedOutcome{}, horizon: map[int32]time.Time{},
 	}
+	cmds := make([]command, len(records))
+	for i, r := range records {
+		cmds[i] = decode(r)
+	}
+	if err := s.prefetch(cmds); err != nil {
+		s.abort(ctx)
+		return err
+	}
 	commit := true
-	for _, r := range records {
+	for i := range cmds {
 		// A revoked or lost partition stops the step at once; the
 		// session would abort it anyway.
-		if p.stopped() || p.isPending(r.Partition) {
+		if p.stopped() || p.isPending(cmds[i].r.Partition) {
 			commit = false
 			break
 		}
-		if err := s.apply(ctx, r); err != nil {
+		if err := s.apply(ctx, &cmds[i]); err != nil {
 			s.abort(ctx)
 			return err
 		}
@@ -162,10 +171,15 @@ func (p *Processor) step(ctx context.Context, sess *kgo.GroupTransactSession, st
 	return nil
 }
 
-// apply decides one command record against the overlay and produces its
-// events, or its dead letter.
-func (s *stepRun) apply(ctx context.Context, r *kgo.Record) error {
-	p := s.p
+// command is one command record of a step, decoded.
+type command struct {
+	r   *kgo.Record
+	c   incident.Command
+	err error  // why it cannot be applied: it goes to the dead-letter topic
+	key string // its outcome's Pebble key, if it has an id
+}
+
+func decode(r *kgo.Record) command {
 	c, err := wire.DecodeCommand(r.Value)
 	switch {
 	case err != nil:
@@ -178,8 +192,38 @@ func (s *stepRun) apply(ctx context.Context, r *kgo.Record) error {
 		// records.
 		err = errors.New("incident id starts with a zero byte")
 	}
+	cmd := command{r: r, c: c, err: err}
+	if err == nil && c.ID != "" {
+		cmd.key = string(outcomeKey(r.Partition, outcomeID(c.Tenant, c.ID)))
+	}
+	return cmd
+}
+
+// prefetch reads the remembered outcomes of the step's commands from
+// Pebble in one sorted pass (one iterator for the step rather than a
+// lookup per command, most of which find nothing).
+func (s *stepRun) prefetch(cmds []command) error {
+	keys := make([]string, 0, len(cmds))
+	for i := range cmds {
+		if cmds[i].key != "" {
+			keys = append(keys, cmds[i].key)
+		}
+	}
+	found, err := s.store.outcomes(keys)
 	if err != nil {
-		s.deadLetter(ctx, r, err)
+		return fatal(err)
+	}
+	s.found = found
+	return nil
+}
+
+// apply decides one command against the overlay and produces its events,
+// or its dead letter.
+func (s *stepRun) apply(ctx context.Context, cmd *command) error {
+	p := s.p
+	r, c := cmd.r, cmd.c
+	if cmd.err != nil {
+		s.deadLetter(ctx, r, cmd.err)
 		return nil
 	}
 	// Building a logger per command cost a tenth of the step; the debug
@@ -195,11 +239,7 @@ func (s *stepRun) apply(ctx context.Context, r *kgo.Record) error {
 		return err
 	}
 	s.commands++
-	seen, err := s.seen(r.Partition, c)
-	if err != nil {
-		return err
-	}
-	d := incident.Decide(p.cfg.Policy, st.state, c, seen)
+	d := incident.Decide(p.cfg.Policy, st.state, c, s.seen(cmd))
 	if d.Duplicate != nil {
 		s.duplicates++
 		debug("duplicate command; its outcome is already in the events topic",
@@ -211,7 +251,7 @@ func (s *stepRun) apply(ctx context.Context, r *kgo.Record) error {
 		debug("command rejected", "code", rej.Code, "reason", rej.Reason)
 	}
 	if o, ok := d.Remember(); ok {
-		s.remember(r.Partition, o)
+		s.remember(r.Partition, cmd.key, o)
 	}
 	if h, ok := s.horizon[r.Partition]; !ok || c.At.After(h) {
 		s.horizon[r.Partition] = c.At
@@ -232,41 +272,34 @@ func (s *stepRun) apply(ctx context.Context, r *kgo.Record) error {
 	return nil
 }
 
-// seen returns the remembered outcome of c's tenant and id if it is within
-// the dedup window of c's time, else nil.
-func (s *stepRun) seen(part int32, c incident.Command) (*incident.Outcome, error) {
-	if c.ID == "" {
-		return nil, nil
+// seen returns the remembered outcome of the command's tenant and id
+// (staged in this step, or prefetched from Pebble) if it is within the
+// dedup window of the command's time, else nil.
+func (s *stepRun) seen(cmd *command) *incident.Outcome {
+	if cmd.key == "" {
+		return nil
 	}
-	key := outcomeKey(part, outcomeID(c.Tenant, c.ID))
 	var o incident.Outcome
-	if so, ok := s.outcomes[string(key)]; ok {
+	if so, ok := s.outcomes[cmd.key]; ok {
 		if so.deleted {
-			return nil, nil
+			return nil
 		}
 		o = so.outcome
-	} else {
-		var ok bool
-		var err error
-		if o, ok, err = s.store.outcome(key); err != nil {
-			return nil, fatal(err)
-		} else if !ok {
-			return nil, nil
-		}
+	} else if o, ok = s.found[cmd.key]; !ok {
+		return nil
 	}
-	if c.At.Sub(o.At) >= s.p.cfg.DedupWindow {
-		return nil, nil
+	if cmd.c.At.Sub(o.At) >= s.p.cfg.DedupWindow {
+		return nil
 	}
-	return &o, nil
+	return &o
 }
 
-// remember stages a command's outcome in the dedup window.
-func (s *stepRun) remember(part int32, o incident.Outcome) {
-	id := outcomeID(o.Tenant, o.Command)
-	key := string(outcomeKey(part, id))
+// remember stages a command's outcome (its Pebble key is key) in the dedup
+// window.
+func (s *stepRun) remember(part int32, key string, o incident.Outcome) {
 	so, ok := s.outcomes[key]
 	if !ok {
-		so = &stagedOutcome{partition: part, id: id}
+		so = &stagedOutcome{partition: part, id: []byte(key[5:])}
 		s.outcomes[key] = so
 		s.outcomeOrder = append(s.outcomeOrder, key)
 	}
@@ -274,8 +307,8 @@ func (s *stepRun) remember(part int32, o incident.Outcome) {
 }
 
 // expire stages the removal of the outcomes that fell out of the dedup
-// window of each partition's latest command time, at most
-// maxExpiredPerStep of them.
+// window of each partition's latest command time, some maxExpiredPerStep
+// of them at most.
 func (s *stepRun) expire() error {
 	left := maxExpiredPerStep
 	for part, h := range s.horizon {
@@ -286,16 +319,18 @@ func (s *stepRun) expire() error {
 		if err != nil {
 			return fatal(err)
 		}
-		left -= len(xs)
 		for _, x := range xs {
-			s.stale = append(s.stale, x.expiryKey)
-			key := string(outcomeKey(part, x.id))
-			if _, ok := s.outcomes[key]; x.stale || ok {
-				continue // gone already, or remembered anew in this step
+			s.expiryDone = append(s.expiryDone, x.key)
+			for _, id := range x.ids {
+				key := string(outcomeKey(part, id))
+				if _, ok := s.outcomes[key]; ok {
+					continue // remembered anew in this step
+				}
+				s.outcomes[key] = &stagedOutcome{partition: part, id: id, deleted: true}
+				s.outcomeOrder = append(s.outcomeOrder, key)
+				s.expired++
+				left--
 			}
-			s.outcomes[key] = &stagedOutcome{partition: part, id: x.id, deleted: true}
-			s.outcomeOrder = append(s.outcomeOrder, key)
-			s.expired++
 		}
 	}
 	return nil
@@ -400,7 +435,7 @@ func (s *stepRun) write() error {
 			return fmt.Errorf("processor: stage outcome of %s: %w", so.outcome.Command, err)
 		}
 	}
-	for _, k := range s.stale {
+	for _, k := range s.expiryDone {
 		if err := w.deleteExpiry(k); err != nil {
 			w.discard()
 			return fmt.Errorf("processor: stage expiry: %w", err)
