@@ -1,12 +1,10 @@
 package processor
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -19,33 +17,37 @@ import (
 // by tenant and command id for Config.DedupWindow after the command's
 // time, however many commands its incident saw since. It is part of the
 // partition's state: kept in Pebble, written in the same batch as the
-// states, and carried by the changelog as records of their own (key
-// outcomeKeyPrefix + tenant + command id, value wire.EncodeOutcome), which
-// a restore reads back like states. An expired outcome is deleted, with a
-// tombstone in the changelog so compaction removes it there too.
+// states, and carried by the same changelog partition, which a restore
+// reads back with the states.
+//
+// Outcomes go in batches: the outcomes one step remembered in a partition
+// are one changelog record (key outcomesKeyPrefix + batch, value
+// wire.EncodeOutcomes) and one entry of the expiry index. A batch is named
+// by its latest command time and the offset of its last command (8 bytes
+// each, big endian): unique in the partition, and in time order. Once a
+// batch's latest time is out of the window (measured on the partition's
+// latest command time, never a clock), its outcomes that are still out of
+// it (not remembered anew by a later batch) are deleted, and the batch's
+// changelog record gets a tombstone, so compaction removes it.
 //
 // Pebble keys, beside the states ("s") and checkpoints ("o"):
 //
-//	"d" + partition + id  -> encoded outcome
-//	"e" + partition + time (8 bytes) + sequence (8 bytes) -> ids: the expiry index
+//	"d" + partition + id    -> encoded outcome (wire.EncodeOutcome)
+//	"e" + partition + batch -> the ids of the batch (each length-prefixed)
 //
 // where id is the tenant's length (uvarint), the tenant and the command id.
-// Each Pebble batch that sets outcomes (a step, a restore or rebuild flush)
-// writes one expiry entry per partition, at the latest time among them,
-// listing their ids (each length-prefixed): one more key per batch rather
-// than per command. Expiry walks a partition's entries in time order; an
-// entry is due once its time is out of the window, and of its ids those
-// whose outcome is still out of the window (not gone, not remembered anew)
-// are deleted.
 
-// outcomeKeyPrefix starts the changelog key of an outcome record. Incident
+// outcomesKeyPrefix starts the changelog key of an outcomes batch. Incident
 // ids, the keys of state records, never start with a zero byte (apply
 // dead-letters such commands).
-const outcomeKeyPrefix = "\x00d"
+const outcomesKeyPrefix = "\x00d"
 
-// maxExpiredPerStep bounds the outcomes one step expires (whole expiry
-// entries are taken, so a step may go a batch beyond), so a step after a
-// long pause stays short; the rest go in the next steps.
+// batchLen is the length of a batch name: time, then offset.
+const batchLen = 16
+
+// maxExpiredPerStep bounds the outcomes one step expires (whole batches
+// are taken, so a step may go one batch beyond), so a step after a long
+// pause stays short; the rest go in the next steps.
 const maxExpiredPerStep = 10000
 
 // outcomeID is the part of the keys that names one command: the tenant's
@@ -64,26 +66,23 @@ func outcomeKey(partition int32, id []byte) []byte {
 	return append(k, id...)
 }
 
-// expirySeq makes expiry keys unique; the index is local to this store, so
-// it needs no determinism.
-var expirySeq atomic.Uint64
-
-func init() { expirySeq.Store(uint64(time.Now().UnixNano())) }
-
-// expiryKey orders by time (timeKey).
-func expiryKey(partition int32, at time.Time) []byte {
-	k := make([]byte, 0, 21)
-	k = append(k, 'e')
-	k = binary.BigEndian.AppendUint32(k, uint32(partition))
-	k = binary.BigEndian.AppendUint64(k, timeKey(at))
-	return binary.BigEndian.AppendUint64(k, expirySeq.Add(1))
+// batchName names a batch by its latest command time and the offset of its
+// last command (or event, in a rebuild).
+func batchName(latest time.Time, offset int64) []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, batchLen), timeKey(latest))
+	return binary.BigEndian.AppendUint64(b, uint64(offset))
 }
 
-// expiryList is the ids a batch set in one partition, and their latest
-// time: the batch's expiry entry.
-type expiryList struct {
-	ids    []byte // length-prefixed ids
-	latest time.Time
+func expiryKey(partition int32, batch []byte) []byte {
+	k := make([]byte, 0, 5+batchLen)
+	k = append(k, 'e')
+	k = binary.BigEndian.AppendUint32(k, uint32(partition))
+	return append(k, batch...)
+}
+
+// changelogBatchKey is a batch's key in the changelog.
+func changelogBatchKey(batch []byte) []byte {
+	return append([]byte(outcomesKeyPrefix), batch...)
 }
 
 // yearZero is the earliest time a record carries (wire refuses earlier).
@@ -93,11 +92,6 @@ var yearZero = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 // unsigned big-endian numbers (UnixNano overflows over years 0 to 9999).
 func timeKey(t time.Time) uint64 {
 	return uint64(max(t.Unix()-yearZero, 0))*1000 + uint64(t.Nanosecond()/1e6)
-}
-
-// changelogOutcomeKey is an outcome record's key in the changelog.
-func changelogOutcomeKey(id []byte) []byte {
-	return append([]byte(outcomeKeyPrefix), id...)
 }
 
 // outcome returns the remembered outcome under a Pebble key, if any.
@@ -155,81 +149,130 @@ func (s *Store) outcomes(keys []string) (map[string]incident.Outcome, error) {
 	return found, nil
 }
 
-// setOutcome stages an outcome; its id goes in the batch's expiry entry of
-// the partition, written on commit.
-func (w *writeBatch) setOutcome(partition int32, o incident.Outcome, encoded []byte) error {
-	id := outcomeID(o.Tenant, o.Command)
-	if err := w.b.Set(outcomeKey(partition, id), encoded, nil); err != nil {
-		return err
+// outcomeRecords returns the Pebble keys and the wire.EncodeOutcome records
+// of outcomes of a partition.
+func outcomeRecords(partition int32, os []incident.Outcome) (keys []string, records [][]byte, err error) {
+	var buf []byte
+	for _, o := range os {
+		start := len(buf)
+		if buf, err = wire.AppendOutcome(buf, o); err != nil {
+			return nil, nil, err
+		}
+		keys = append(keys, string(outcomeKey(partition, outcomeID(o.Tenant, o.Command))))
+		records = append(records, buf[start:len(buf):len(buf)])
 	}
-	if w.expiry == nil {
-		w.expiry = map[int32]*expiryList{}
-	}
-	l := w.expiry[partition]
-	if l == nil {
-		l = &expiryList{latest: o.At}
-		w.expiry[partition] = l
-	}
-	l.ids = binary.AppendUvarint(l.ids, uint64(len(id)))
-	l.ids = append(l.ids, id...)
-	if o.At.After(l.latest) {
-		l.latest = o.At
-	}
-	return nil
+	return keys, records, nil
 }
 
-// setExpiry stages the batch's expiry entries.
-func (w *writeBatch) setExpiry() error {
-	for part, l := range w.expiry {
-		if err := w.b.Set(expiryKey(part, l.latest), l.ids, nil); err != nil {
+// setOutcomes stages a batch of outcomes of one partition (their Pebble
+// keys and records) and its expiry entry.
+func (w *writeBatch) setOutcomes(partition int32, batch []byte, keys []string, records [][]byte) error {
+	var ids []byte
+	for i, k := range keys {
+		if err := w.b.Set([]byte(k), records[i], nil); err != nil {
 			return err
 		}
+		ids = binary.AppendUvarint(ids, uint64(len(k)-5))
+		ids = append(ids, k[5:]...)
 	}
-	clear(w.expiry)
-	return nil
+	return w.b.Set(expiryKey(partition, batch), ids, nil)
 }
 
-// deleteOutcome stages the removal of an outcome; its expiry entry goes
-// when expiry reaches it.
+// deleteOutcome stages the removal of an outcome.
 func (w *writeBatch) deleteOutcome(partition int32, id []byte) error {
 	return w.b.Delete(outcomeKey(partition, id), nil)
 }
 
 func (w *writeBatch) deleteExpiry(key []byte) error { return w.b.Delete(key, nil) }
 
-// errBadOutcome marks a changelog outcome record a restore cannot use; it
-// is skipped (the window forgets one command) rather than stop the
+// errBadOutcomes marks a changelog outcomes record a restore cannot use; it
+// is skipped (the window forgets its commands) rather than stop the
 // partition.
-var errBadOutcome = errors.New("processor: malformed outcome record")
+var errBadOutcomes = errors.New("processor: malformed outcomes record")
 
-// restoreOutcome stages a changelog outcome record (a tombstone when value
-// is nil) during a restore; key is the record's key.
-func (w *writeBatch) restoreOutcome(partition int32, key, value []byte) error {
-	id := key[len(outcomeKeyPrefix):]
-	if value == nil {
-		return w.deleteOutcome(partition, id)
+// restoreOutcomes stages a changelog outcomes batch during a restore; key
+// is the record's key. A tombstone is the store's to apply (forgetBatch).
+func (w *writeBatch) restoreOutcomes(partition int32, key, value []byte) error {
+	batch := key[len(outcomesKeyPrefix):]
+	if len(batch) != batchLen {
+		return fmt.Errorf("%w %q: not a batch name", errBadOutcomes, key)
 	}
-	o, err := wire.DecodeOutcome(value)
+	os, err := wire.DecodeOutcomes(value)
 	if err != nil {
-		return fmt.Errorf("%w %q: %v", errBadOutcome, key, err)
+		return fmt.Errorf("%w %q: %v", errBadOutcomes, key, err)
 	}
-	if !bytes.Equal(outcomeID(o.Tenant, o.Command), id) {
-		return fmt.Errorf("%w %q: it holds the outcome of %s/%s", errBadOutcome, key, o.Tenant, o.Command)
+	keys, records, err := outcomeRecords(partition, os)
+	if err != nil {
+		return err
 	}
-	return w.setOutcome(partition, o, value)
+	return w.setOutcomes(partition, batch, keys, records)
 }
 
-// expiryEntry is a due entry of the expiry index: its key, and the ids in
-// it whose outcomes are out of the window.
-type expiryEntry struct {
+// forgetBatch stages, in w, what a batch's tombstone means: its outcomes
+// go, but for those remembered anew by a later batch, and its expiry entry
+// goes. The batch's entry is read from the store: w's own writes must be
+// committed first.
+func (s *Store) forgetBatch(w *writeBatch, partition int32, key []byte) error {
+	batch := key[len(outcomesKeyPrefix):]
+	if len(batch) != batchLen {
+		return nil
+	}
+	ek := expiryKey(partition, batch)
+	b, closer, err := s.db.Get(ek)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("processor: read expiry entry: %w", err)
+	}
+	ids, err := splitIDs(b)
+	closer.Close()
+	if err != nil {
+		return fmt.Errorf("processor: expiry entry %q: %w", ek, err)
+	}
+	until := binary.BigEndian.Uint64(batch)
+	for _, id := range ids {
+		o, ok, err := s.outcome(outcomeKey(partition, id))
+		if err != nil {
+			return err
+		}
+		if ok && timeKey(o.At) <= until {
+			if err := w.deleteOutcome(partition, id); err != nil {
+				return err
+			}
+		}
+	}
+	return w.deleteExpiry(ek)
+}
+
+// splitIDs returns the length-prefixed ids of an expiry entry (copies).
+func splitIDs(v []byte) ([][]byte, error) {
+	var ids [][]byte
+	for len(v) > 0 {
+		l, n := binary.Uvarint(v)
+		if n <= 0 || uint64(len(v)-n) < l {
+			return nil, errors.New("malformed id list")
+		}
+		ids = append(ids, append([]byte(nil), v[n:n+int(l)]...))
+		v = v[n+int(l):]
+	}
+	return ids, nil
+}
+
+// dueBatch is a batch of the expiry index out of the window: its Pebble
+// key, and the ids in it whose outcomes are still out of the window.
+type dueBatch struct {
 	key []byte
 	ids [][]byte
 }
 
-// expiring returns a partition's expiry entries due before the given time,
-// oldest first, until they hold at least limit ids; with each, the ids whose
-// outcome is still stored and older than that time.
-func (s *Store) expiring(partition int32, before time.Time, limit int) ([]expiryEntry, error) {
+// batch is the batch's name.
+func (b dueBatch) batch() []byte { return b.key[5:] }
+
+// expiring returns a partition's batches whose latest time is before the
+// given time, oldest first, until they hold at least limit ids; with each,
+// the ids whose outcome is still stored and older than that time.
+func (s *Store) expiring(partition int32, before time.Time, limit int) ([]dueBatch, error) {
 	lo := binary.BigEndian.AppendUint32([]byte{'e'}, uint32(partition))
 	due := timeKey(before)
 	hi := binary.BigEndian.AppendUint64(append([]byte(nil), lo...), due)
@@ -238,7 +281,7 @@ func (s *Store) expiring(partition int32, before time.Time, limit int) ([]expiry
 		return nil, fmt.Errorf("processor: iterate expiry index: %w", err)
 	}
 	defer it.Close()
-	var out []expiryEntry
+	var out []dueBatch
 	n := 0
 	for it.First(); it.Valid() && n < limit; it.Next() {
 		k := it.Key()
@@ -246,23 +289,18 @@ func (s *Store) expiring(partition int32, before time.Time, limit int) ([]expiry
 		if err != nil {
 			return nil, fmt.Errorf("processor: iterate expiry index: %w", err)
 		}
-		if len(k) != 21 {
-			return nil, fmt.Errorf("processor: malformed expiry key %q", k)
+		ids, err := splitIDs(v)
+		if len(k) != 5+batchLen || err != nil {
+			return nil, fmt.Errorf("processor: malformed expiry entry %q", k)
 		}
-		x := expiryEntry{key: append([]byte(nil), k...)}
-		for len(v) > 0 {
-			l, w := binary.Uvarint(v)
-			if w <= 0 || uint64(len(v)-w) < l {
-				return nil, fmt.Errorf("processor: malformed expiry entry %q", k)
-			}
-			id := v[w : w+int(l)]
-			v = v[w+int(l):]
+		x := dueBatch{key: append([]byte(nil), k...)}
+		for _, id := range ids {
 			o, ok, err := s.outcome(outcomeKey(partition, id))
 			if err != nil {
 				return nil, err
 			}
 			if ok && timeKey(o.At) < due {
-				x.ids = append(x.ids, append([]byte(nil), id...))
+				x.ids = append(x.ids, id)
 				n++
 			}
 		}

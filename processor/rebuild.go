@@ -154,6 +154,7 @@ func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, 
 	overlay := map[string]*staged{}
 	outcomes := map[string]*stagedOutcome{}
 	horizon := map[int32]time.Time{}
+	var flushes int64
 	flush := func() error {
 		w := store.newBatch()
 		defer w.discard()
@@ -167,12 +168,20 @@ func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, 
 			}
 		}
 		clear(overlay)
+		// The expiry index of a rebuilt store is dropped at the end
+		// (expireAll): one batch per partition and flush, named by the
+		// flush, will do.
+		flushes++
+		batches := map[int32][]incident.Outcome{}
 		for _, so := range outcomes {
-			b, err := wire.EncodeOutcome(so.outcome)
-			if err != nil {
-				return fmt.Errorf("processor: rebuild: encode outcome of %s: %w", so.outcome.Command, err)
+			batches[so.partition] = append(batches[so.partition], so.outcome)
+		}
+		for part, os := range batches {
+			keys, records, err := outcomeRecords(part, os)
+			if err == nil {
+				err = w.setOutcomes(part, batchName(time.Time{}, flushes), keys, records)
 			}
-			if err := w.setOutcome(so.partition, so.outcome, b); err != nil {
+			if err != nil {
 				return fmt.Errorf("processor: rebuild: %w", err)
 			}
 		}

@@ -221,13 +221,24 @@ func (r *restorer) consume(ctx context.Context, from map[int32]kgo.Offset, targe
 			if !ok || werr != nil {
 				return
 			}
+			batch := !rec.Attrs.IsControl() && bytes.HasPrefix(rec.Key, []byte(outcomesKeyPrefix))
+			if batch && rec.Value == nil {
+				// A tombstone undoes a batch the store may hold only in
+				// w: write w first.
+				if werr = flush(); werr != nil {
+					return
+				}
+			}
 			last[rec.Partition] = rec.Offset
 			if !rec.Attrs.IsControl() && len(rec.Key) > 0 {
 				var err error
 				switch {
-				case bytes.HasPrefix(rec.Key, []byte(outcomeKeyPrefix)):
-					if err = w.restoreOutcome(rec.Partition, rec.Key, rec.Value); errors.Is(err, errBadOutcome) {
-						r.logger.Warn("restore: outcome record skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+				case batch && rec.Value == nil:
+					err = r.store.forgetBatch(w, rec.Partition, rec.Key)
+					n++
+				case batch:
+					if err = w.restoreOutcomes(rec.Partition, rec.Key, rec.Value); errors.Is(err, errBadOutcomes) {
+						r.logger.Warn("restore: outcomes record skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
 						err = nil
 					}
 					n++

@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,7 +35,16 @@ type stagedOutcome struct {
 	id        []byte // outcomeID
 	outcome   incident.Outcome
 	deleted   bool
-	encoded   []byte // the outcome's bytes, once encoded
+}
+
+// outcomeBatch is the outcomes a step remembered in one partition: one
+// changelog record and one expiry entry.
+type outcomeBatch struct {
+	partition int32
+	name      []byte
+	latest    time.Time
+	keys      []string // the outcomes' Pebble keys
+	records   [][]byte // the outcomes' records
 }
 
 // stepRun is one atomic step: the commands of one poll, applied in log
@@ -54,7 +64,9 @@ type stepRun struct {
 	outcomes     map[string]*stagedOutcome   // the dedup window's overlay, by Pebble key
 	outcomeOrder []string                    // outcome keys in first-touched order
 	horizon      map[int32]time.Time         // latest time of a command decided, per partition
-	expiryDone   [][]byte                    // expiry entries to delete
+	expiryDone   [][]byte                    // expiry entries of due batches, to delete
+	batches      []outcomeBatch              // the step's outcomes, per partition
+	lastOffset   map[int32]int64             // offset of the last command applied, per partition
 
 	wg         sync.WaitGroup
 	mu         sync.Mutex
@@ -74,7 +86,7 @@ func (p *Processor) step(ctx context.Context, sess *kgo.GroupTransactSession, st
 	s := &stepRun{
 		p: p, sess: sess, store: store, logger: logger,
 		states: map[string]*staged{}, changelog: map[int32]int64{}, rejections: map[incident.Code]int{},
-		outcomes: map[string]*stagedOutcome{}, horizon: map[int32]time.Time{},
+		outcomes: map[string]*stagedOutcome{}, horizon: map[int32]time.Time{}, lastOffset: map[int32]int64{},
 	}
 	cmds := make([]command, len(records))
 	for i, r := range records {
@@ -115,19 +127,17 @@ func (p *Processor) step(ctx context.Context, sess *kgo.GroupTransactSession, st
 			st.encoded = b
 			s.produce(ctx, &kgo.Record{Topic: p.topics.Changelog, Partition: st.partition, Key: []byte(id), Value: b})
 		}
-		for _, k := range s.outcomeOrder {
-			so := s.outcomes[k]
-			rec := &kgo.Record{Topic: p.topics.Changelog, Partition: so.partition, Key: changelogOutcomeKey(so.id)}
-			if !so.deleted {
-				b, err := wire.EncodeOutcome(so.outcome)
-				if err != nil {
-					s.abort(ctx)
-					return fatal(fmt.Errorf("processor: encode outcome of %s: %w", so.outcome.Command, err))
-				}
-				so.encoded, rec.Value = b, b
-			}
-			// A deleted outcome's record is a tombstone (no value).
-			s.produce(ctx, rec)
+		if err := s.batch(); err != nil {
+			s.abort(ctx)
+			return fatal(err)
+		}
+		for _, b := range s.batches {
+			s.produce(ctx, &kgo.Record{Topic: p.topics.Changelog, Partition: b.partition, Key: changelogBatchKey(b.name), Value: wire.JoinOutcomes(b.records)})
+		}
+		for _, k := range s.expiryDone {
+			// A due batch's record gets a tombstone (no value).
+			part := int32(binary.BigEndian.Uint32(k[1:5]))
+			s.produce(ctx, &kgo.Record{Topic: p.topics.Changelog, Partition: part, Key: changelogBatchKey(k[5:])})
 		}
 	}
 	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
@@ -222,6 +232,9 @@ func (s *stepRun) prefetch(cmds []command) error {
 func (s *stepRun) apply(ctx context.Context, cmd *command) error {
 	p := s.p
 	r, c := cmd.r, cmd.c
+	if r.Offset > s.lastOffset[r.Partition] {
+		s.lastOffset[r.Partition] = r.Offset
+	}
 	if cmd.err != nil {
 		s.deadLetter(ctx, r, cmd.err)
 		return nil
@@ -306,6 +319,42 @@ func (s *stepRun) remember(part int32, key string, o incident.Outcome) {
 	so.outcome, so.deleted = o, false
 }
 
+// batch groups the outcomes the step remembered by partition, encoded,
+// each group named by its latest command time and the partition's last
+// command offset.
+func (s *stepRun) batch() error {
+	at := map[int32]int{}
+	var buf []byte
+	for _, k := range s.outcomeOrder {
+		so := s.outcomes[k]
+		if so.deleted {
+			continue
+		}
+		i, ok := at[so.partition]
+		if !ok {
+			i = len(s.batches)
+			at[so.partition] = i
+			s.batches = append(s.batches, outcomeBatch{partition: so.partition, latest: so.outcome.At})
+		}
+		b := &s.batches[i]
+		start := len(buf)
+		var err error
+		if buf, err = wire.AppendOutcome(buf, so.outcome); err != nil {
+			return fmt.Errorf("processor: encode outcome of %s: %w", so.outcome.Command, err)
+		}
+		b.keys = append(b.keys, k)
+		b.records = append(b.records, buf[start:len(buf):len(buf)])
+		if so.outcome.At.After(b.latest) {
+			b.latest = so.outcome.At
+		}
+	}
+	for i := range s.batches {
+		b := &s.batches[i]
+		b.name = batchName(b.latest, s.lastOffset[b.partition])
+	}
+	return nil
+}
+
 // expire stages the removal of the outcomes that fell out of the dedup
 // window of each partition's latest command time, some maxExpiredPerStep
 // of them at most.
@@ -320,7 +369,7 @@ func (s *stepRun) expire() error {
 			return fatal(err)
 		}
 		for _, x := range xs {
-			s.expiryDone = append(s.expiryDone, x.key)
+			s.expiryDone = append(s.expiryDone, x.key) // and its changelog record gets a tombstone
 			for _, id := range x.ids {
 				key := string(outcomeKey(part, id))
 				if _, ok := s.outcomes[key]; ok {
@@ -423,16 +472,17 @@ func (s *stepRun) write() error {
 		}
 	}
 	for _, k := range s.outcomeOrder {
-		so := s.outcomes[k]
-		var err error
-		if so.deleted {
-			err = w.deleteOutcome(so.partition, so.id)
-		} else {
-			err = w.setOutcome(so.partition, so.outcome, so.encoded)
+		if so := s.outcomes[k]; so.deleted {
+			if err := w.deleteOutcome(so.partition, so.id); err != nil {
+				w.discard()
+				return fmt.Errorf("processor: stage expired outcome: %w", err)
+			}
 		}
-		if err != nil {
+	}
+	for _, b := range s.batches {
+		if err := w.setOutcomes(b.partition, b.name, b.keys, b.records); err != nil {
 			w.discard()
-			return fmt.Errorf("processor: stage outcome of %s: %w", so.outcome.Command, err)
+			return fmt.Errorf("processor: stage outcomes: %w", err)
 		}
 	}
 	for _, k := range s.expiryDone {

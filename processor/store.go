@@ -104,8 +104,7 @@ func (s *Store) Checkpoint(partition int32) (int64, bool, error) {
 // writeBatch stages encoded states, outcomes and checkpoints for one Pebble
 // commit.
 type writeBatch struct {
-	b      *pebble.Batch         // nil once committed or discarded
-	expiry map[int32]*expiryList // outcomes set, for the expiry entries written on commit
+	b *pebble.Batch // nil once committed or discarded
 }
 
 func (s *Store) newBatch() *writeBatch { return &writeBatch{b: s.db.NewBatch()} }
@@ -123,9 +122,6 @@ func (w *writeBatch) len() int { return int(w.b.Count()) }
 // commit writes the batch and releases it.
 func (w *writeBatch) commit() error {
 	defer w.discard()
-	if err := w.setExpiry(); err != nil {
-		return fmt.Errorf("processor: write store: %w", err)
-	}
 	// NoSync: the store is a cache of the log. A power loss drops a WAL
 	// suffix, states and checkpoint together, and restore replays it.
 	if err := w.b.Commit(pebble.NoSync); err != nil {

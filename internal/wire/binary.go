@@ -18,14 +18,15 @@ import (
 
 // Record type bytes of the binary header.
 const (
-	binCommand byte = 1
-	binEvent   byte = 2
-	binState   byte = 3
-	binOutcome byte = 4
+	binCommand  byte = 1
+	binEvent    byte = 2
+	binState    byte = 3
+	binOutcome  byte = 4
+	binOutcomes byte = 5
 )
 
 // binNames names the record types by their type byte.
-var binNames = [...]string{binCommand: TypeCommand, binEvent: TypeEvent, binState: TypeState, binOutcome: TypeOutcome}
+var binNames = [...]string{binCommand: TypeCommand, binEvent: TypeEvent, binState: TypeState, binOutcome: TypeOutcome, binOutcomes: TypeOutcomes}
 
 // The range of times a record can carry: years 0 to 9999, as RFC 3339 and
 // version 1 allowed.
@@ -232,8 +233,11 @@ func encodeState(s incident.State) ([]byte, error) {
 	return e.done(TypeState)
 }
 
-func encodeOutcome(o incident.Outcome) ([]byte, error) {
-	e := newEnc(binOutcome, 64+len(o.Command)+len(o.Tenant)+len(o.Incident)+len(o.Fingerprint)+len(o.Code))
+func outcomeSize(o incident.Outcome) int {
+	return 64 + len(o.Command) + len(o.Tenant) + len(o.Incident) + len(o.Fingerprint) + len(o.Code)
+}
+
+func (e *enc) outcome(o incident.Outcome) {
 	e.str(1, o.Command)
 	e.uint(2, o.From)
 	e.uint(3, o.To)
@@ -242,7 +246,49 @@ func encodeOutcome(o incident.Outcome) ([]byte, error) {
 	e.str(6, o.Incident)
 	e.str(7, o.Fingerprint)
 	e.time(8, o.At)
+}
+
+func encodeOutcome(o incident.Outcome) ([]byte, error) {
+	e := newEnc(binOutcome, outcomeSize(o))
+	e.outcome(o)
 	return e.done(TypeOutcome)
+}
+
+func appendOutcome(dst []byte, o incident.Outcome) ([]byte, error) {
+	e := enc{b: append(dst, Version, binOutcome)}
+	e.outcome(o)
+	if e.err != nil {
+		return dst, fmt.Errorf("wire: encode %s: %w", TypeOutcome, e.err)
+	}
+	return e.b, nil
+}
+
+// joinOutcomes builds an outcomes record from outcome records: their
+// messages become the repeated field, byte for byte.
+func joinOutcomes(records [][]byte) []byte {
+	size := 2
+	for _, r := range records {
+		size += 1 + protowire.SizeBytes(len(r)-2)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, Version, binOutcomes)
+	for _, r := range records {
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendBytes(b, r[2:])
+	}
+	return b
+}
+
+func encodeOutcomes(os []incident.Outcome) ([]byte, error) {
+	size := 2
+	for _, o := range os {
+		size += 3 + outcomeSize(o)
+	}
+	e := newEnc(binOutcomes, size)
+	for _, o := range os {
+		e.sub(1, func(e *enc) { e.outcome(o) })
+	}
+	return e.done(TypeOutcomes)
 }
 
 // --- decoding ---
@@ -643,6 +689,28 @@ func (m *dec) outcome() incident.Outcome {
 		}
 	}
 	return o
+}
+
+func decodeOutcomesBin(b []byte) ([]incident.Outcome, error) {
+	d, err := open(b, binOutcomes)
+	if err != nil {
+		return nil, err
+	}
+	var os []incident.Outcome
+	for d.more() {
+		switch n, t := d.field(); n {
+		case 1:
+			m := d.sub(n, t)
+			os = append(os, m.outcome())
+			d.done(m)
+		default:
+			d.unknown(n)
+		}
+	}
+	if err := d.close(TypeOutcomes); err != nil {
+		return nil, err
+	}
+	return os, nil
 }
 
 func decodeOutcomeBin(b []byte) (incident.Outcome, error) {

@@ -3,7 +3,7 @@
 // state (changelog topic and the processor's Pebble store).
 //
 // Version 3, which this package writes, is binary: a version byte (3), a
-// record-type byte (1 command, 2 event, 3 state, 4 outcome), then the data
+// record-type byte (1 command, 2 event, 3 state, 4 outcome, 5 outcomes), then the data
 // as a Protocol Buffers message described by incidentd.proto (next to this
 // file), written and read field by field with protowire. Any protobuf tool
 // reads a record: strip the two header bytes and decode, for example
@@ -41,10 +41,11 @@ const Version = 3
 
 // Record types.
 const (
-	TypeCommand = "command"
-	TypeEvent   = "event"
-	TypeState   = "state"
-	TypeOutcome = "outcome"
+	TypeCommand  = "command"
+	TypeEvent    = "event"
+	TypeState    = "state"
+	TypeOutcome  = "outcome"
+	TypeOutcomes = "outcomes"
 )
 
 // Errors returned by the decoders.
@@ -110,9 +111,41 @@ func DecodeState(b []byte) (incident.State, error) {
 	return decodeStateV1(b)
 }
 
-// EncodeOutcome encodes a command's remembered outcome for the changelog
-// and Pebble (the processor's dedup window).
+// EncodeOutcome encodes a command's remembered outcome for Pebble (the
+// processor's dedup window).
 func EncodeOutcome(o incident.Outcome) ([]byte, error) { return encodeOutcome(o) }
+
+// EncodeOutcomes encodes the outcomes one step remembered in a partition,
+// for the changelog.
+func EncodeOutcomes(os []incident.Outcome) ([]byte, error) { return encodeOutcomes(os) }
+
+// AppendOutcome appends the EncodeOutcome record of o to dst.
+func AppendOutcome(dst []byte, o incident.Outcome) ([]byte, error) { return appendOutcome(dst, o) }
+
+// JoinOutcomes returns the EncodeOutcomes record of the outcomes whose
+// EncodeOutcome records are given, without decoding them.
+func JoinOutcomes(records [][]byte) []byte { return joinOutcomes(records) }
+
+// DecodeOutcomes decodes an outcomes record; every outcome in it must name
+// its command and incident.
+func DecodeOutcomes(b []byte) ([]incident.Outcome, error) {
+	if err := version(b); err != nil {
+		return nil, err
+	}
+	if !isBinary(b) {
+		return nil, fmt.Errorf("%w: an outcomes record is binary", ErrMalformed)
+	}
+	os, err := decodeOutcomesBin(b)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range os {
+		if o.Command == "" || o.Incident == "" {
+			return nil, fmt.Errorf("%w: outcome needs a command and an incident", ErrMalformed)
+		}
+	}
+	return os, nil
+}
 
 // DecodeOutcome decodes an outcome record. Outcomes exist only in binary
 // records, from version 3.

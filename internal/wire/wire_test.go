@@ -77,6 +77,30 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("outcome round trip:\n got %+v\nwant %+v", got, o)
 		}
 	}
+	os := outcomes(events)
+	b, err := wire.EncodeOutcomes(os)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := wire.DecodeOutcomes(b); err != nil || !reflect.DeepEqual(got, os) {
+		t.Fatalf("outcomes round trip: %v\n got %+v\nwant %+v", err, got, os)
+	}
+	var buf []byte
+	var recs [][]byte
+	for _, o := range os {
+		start := len(buf)
+		if buf, err = wire.AppendOutcome(buf, o); err != nil {
+			t.Fatal(err)
+		}
+		one, _ := wire.EncodeOutcome(o)
+		if !bytes.Equal(buf[start:], one) {
+			t.Fatalf("AppendOutcome %x, EncodeOutcome %x", buf[start:], one)
+		}
+		recs = append(recs, buf[start:])
+	}
+	if joined := wire.JoinOutcomes(recs); !bytes.Equal(joined, b) {
+		t.Fatalf("JoinOutcomes %x, EncodeOutcomes %x", joined, b)
+	}
 	for _, c := range cmds {
 		b, err := wire.EncodeCommand(c)
 		if err != nil {
@@ -162,6 +186,8 @@ func FuzzDecode(f *testing.F) {
 		b, _ := wire.EncodeOutcome(o)
 		f.Add(b)
 	}
+	b, _ := wire.EncodeOutcomes(outcomes(events))
+	f.Add(b)
 	f.Add([]byte(`{"v":1,"type":"event","data":null}`))
 	if raw, err := os.ReadFile("testdata/v1.jsonl"); err == nil {
 		for _, l := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
@@ -191,6 +217,15 @@ func FuzzDecode(f *testing.F) {
 		if s, err := wire.DecodeState(b); err == nil {
 			if _, err := wire.EncodeState(s); err != nil {
 				t.Fatal(err)
+			}
+		}
+		if os, err := wire.DecodeOutcomes(b); err == nil {
+			enc, err := wire.EncodeOutcomes(os)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if os2, err := wire.DecodeOutcomes(enc); err != nil || !reflect.DeepEqual(os, os2) {
+				t.Fatalf("outcomes do not survive re-encoding: %v", err)
 			}
 		}
 		if o, err := wire.DecodeOutcome(b); err == nil {
