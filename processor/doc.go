@@ -59,9 +59,9 @@
 // comes again: the same request is a duplicate, another request under the
 // id (another fingerprint) is refused with a notice. The window is part of
 // the partition's state: a Pebble index staged and written with the
-// states, carried by the changelog as outcome records (tombstoned when
-// they expire, measured on command times), restored with the partition
-// and recreated by Rebuild from the events. A record that cannot be decoded, or
+// states, carried by the changelog as one record per step and partition
+// (tombstoned when it expires, measured on command times), restored with
+// the partition and recreated by Rebuild from the events. A record that cannot be decoded, or
 // whose key is not its incident id, goes to the dead-letter topic with the
 // reason and its origin in headers, in the same transaction; it never
 // blocks the partition.
