@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -287,4 +288,44 @@ func batchKey(n byte) []byte {
 	k := append([]byte("\x00d"), bytes.Repeat([]byte{0xff}, 8)...)
 	k = append(k, make([]byte, 7)...)
 	return append(k, n)
+}
+
+// TestLargeStepSplitsOutcomes applies 10,000 commands in one step on one
+// partition: their outcomes (some 1.2 MB) go to the changelog in records
+// under the producer's and broker's 1 MB limit, and restore whole.
+func TestLargeStepSplitsOutcomes(t *testing.T) {
+	_, kc := startKafka(t, 1)
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	var rs []*kgo.Record
+	for i := range 10000 {
+		rs = append(rs, commandRecord(t, kc.Topics().Commands, incident.Command{
+			ID: fmt.Sprintf("c-%d-%s", i, strings.Repeat("x", 40)), Incident: fmt.Sprintf("in-%d", i%50), Tenant: "t1", Actor: "U1",
+			At: at.Add(time.Duration(i) * time.Millisecond), Kind: incident.Declare, Title: "down", Source: incident.Source{Kind: incident.FromDashboard}}))
+	}
+	produce(t, kc, rs...)
+	dir := t.TempDir()
+	_, stop := runProcessor(t, processor.Config{Kafka: kc, Dir: dir, InstanceID: "a"})
+	waitFor(t, 30*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
+	stop()
+	batches := 0
+	for _, r := range readTopic(t, kc, kc.Topics().Changelog) {
+		if bytes.HasPrefix(r.Key, []byte("\x00d")) {
+			batches++
+			if len(r.Value) > 300<<10 {
+				t.Errorf("an outcomes record of %d bytes", len(r.Value))
+			}
+		}
+	}
+	if batches < 3 {
+		t.Errorf("%d outcomes records for 10,000 outcomes, want them split", batches)
+	}
+	live := storeOutcomes(t, dir)
+	dir2 := t.TempDir()
+	p2, stop2 := runProcessor(t, processor.Config{Kafka: kc, Dir: dir2, InstanceID: "a"})
+	waitFor(t, 30*time.Second, "the restore", p2.Ready)
+	stop2()
+	restored := storeOutcomes(t, dir2)
+	if len(live) != 10000 || !maps.EqualFunc(live, restored, bytes.Equal) {
+		t.Fatalf("%d outcomes live, %d restored, want the same 10,000", len(live), len(restored))
+	}
 }

@@ -34,15 +34,17 @@ type stagedOutcome struct {
 	partition int32
 	id        []byte // outcomeID
 	outcome   incident.Outcome
+	offset    int64 // of the command it is the outcome of
 	deleted   bool
 }
 
-// outcomeBatch is the outcomes a step remembered in one partition: one
+// outcomeBatch is outcomes a step remembered in one partition: one
 // changelog record and one expiry entry.
 type outcomeBatch struct {
 	partition int32
 	name      []byte
 	latest    time.Time
+	offset    int64    // of its last command
 	keys      []string // the outcomes' Pebble keys
 	records   [][]byte // the outcomes' records
 }
@@ -66,7 +68,6 @@ type stepRun struct {
 	horizon      map[int32]time.Time         // latest time of a command decided, per partition
 	expiryDone   [][]byte                    // expiry entries of due batches, to delete
 	batches      []outcomeBatch              // the step's outcomes, per partition
-	lastOffset   map[int32]int64             // offset of the last command applied, per partition
 
 	wg         sync.WaitGroup
 	mu         sync.Mutex
@@ -86,7 +87,7 @@ func (p *Processor) step(ctx context.Context, sess *kgo.GroupTransactSession, st
 	s := &stepRun{
 		p: p, sess: sess, store: store, logger: logger,
 		states: map[string]*staged{}, changelog: map[int32]int64{}, rejections: map[incident.Code]int{},
-		outcomes: map[string]*stagedOutcome{}, horizon: map[int32]time.Time{}, lastOffset: map[int32]int64{},
+		outcomes: map[string]*stagedOutcome{}, horizon: map[int32]time.Time{},
 	}
 	cmds := make([]command, len(records))
 	for i, r := range records {
@@ -232,9 +233,6 @@ func (s *stepRun) prefetch(cmds []command) error {
 func (s *stepRun) apply(ctx context.Context, cmd *command) error {
 	p := s.p
 	r, c := cmd.r, cmd.c
-	if r.Offset > s.lastOffset[r.Partition] {
-		s.lastOffset[r.Partition] = r.Offset
-	}
 	if cmd.err != nil {
 		s.deadLetter(ctx, r, cmd.err)
 		return nil
@@ -264,7 +262,7 @@ func (s *stepRun) apply(ctx context.Context, cmd *command) error {
 		debug("command rejected", "code", rej.Code, "reason", rej.Reason)
 	}
 	if o, ok := d.Remember(); ok {
-		s.remember(r.Partition, cmd.key, o)
+		s.remember(r.Partition, cmd.key, o, r.Offset)
 	}
 	if h, ok := s.horizon[r.Partition]; !ok || c.At.After(h) {
 		s.horizon[r.Partition] = c.At
@@ -307,23 +305,28 @@ func (s *stepRun) seen(cmd *command) *incident.Outcome {
 	return &o
 }
 
-// remember stages a command's outcome (its Pebble key is key) in the dedup
-// window.
-func (s *stepRun) remember(part int32, key string, o incident.Outcome) {
+// remember stages the outcome of the command at offset (its Pebble key is
+// key) in the dedup window.
+func (s *stepRun) remember(part int32, key string, o incident.Outcome, offset int64) {
 	so, ok := s.outcomes[key]
 	if !ok {
 		so = &stagedOutcome{partition: part, id: []byte(key[5:])}
 		s.outcomes[key] = so
 		s.outcomeOrder = append(s.outcomeOrder, key)
 	}
-	so.outcome, so.deleted = o, false
+	so.outcome, so.offset, so.deleted = o, offset, false
 }
 
-// batch groups the outcomes the step remembered by partition, encoded,
-// each group named by its latest command time and the partition's last
-// command offset.
+// maxBatchBytes bounds an outcomes record, well below the broker's and
+// the producer's default limit of a record (1 MB).
+const maxBatchBytes = 256 << 10
+
+// batch groups the outcomes the step remembered by partition, encoded, in
+// records of at most maxBatchBytes; each is named by its latest command
+// time and the offset of its last command.
 func (s *stepRun) batch() error {
-	at := map[int32]int{}
+	at := map[int32]int{} // partition -> its open batch in s.batches
+	size := map[int32]int{}
 	var buf []byte
 	for _, k := range s.outcomeOrder {
 		so := s.outcomes[k]
@@ -331,9 +334,9 @@ func (s *stepRun) batch() error {
 			continue
 		}
 		i, ok := at[so.partition]
-		if !ok {
+		if !ok || size[so.partition] >= maxBatchBytes {
 			i = len(s.batches)
-			at[so.partition] = i
+			at[so.partition], size[so.partition] = i, 0
 			s.batches = append(s.batches, outcomeBatch{partition: so.partition, latest: so.outcome.At})
 		}
 		b := &s.batches[i]
@@ -344,13 +347,14 @@ func (s *stepRun) batch() error {
 		}
 		b.keys = append(b.keys, k)
 		b.records = append(b.records, buf[start:len(buf):len(buf)])
+		size[so.partition] += len(buf) - start
 		if so.outcome.At.After(b.latest) {
 			b.latest = so.outcome.At
 		}
-	}
-	for i := range s.batches {
-		b := &s.batches[i]
-		b.name = batchName(b.latest, s.lastOffset[b.partition])
+		// Outcomes are of distinct commands: the latest offset of a
+		// batch's is in no other batch.
+		b.offset = max(b.offset, so.offset)
+		b.name = batchName(b.latest, b.offset)
 	}
 	return nil
 }
