@@ -37,8 +37,9 @@ func OpenStore(dir string, logger *slog.Logger) (*Store, error) {
 	// dedup window does not hold, and without a filter each such miss
 	// reads a data block of every table whose key range covers it.
 	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	// A block cache that holds the filter and index blocks those lookups
+	// read (Pebble's default is 8 MiB). It fills only as blocks are read.
 	opts.Cache = pebble.NewCache(64 << 20)
-	opts.MemTableSize = 16 << 20
 	defer opts.Cache.Unref()
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
