@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -271,33 +272,41 @@ func (b dueBatch) batch() []byte { return b.key[5:] }
 
 // expiring returns a partition's batches whose latest time is before the
 // given time, oldest first, until they hold at least limit ids; with each,
-// the ids whose outcome is still stored and older than that time.
-func (s *Store) expiring(partition int32, before time.Time, limit int) ([]dueBatch, error) {
+// the ids whose outcome is still stored and older than that time. next is
+// the time (timeKey) of the first batch it leaves (math.MaxUint64 if none).
+func (s *Store) expiring(partition int32, before time.Time, limit int) (out []dueBatch, next uint64, err error) {
 	lo := binary.BigEndian.AppendUint32([]byte{'e'}, uint32(partition))
+	hi := binary.BigEndian.AppendUint32([]byte{'e'}, uint32(partition)+1)
 	due := timeKey(before)
-	hi := binary.BigEndian.AppendUint64(append([]byte(nil), lo...), due)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
-		return nil, fmt.Errorf("processor: iterate expiry index: %w", err)
+		return nil, 0, fmt.Errorf("processor: iterate expiry index: %w", err)
 	}
 	defer it.Close()
-	var out []dueBatch
+	next = math.MaxUint64
 	n := 0
-	for it.First(); it.Valid() && n < limit; it.Next() {
+	for it.First(); it.Valid(); it.Next() {
 		k := it.Key()
+		if len(k) != 5+batchLen {
+			return nil, 0, fmt.Errorf("processor: malformed expiry entry %q", k)
+		}
+		if at := binary.BigEndian.Uint64(k[5:13]); at >= due || n >= limit {
+			next = at
+			break
+		}
 		v, err := it.ValueAndErr()
 		if err != nil {
-			return nil, fmt.Errorf("processor: iterate expiry index: %w", err)
+			return nil, 0, fmt.Errorf("processor: iterate expiry index: %w", err)
 		}
 		ids, err := splitIDs(v)
-		if len(k) != 5+batchLen || err != nil {
-			return nil, fmt.Errorf("processor: malformed expiry entry %q", k)
+		if err != nil {
+			return nil, 0, fmt.Errorf("processor: malformed expiry entry %q", k)
 		}
 		x := dueBatch{key: append([]byte(nil), k...)}
 		for _, id := range ids {
 			o, ok, err := s.outcome(outcomeKey(partition, id))
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			if ok && timeKey(o.At) < due {
 				x.ids = append(x.ids, id)
@@ -307,9 +316,9 @@ func (s *Store) expiring(partition int32, before time.Time, limit int) ([]dueBat
 		out = append(out, x)
 	}
 	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("processor: iterate expiry index: %w", err)
+		return nil, 0, fmt.Errorf("processor: iterate expiry index: %w", err)
 	}
-	return out, nil
+	return out, next, nil
 }
 
 // EachOutcome calls fn for every remembered outcome, in key order

@@ -48,6 +48,7 @@ func (r *restorer) restorePending(ctx context.Context) error {
 	start := time.Now()
 	// The restore writes Pebble behind the cache's back.
 	defer r.p.cache.reset()
+	defer clear(r.p.expiryFloor)
 	n, err := r.restore(ctx, parts)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -67,6 +67,7 @@ type stepRun struct {
 	outcomeOrder []string                    // outcome keys in first-touched order
 	horizon      map[int32]time.Time         // latest time of a command decided, per partition
 	expiryDone   [][]byte                    // expiry entries of due batches, to delete
+	floors       []floor                     // expiry floors the step's scans found
 	batches      []outcomeBatch              // the step's outcomes, per partition
 
 	wg         sync.WaitGroup
@@ -317,6 +318,26 @@ func (s *stepRun) remember(part int32, key string, o incident.Outcome, offset in
 	so.outcome, so.offset, so.deleted = o, offset, false
 }
 
+// floor is an expiry floor of a partition (Processor.expiryFloor).
+type floor struct {
+	partition int32
+	at        uint64 // timeKey
+}
+
+// updateFloors records, once the step is written, what its expiry scans
+// found and what its batches added.
+func (s *stepRun) updateFloors() {
+	fl := s.p.expiryFloor
+	for _, f := range s.floors {
+		fl[f.partition] = f.at
+	}
+	for _, b := range s.batches {
+		if at, ok := fl[b.partition]; ok && timeKey(b.latest) < at {
+			fl[b.partition] = timeKey(b.latest)
+		}
+	}
+}
+
 // maxBatchBytes bounds an outcomes record, well below the broker's and
 // the producer's default limit of a record (1 MB).
 const maxBatchBytes = 256 << 10
@@ -368,10 +389,16 @@ func (s *stepRun) expire() error {
 		if left <= 0 {
 			break
 		}
-		xs, err := s.store.expiring(part, h.Add(-s.p.cfg.DedupWindow), left)
+		start := h.Add(-s.p.cfg.DedupWindow)
+		if fl, ok := s.p.expiryFloor[part]; ok && timeKey(start) <= fl {
+			continue
+		}
+		xs, next, err := s.store.expiring(part, start, left)
 		if err != nil {
 			return fatal(err)
 		}
+		// The store holds no entry before next once the step is written.
+		s.floors = append(s.floors, floor{part, next})
 		for _, x := range xs {
 			s.expiryDone = append(s.expiryDone, x.key) // and its changelog record gets a tombstone
 			for _, id := range x.ids {
@@ -509,6 +536,7 @@ func (s *stepRun) write() error {
 			s.p.cache.put(id, st.state)
 		}
 	}
+	s.updateFloors()
 	s.p.metrics.storeSeconds.Observe(time.Since(start).Seconds())
 	return nil
 }
