@@ -66,8 +66,8 @@ KAFKA_LIBS ?= $(CURDIR)/.cache/kafka/libs
 KAFKA_SUITES ?= ./internal/testenv:Kafka \
 	./internal/kafka \
 	./cmd/incidentd:^TestTopics \
-	'./processor:^(TestClusterKillsAndRebalances|TestApplyCommandsOnceWithDeadLetters|TestCrashBetweenCommitAndStoreWrite|TestRestoreFromChangelog|TestRestoreWaitsForStableChangelog|TestBrokerRestart)$$' \
-	'./ingress:^(TestAPI.*|TestTenantIsolation|TestReadYourWrites|TestEndToEndWithProcessor|TestBrokerDown|TestAnswersWhenBrokerKilledInFlight|TestSlackRetriesAreNoOps)$$' \
+	'./processor:^(TestClusterKillsAndRebalances|TestApplyCommandsOnceWithDeadLetters|TestCrashBetweenCommitAndStoreWrite|TestRestoreFromChangelog|TestRestoreWaitsForStableChangelog|TestBrokerRestart|TestDedupWindowByTime|TestOtherTenantsCommands)$$' \
+	'./ingress:^(TestAPI.*|TestTenantIsolation|TestReadYourWrites|TestEndToEndWithProcessor|TestBrokerDown|TestAnswersWhenBrokerKilledInFlight|TestKeyReuseWithProcessor|TestSlackRetriesAreNoOps)$$' \
 	'./projector:^(TestProjectionEqualsFold|TestClickHouseKilled|TestRebuildEqualsLive|TestCatchUpWhileProcessorEmits|TestGapHealedFromLog|TestOffsetsOnlyAfterRowsStored|TestTablesLostGroupKept|TestTablesWithoutPositionKeepGroupOffsets)$$' \
 	'./notifier:^TestGapHealedFromLog$$'
 # Tests that fail on Apache Kafka and pass on kfake, as a -skip regexp (empty:

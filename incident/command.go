@@ -93,4 +93,10 @@ type Command struct {
 	Note          string       // AddNote
 	Message       SlackMessage // PinMessage, RecordSlackMessage
 	ImpactStarted time.Time    // SetImpactStarted
+
+	// Fingerprint identifies the request the command came from (route,
+	// incident and body; see Fingerprint), so that the command id reused
+	// for another request is told apart from a retry. "" if the edge set
+	// none: the id alone decides.
+	Fingerprint string
 }

@@ -8,10 +8,12 @@ import (
 // Decision is what Decide makes of a command: the events to append, or,
 // for a command id seen before, its original outcome and no events.
 //
-// A rejected command produces exactly one event, of kind Rejected.
+// A rejected command produces exactly one event, of kind Rejected: in the
+// incident's history, or a notice (Event.Notice) when the incident is not
+// its tenant's or the command id was used for another request.
 type Decision struct {
 	Events    []Event
-	Duplicate *Outcome // set when the command id is in the dedup window
+	Duplicate *Outcome // set when the command id was seen, with its outcome then
 }
 
 // Rejection returns the rejection carried by the decision's events, or nil
@@ -23,22 +25,65 @@ func (d Decision) Rejection() *Rejection {
 	return nil
 }
 
+// Remember returns the outcome to remember for the command, and false when
+// there is none to remember (see Remembered): a duplicate (its first
+// outcome stays), a command without an id, or a command id reused for
+// another request (the first request's outcome stays).
+func (d Decision) Remember() (Outcome, bool) {
+	if len(d.Events) == 0 || !Remembered(d.Events[0]) {
+		return Outcome{}, false
+	}
+	return OutcomeOf(d.Events), true
+}
+
+// Remembered reports whether the outcome of e's command is remembered: its
+// command has an id, and e is not the refusal of a reused one.
+func Remembered(e Event) bool {
+	return e.Command != "" && (e.Rejection == nil || e.Rejection.Code != CodeKeyReused)
+}
+
 // Decide applies the rules to one command against the incident's current
 // state. It is pure: the same inputs always give the same decision. The
 // events it returns are numbered from s.Version+1 and folding them into s
 // with Evolve gives the new state.
-func Decide(p Policy, s State, c Command) Decision {
-	if o, ok := s.Outcome(c.ID); ok && c.ID != "" {
-		return Decision{Duplicate: &o}
+//
+// seen is the remembered outcome of an earlier command with the same tenant
+// and id, if the caller's dedup window still holds one (nil otherwise). The
+// same request again (same incident; same fingerprint, or one of them
+// without) is a duplicate: no events, the first outcome. Another request
+// under that id is refused with a notice, CodeKeyReused, and changes
+// nothing.
+func Decide(p Policy, s State, c Command, seen *Outcome) Decision {
+	if seen != nil && c.ID != "" {
+		if seen.Incident == c.Incident && (seen.Fingerprint == "" || c.Fingerprint == "" || seen.Fingerprint == c.Fingerprint) {
+			o := *seen
+			return Decision{Duplicate: &o}
+		}
+		return Decision{Events: []Event{notice(c, reject(CodeKeyReused,
+			"command id %s was used before for a different request; use a new idempotency key", c.ID))}}
 	}
 	d := decider{policy: p, s: s, c: c}
 	if r := d.decide(); r != nil {
+		// An incident that is not the command's tenant's (undeclared, or
+		// another tenant's) has no history for the command to enter.
+		if !s.Declared || s.Tenant != c.Tenant {
+			return Decision{Events: []Event{notice(c, r)}}
+		}
 		return Decision{Events: []Event{d.event(Rejected, func(e *Event) {
 			e.CommandKind = c.Kind
 			e.Rejection = r
 		})}}
 	}
 	return Decision{Events: d.events}
+}
+
+// notice is the rejection of c outside any incident's history: version 0,
+// and nothing of the incident's state on it.
+func notice(c Command, r *Rejection) Event {
+	return Event{
+		Incident: c.Incident, Command: c.ID, Tenant: c.Tenant, Actor: c.Actor, At: c.At,
+		Kind: Rejected, CommandKind: c.Kind, Rejection: r, Fingerprint: c.Fingerprint,
+	}
 }
 
 // decider holds one Decide call's inputs and the events it builds.
@@ -61,6 +106,8 @@ func (d *decider) event(k EventKind, fill func(*Event)) Event {
 		At:       d.c.At,
 		Kind:     k,
 		Status:   d.s.Status,
+
+		Fingerprint: d.c.Fingerprint,
 	}
 	if fill != nil {
 		fill(&e)

@@ -2,7 +2,7 @@
 // the events that record what happened, the state folded from those events,
 // and the two pure functions that connect them.
 //
-//	Decide(policy, state, command) -> Decision (events, a rejection, or a duplicate)
+//	Decide(policy, state, command, seen) -> Decision (events, a rejection, or a duplicate)
 //	Evolve(state, event)           -> state
 //
 // Every service imports this package and none owns it. It is deterministic:
@@ -17,19 +17,25 @@
 // so a re-delivered event has the same id and views can apply an event only
 // if it is newer than what they hold.
 //
-// Rejections are events too (KindRejected): they carry the rejection code
-// and take a version like any other event, so the caller waiting on a
-// command, the notifier and the dedup window all see them through the log.
-// Folding a rejection changes nothing but the version and the dedup window.
+// Rejections are events too (KindRejected): they carry the rejection code,
+// so the caller waiting on a command and the notifier see them through the
+// log. A rejection on the tenant's own incident takes a version like any
+// other event and changes nothing else. A rejection of a command on an
+// incident that is not its tenant's (nobody declared it, or another tenant
+// did), or of a command id reused for another request, is a notice
+// (Event.Notice): version 0, in no incident's history, folded by no view.
+// So an incident's history holds only its own tenant's commands and starts
+// with its declaration.
 //
-// # Exactly-once effect in bounded space
+// # Exactly-once effect
 //
-// State keeps the outcomes of the incident's last RecentWindow commands
-// (State.Recent). Deciding a command whose id is in that window returns the
-// original outcome (Decision.Duplicate) and no events. A command id older
-// than the window is decided afresh; the window is sized for retries that
-// arrive within minutes (Slack retries three times within about an hour;
-// producer retries within seconds), not for replays of week-old input.
+// The model keeps no record of past commands. Its caller remembers each
+// command's outcome (Decision.Remember) by tenant and command id for a
+// window of time, and hands it back to Decide when the id comes again: the
+// same request is a duplicate (Decision.Duplicate, no events), another
+// request under the same id (Command.Fingerprint differs) is refused with
+// CodeKeyReused. The window is the caller's: time comes in on the command,
+// and the model has no clock.
 //
 // # Incident ids
 //

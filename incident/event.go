@@ -45,11 +45,17 @@ func (k EventKind) Valid() bool {
 
 // Event is a fact about one incident. Events are never rejected: Evolve
 // folds any event into the state.
+//
+// A notice is a rejection in no incident's history (Version 0): the
+// rejection of a command on an incident its tenant has not declared (none,
+// or another tenant's), or of a reused command id. It tells the requester
+// (Tenant, Actor) and its outcome is remembered like any other, but no
+// view folds it: it never touches another tenant's incident.
 type Event struct {
 	Incident string
-	Version  uint64 // per-incident sequence number, from 1, without gaps
+	Version  uint64 // per-incident sequence number, from 1, without gaps; 0 for a notice
 	Command  string // id of the command that caused it
-	Tenant   string
+	Tenant   string // the command's tenant
 	Actor    string
 	At       time.Time // the command's time
 	Kind     EventKind
@@ -65,7 +71,12 @@ type Event struct {
 	ImpactStarted time.Time    // ImpactStartedSet
 	CommandKind   CommandKind  // Rejected: what was asked
 	Rejection     *Rejection   // Rejected: why not
+	Fingerprint   string       // the command's request fingerprint
 }
+
+// Notice reports whether e is a notice: a rejection outside any incident's
+// history.
+func (e Event) Notice() bool { return e.Version == 0 }
 
 // ID is the event's id, derived from (incident, version): the same event
 // delivered twice has the same id.

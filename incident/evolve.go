@@ -5,13 +5,15 @@ import "time"
 // Evolve folds one event into the state. It never fails: events are facts.
 // An event whose version is not s.Version+1 is folded all the same; views
 // that must not fold over a gap check versions before calling Evolve (see
-// Sequence).
+// Sequence). A notice is in no incident's history and changes nothing.
 func Evolve(s State, e Event) State {
+	if e.Notice() {
+		return s
+	}
 	if s.Incident == "" {
 		s.Incident = e.Incident
 	}
 	s.Version = e.Version
-	s.Recent = remember(s.Recent, e)
 	if e.Kind == Rejected {
 		return s
 	}
@@ -81,6 +83,7 @@ const (
 )
 
 // Sequence reports how an event relates to a view that holds version have.
+// A notice, in no incident's history, is Seen by every view: views skip it.
 func Sequence(have uint64, e Event) Order {
 	switch {
 	case e.Version == have+1:
@@ -90,27 +93,4 @@ func Sequence(have uint64, e Event) Order {
 	default:
 		return Gap
 	}
-}
-
-// remember records the event's command outcome in the dedup window. All the
-// events of one command are consecutive, so the outcome is extended while
-// the command stays the same.
-func remember(recent []Outcome, e Event) []Outcome {
-	if n := len(recent); n > 0 && recent[n-1].Command == e.Command {
-		recent = append(recent[:n-1:n-1], recent[n-1])
-		recent[n-1].To = e.Version
-		return recent
-	}
-	o := Outcome{Command: e.Command, From: e.Version, To: e.Version}
-	if e.Rejection != nil {
-		o.Code = e.Rejection.Code
-	}
-	if len(recent) >= RecentWindow {
-		recent = recent[len(recent)-RecentWindow+1:]
-	}
-	// Copy so states that share a backing array never see each other's
-	// appends.
-	out := make([]Outcome, len(recent), len(recent)+1)
-	copy(out, recent)
-	return append(out, o)
 }

@@ -3,6 +3,7 @@ package incident
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"time"
 )
 
 // Incident ids are short, URL-safe strings: a prefix saying where the
@@ -35,6 +36,26 @@ func NewIncidentID(random [16]byte) string {
 // request gets the same command id.
 func CommandIDFor(parts ...string) string {
 	return "c-" + digest(parts...)
+}
+
+// Fingerprint identifies what a command asks, whatever its id, actor and
+// time: its kind, incident, tenant and payload. The edge sets it on the
+// commands it builds (Command.Fingerprint): a command id that comes again
+// with another fingerprint is an idempotency key reused for a different
+// request, which Decide refuses.
+func Fingerprint(c Command) string {
+	var impact string
+	if !c.ImpactStarted.IsZero() {
+		impact = c.ImpactStarted.UTC().Format(time.RFC3339Nano)
+	}
+	var msgAt string
+	if !c.Message.At.IsZero() {
+		msgAt = c.Message.At.UTC().Format(time.RFC3339Nano)
+	}
+	return "f-" + digest("fingerprint", string(c.Kind), c.Incident, c.Tenant, c.Title, c.Severity,
+		string(c.Source.Kind), c.Source.Team, c.Source.Channel, c.Source.ThreadTS,
+		string(c.Role), c.Person, c.Note,
+		c.Message.Channel, c.Message.TS, c.Message.Author, c.Message.Text, msgAt, impact)
 }
 
 // digest hashes parts unambiguously (each part is length-prefixed).

@@ -19,12 +19,17 @@ var base = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // TestSpec runs the specification scripts in testdata/. Directives:
 //
 //	policy severities=(A, B)  set the policy (default SEV1-SEV4)
-//	reset                     forget the incident
+//	reset                     forget the incidents and the remembered outcomes
+//	forget                    forget the remembered outcomes (the dedup
+//	                          window has passed them)
 //	run                       one command per line, "kind key=value ...";
 //	                          prints each command's events, then the state
 //
-// Command lines take id (default c<n>), incident (default i1), tenant
-// (default t1), actor (default U1), at (+duration from base) and the payload
+// The script remembers each command's outcome by tenant and id, as the
+// processor's dedup window does, and hands it to Decide when the id comes
+// again. Command lines take id (default c<n>), incident (default i1), tenant
+// (default t1), actor (default U1), at (+duration from base), fp (the
+// request fingerprint) and the payload
 // keys title, severity, role, person, note, source, team, channel, thread,
 // ts, text, msgat, impact (+duration from base). Values with spaces go in
 // parentheses: title=(server down).
@@ -32,6 +37,7 @@ func TestSpec(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		policy := incident.DefaultPolicy()
 		states := map[string]incident.State{}
+		seen := map[string]incident.Outcome{}
 		n := 0
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			switch d.Cmd {
@@ -45,6 +51,10 @@ func TestSpec(t *testing.T) {
 				return "ok"
 			case "reset":
 				states = map[string]incident.State{}
+				seen = map[string]incident.Outcome{}
+				return "ok"
+			case "forget":
+				seen = map[string]incident.Outcome{}
 				return "ok"
 			case "run":
 				var out strings.Builder
@@ -60,11 +70,18 @@ func TestSpec(t *testing.T) {
 					}
 					touched[c.Incident] = true
 					s := states[c.Incident]
-					dec := incident.Decide(policy, s, c)
+					var prior *incident.Outcome
+					if o, ok := seen[c.Tenant+"/"+c.ID]; ok {
+						prior = &o
+					}
+					dec := incident.Decide(policy, s, c, prior)
+					if o, ok := dec.Remember(); ok {
+						seen[c.Tenant+"/"+c.ID] = o
+					}
 					fmt.Fprintf(&out, "> %s\n", strings.TrimSpace(line))
 					if dec.Duplicate != nil {
 						o := dec.Duplicate
-						fmt.Fprintf(&out, "duplicate of %s: v%d..v%d %s\n", o.Command, o.From, o.To, o.Code)
+						fmt.Fprintf(&out, "duplicate of %s: %s v%d..v%d at=%s %s\n", o.Command, o.Incident, o.From, o.To, since(o.At), o.Code)
 					}
 					for _, e := range dec.Events {
 						out.WriteString(formatEvent(e) + "\n")
@@ -77,7 +94,9 @@ func TestSpec(t *testing.T) {
 				}
 				sort.Strings(ids)
 				for _, id := range ids {
-					out.WriteString(formatState(states[id]) + "\n")
+					s := states[id]
+					s.Incident = id
+					out.WriteString(formatState(s) + "\n")
 				}
 				return out.String()
 			}
@@ -112,6 +131,8 @@ func parseCommand(line string, n int) (incident.Command, error) {
 			c.Tenant = v
 		case "actor":
 			c.Actor = v
+		case "fp":
+			c.Fingerprint = v
 		case "at":
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -174,7 +195,12 @@ func since(t time.Time) string {
 
 func formatEvent(e incident.Event) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s v%d %s cmd=%s by=%s at=%s status=%s", e.ID(), e.Version, e.Kind, e.Command, e.Actor, since(e.At), e.Status)
+	if e.Notice() {
+		fmt.Fprintf(&b, "notice to %s on %s", e.Tenant, e.Incident)
+	} else {
+		fmt.Fprintf(&b, "%s v%d", e.ID(), e.Version)
+	}
+	fmt.Fprintf(&b, " %s cmd=%s by=%s at=%s status=%s", e.Kind, e.Command, e.Actor, since(e.At), e.Status)
 	add := func(k, v string) {
 		if v != "" {
 			fmt.Fprintf(&b, " %s=%q", k, v)
@@ -202,9 +228,9 @@ func formatEvent(e incident.Event) string {
 
 func formatState(s incident.State) string {
 	if !s.Declared {
-		return fmt.Sprintf("state %s v%d: not declared, %d recent", s.Incident, s.Version, len(s.Recent))
+		return fmt.Sprintf("state %s v%d: not declared", s.Incident, s.Version)
 	}
-	return fmt.Sprintf("state %s v%d: tenant=%s %s %s %q reporter=%s commander=%q assignee=%q card=%s/%s declared=%s impact=%s acked=%s mitigated=%s resolved=%s notes=%d pins=%d recent=%d",
+	return fmt.Sprintf("state %s v%d: tenant=%s %s %s %q reporter=%s commander=%q assignee=%q card=%s/%s declared=%s impact=%s acked=%s mitigated=%s resolved=%s notes=%d pins=%d",
 		s.Incident, s.Version, s.Tenant, s.Status, s.Severity, s.Title, s.Reporter, s.Commander, s.Assignee, s.Card.Channel, s.Card.TS,
-		since(s.DeclaredAt), since(s.ImpactStartedAt), since(s.AcknowledgedAt), since(s.MitigatedAt), since(s.ResolvedAt), s.Notes, s.Pins, len(s.Recent))
+		since(s.DeclaredAt), since(s.ImpactStartedAt), since(s.AcknowledgedAt), since(s.MitigatedAt), since(s.ResolvedAt), s.Notes, s.Pins)
 }

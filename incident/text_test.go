@@ -59,7 +59,7 @@ func TestDecideCountsCharacters(t *testing.T) {
 		return incident.Decide(p, incident.State{}, incident.Command{
 			ID: "d", Incident: "i1", Tenant: "t1", At: base, Kind: incident.Declare, Title: title,
 			Source: incident.Source{Kind: incident.FromDashboard},
-		})
+		}, nil)
 	}
 	if d := declare(strings.Repeat("障", incident.MaxTitle)); len(d.Events) != 1 || d.Events[0].Kind != incident.Declared {
 		t.Fatalf("a 200-character title of 600 bytes: %+v", d.Events)

@@ -299,11 +299,19 @@ func (s *Server) apiWrite(spec apiWrite) apiHandler {
 // apiSubmit produces c, whose id derives from key, and answers: 202 once
 // in the log, or with ?wait the outcome (200 applied, 404/409/422 rejected,
 // 202 if not known in time); 503 log_unavailable when it is known not to
-// be in the log, 504 outcome_unknown when it may be.
+// be in the log, 504 outcome_unknown when it may be. The command carries
+// the fingerprint of its request, so that its id (the Idempotency-Key's)
+// reused for another request is refused, 422 idempotency_key_reused: here
+// at once when the tracker knows the id's outcome, else by the processor.
 func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request, c incident.Command, key string) {
 	wait, err := s.parseWait(r)
 	if err != nil {
 		writeBodyError(w, err)
+		return
+	}
+	c.Fingerprint = incident.Fingerprint(c)
+	if o, ok := s.tracker.outcome(c.ID); ok && !o.answers(c) {
+		writeRejection(w, c, keyReused())
 		return
 	}
 	if err := s.submit(r.Context(), "api", c); err != nil {
@@ -318,17 +326,14 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request, c incident.Co
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
-	o, ok := s.tracker.wait(ctx, c.ID)
+	o, ok := s.tracker.wait(ctx, c)
 	if !ok {
 		res.Note = fmt.Sprintf("the command is in the log; its outcome was not known within %v", wait)
 		writeJSON(w, http.StatusAccepted, res)
 		return
 	}
 	if o.Rejection != nil {
-		writeProblemDoc(w, Problem{
-			Status: rejectionStatus(o.Rejection.Code), Code: string(o.Rejection.Code),
-			Title: "command rejected", Detail: o.Rejection.Reason, IncidentID: c.Incident, CommandID: c.ID,
-		})
+		writeRejection(w, c, o.Rejection)
 		return
 	}
 	res.Status, res.FromVersion, res.Version = "applied", o.From, o.To
@@ -337,6 +342,13 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request, c incident.Co
 		res.Incident = &j
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+func writeRejection(w http.ResponseWriter, c incident.Command, r *incident.Rejection) {
+	writeProblemDoc(w, Problem{
+		Status: rejectionStatus(r.Code), Code: string(r.Code),
+		Title: "command rejected", Detail: r.Reason, IncidentID: c.Incident, CommandID: c.ID,
+	})
 }
 
 // parseWait reads ?wait=DURATION ("2s", "500ms"), capped at MaxWait.

@@ -317,6 +317,7 @@ func (h *harness) runProcessor(viewLag time.Duration) {
 	go func() {
 		defer wg.Done()
 		states := map[string]incident.State{}
+		seen := incident.Memory{}
 		pol := incident.DefaultPolicy()
 		for ctx.Err() == nil {
 			fs := cl.PollFetches(ctx)
@@ -327,7 +328,7 @@ func (h *harness) runProcessor(viewLag time.Duration) {
 				if err != nil {
 					return
 				}
-				d := incident.Decide(pol, states[c.Incident], c)
+				d := seen.Decide(pol, states[c.Incident], c)
 				for _, e := range d.Events {
 					states[c.Incident] = incident.Evolve(states[c.Incident], e)
 					b, _ := wire.EncodeEvent(e)
@@ -374,7 +375,6 @@ func (v *memViews) apply(evs ...incident.Event) {
 			continue
 		}
 		tl.Incident = incident.Evolve(tl.Incident, e)
-		tl.Incident.Recent = nil
 		tl.Events = append(tl.Events, e)
 	}
 }

@@ -124,7 +124,7 @@ func rejectionStatus(c incident.Code) int {
 		return http.StatusNotFound
 	case incident.CodeInvalidCommand, incident.CodeInvalidSeverity, incident.CodeInvalidTitle,
 		incident.CodeInvalidRole, incident.CodeInvalidPerson, incident.CodeInvalidNote,
-		incident.CodeInvalidMessage, incident.CodeInvalidImpactStart:
+		incident.CodeInvalidMessage, incident.CodeInvalidImpactStart, incident.CodeKeyReused:
 		return http.StatusUnprocessableEntity
 	default:
 		return http.StatusConflict

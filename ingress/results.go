@@ -13,12 +13,25 @@ import (
 )
 
 // Outcome is what became of one command, as the results tracker saw it on
-// the events topic: the versions of its events, or its rejection.
+// the events topic: the versions of its events (0 for a notice), or its
+// rejection, and the request fingerprint it was decided for.
 type Outcome struct {
-	Incident  string
-	From, To  uint64
-	Rejection *incident.Rejection // nil when applied
+	Incident    string
+	Fingerprint string
+	From, To    uint64
+	Rejection   *incident.Rejection // nil when applied
 }
+
+// answers reports whether o is the outcome of the request c: the same
+// incident and, where both have one, the same fingerprint. An outcome of
+// another request under c's id means the idempotency key was reused.
+func (o Outcome) answers(c incident.Command) bool {
+	return o.Incident == c.Incident && (o.Fingerprint == "" || c.Fingerprint == "" || o.Fingerprint == c.Fingerprint)
+}
+
+// reusedKey is where the tracker keeps the refusal of a reused command id
+// for the request with fingerprint fp, apart from the id's own outcome.
+func reusedKey(commandID, fp string) string { return commandID + "\x00" + fp }
 
 // tracked is an incident as the tracker folded it. Complete is false when
 // the tracker did not see the incident's history from version 1 without a
@@ -94,6 +107,19 @@ func (t *tracker) apply(events []incident.Event) {
 	touched := map[string]bool{}
 	for _, e := range events {
 		t.m.trackerRecs.Inc()
+		if e.Notice() {
+			// In no incident's history: only the outcome is recorded. A
+			// refused reuse of a command id is kept apart, so the id's
+			// first outcome still answers its own retries.
+			o := Outcome{Incident: e.Incident, Fingerprint: e.Fingerprint, Rejection: e.Rejection}
+			if e.Rejection != nil && e.Rejection.Code == incident.CodeKeyReused {
+				t.outcomes.put(reusedKey(e.Command, e.Fingerprint), o)
+			} else {
+				t.outcomes.put(e.Command, o)
+			}
+			touched[e.Command] = true
+			continue
+		}
 		ts, ok := t.incidents.get(e.Incident)
 		switch incident.Sequence(ts.State.Version, e) {
 		case incident.Seen:
@@ -115,12 +141,11 @@ func (t *tracker) apply(events []incident.Event) {
 		if e.Kind == incident.SlackMessageRecorded {
 			t.cards.put(cardKey(e.Message.Channel, e.Message.TS), e.Incident)
 		}
-		ts.State.Recent = nil // the tracker keeps outcomes itself
 		t.incidents.put(e.Incident, ts)
 
 		o, seen := t.outcomes.get(e.Command)
 		if !seen || o.Incident != e.Incident || e.Version != o.To+1 {
-			o = Outcome{Incident: e.Incident, From: e.Version}
+			o = Outcome{Incident: e.Incident, Fingerprint: e.Fingerprint, From: e.Version}
 		}
 		o.To = e.Version
 		o.Rejection = e.Rejection
@@ -160,35 +185,64 @@ func (t *tracker) cardIncident(channel, ts string) (string, bool) {
 
 func cardKey(channel, ts string) string { return channel + "/" + ts }
 
-// wait blocks until the command's outcome is known or ctx is done.
-func (t *tracker) wait(ctx context.Context, commandID string) (Outcome, bool) {
+// result returns the outcome of the request c if the tracker knows it: the
+// outcome of c's id, or, when the id was decided for another request, a
+// refusal as a reused key (CodeKeyReused).
+func (t *tracker) result(c incident.Command) (Outcome, bool) {
 	t.mu.Lock()
-	if o, ok := t.outcomes.get(commandID); ok {
-		t.mu.Unlock()
-		return o, true
-	}
-	ch := make(chan struct{})
-	t.waiters[commandID] = append(t.waiters[commandID], ch)
-	t.mu.Unlock()
+	defer t.mu.Unlock()
+	return t.resultLocked(c)
+}
 
-	select {
-	case <-ch:
-		return t.outcome(commandID)
-	case <-ctx.Done():
+func (t *tracker) resultLocked(c incident.Command) (Outcome, bool) {
+	if o, ok := t.outcomes.get(c.ID); ok {
+		if o.answers(c) {
+			return o, true
+		}
+		return Outcome{Incident: c.Incident, Fingerprint: c.Fingerprint, Rejection: keyReused()}, true
+	}
+	return t.outcomes.get(reusedKey(c.ID, c.Fingerprint))
+}
+
+// keyReused is the refusal of a command whose id came before with another
+// request.
+func keyReused() *incident.Rejection {
+	return &incident.Rejection{Code: incident.CodeKeyReused,
+		Reason: "this Idempotency-Key was used before for a different request; use a new key"}
+}
+
+// wait blocks until the outcome of the request c is known (see result) or
+// ctx is done.
+func (t *tracker) wait(ctx context.Context, c incident.Command) (Outcome, bool) {
+	for {
 		t.mu.Lock()
-		ws := t.waiters[commandID]
-		for i, w := range ws {
-			if w == ch {
-				ws = append(ws[:i], ws[i+1:]...)
-				break
-			}
+		if o, ok := t.resultLocked(c); ok {
+			t.mu.Unlock()
+			return o, true
 		}
-		if len(ws) == 0 {
-			delete(t.waiters, commandID)
-		} else {
-			t.waiters[commandID] = ws
-		}
+		ch := make(chan struct{})
+		t.waiters[c.ID] = append(t.waiters[c.ID], ch)
 		t.mu.Unlock()
-		return Outcome{}, false
+
+		select {
+		case <-ch:
+			// An event of c's id: look again.
+		case <-ctx.Done():
+			t.mu.Lock()
+			ws := t.waiters[c.ID]
+			for i, w := range ws {
+				if w == ch {
+					ws = append(ws[:i], ws[i+1:]...)
+					break
+				}
+			}
+			if len(ws) == 0 {
+				delete(t.waiters, c.ID)
+			} else {
+				t.waiters[c.ID] = ws
+			}
+			t.mu.Unlock()
+			return Outcome{}, false
+		}
 	}
 }

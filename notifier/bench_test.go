@@ -51,7 +51,7 @@ func waitCards(b *testing.B, r *rig, ids []string, d time.Duration) {
 		if err != nil {
 			return err.Error()
 		}
-		if p := r.applied(states); p != "" {
+		if p := r.applied(); p != "" {
 			return p
 		}
 		cards := map[string]string{}
@@ -121,13 +121,13 @@ func BenchmarkCardLag(b *testing.B) {
 		seqBefore := len(r.fake.Calls())
 		r.send(burst...)
 		sent := time.Now()
-		last := burst[len(burst)-1].ID
+		last := burst[len(burst)-1]
 		var want string
 		var call slackfake.Call
 		eventually(b, 30*time.Second, func() string {
 			states, _, _ := r.proc.snapshot()
 			s := states[id]
-			if _, ok := s.Outcome(last); !ok {
+			if !r.proc.decided(last) {
 				return "burst not applied yet"
 			}
 			want = notifier.CardText(s)
@@ -189,7 +189,7 @@ func BenchmarkNotifierOnly(b *testing.B) {
 	produce := func(cmds []incident.Command) {
 		var recs []*kgo.Record
 		for _, c := range cmds {
-			d := incident.Decide(policy, states[c.Incident], c)
+			d := incident.Decide(policy, states[c.Incident], c, nil) // ids are unique
 			states[c.Incident] = incident.Fold(states[c.Incident], d.Events...)
 			for _, e := range d.Events {
 				v, err := wire.EncodeEvent(e)

@@ -35,7 +35,7 @@ func TestGapHealedFromLog(t *testing.T) {
 		{Kind: incident.Acknowledge},
 	} {
 		c.ID, c.Incident, c.Tenant, c.Actor, c.At = fmt.Sprintf("c%d", i), "in-heal", "tenant3", "U1", at.Add(time.Duration(i)*time.Minute)
-		d := incident.Decide(incident.DefaultPolicy(), s, c)
+		d := incident.Decide(incident.DefaultPolicy(), s, c, nil)
 		s = incident.Fold(s, d.Events...)
 		evs = append(evs, d.Events...)
 	}

@@ -22,7 +22,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "incidentd_notifier_events_total",
-			Help: "Events consumed, by result: applied, duplicate (already folded), gap (versions missing before it that the log could not supply either; folded and reported), history (folded without sending: SkipHistory), malformed.",
+			Help: "Events consumed, by result: applied, duplicate (already folded), gap (versions missing before it that the log could not supply either; folded and reported), history (folded without sending: SkipHistory), notice (a rejection in no incident's history: not shown), malformed.",
 		}, []string{"result"}),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "incidentd_notifier_slack_calls_total",

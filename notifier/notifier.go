@@ -411,6 +411,12 @@ func (n *Notifier) missing(ctx context.Context, log *slog.Logger, rec *record, e
 // an event of the skipped history asks for nothing. It returns dead
 // letters for work that cannot be routed. n.mu held.
 func (n *Notifier) apply(log *slog.Logger, rec *record, e incident.Event, history bool) ([]DeadLetter, error) {
+	if e.Notice() {
+		// A rejection in no incident's history (another tenant's, or an
+		// undeclared incident): nothing goes to the incident's channel.
+		n.m.events.WithLabelValues("notice").Inc()
+		return nil, nil
+	}
 	switch seq := incident.Sequence(rec.State.Version, e); {
 	case seq == incident.Seen:
 		n.m.events.WithLabelValues("duplicate").Inc()

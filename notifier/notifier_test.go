@@ -179,7 +179,7 @@ func TestOutbox(t *testing.T) {
 		if len(states) != 3 {
 			return fmt.Sprintf("%d incidents, want 3", len(states))
 		}
-		if p := r.applied(states); p != "" {
+		if p := r.applied(); p != "" {
 			return p
 		}
 		es, err := notifier.ReadOutbox(path, 1000)
@@ -303,12 +303,12 @@ func TestSkipHistory(t *testing.T) {
 		At: time.Now().UTC(), Kind: incident.RecordSlackMessage, Message: incident.SlackMessage{Channel: inc0.Source.Channel, TS: ts}})
 	var history int
 	eventually(t, 10*time.Second, func() string {
-		states, events, _ := r.proc.snapshot()
+		_, events, _ := r.proc.snapshot()
 		history = 0
 		for _, es := range events {
 			history += len(es)
 		}
-		return r.applied(states)
+		return r.applied()
 	})
 	callsBefore := len(r.fake.Calls())
 
@@ -334,7 +334,7 @@ func TestSkipHistory(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, func() string {
 		states, _, _ := r.proc.snapshot()
-		if p := r.applied(states); p != "" {
+		if p := r.applied(); p != "" {
 			return p
 		}
 		old, _ := r.fake.Message(inc0.Source.Channel, ts)

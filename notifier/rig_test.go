@@ -140,19 +140,13 @@ func (r *rig) send(cmds ...incident.Command) {
 }
 
 // applied reports a command sent that the processor has not decided yet
-// ("" when all are). An incident's commands are decided in order, so its
-// last one having an outcome means all of them do (older outcomes may have
-// left the state's dedup window).
-func (r *rig) applied(states map[string]incident.State) string {
+// ("" when all are).
+func (r *rig) applied() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	last := map[string]string{}
 	for _, c := range r.sent {
-		last[c.Incident] = c.ID
-	}
-	for id, cmd := range last {
-		if _, ok := states[id].Outcome(cmd); !ok {
-			return fmt.Sprintf("command %s not applied yet", cmd)
+		if !r.proc.decided(c) {
+			return fmt.Sprintf("command %s not applied yet", c.ID)
 		}
 	}
 	return ""
@@ -163,13 +157,14 @@ func (r *rig) applied(states map[string]incident.State) string {
 // events in order.
 type processor struct {
 	mu     sync.Mutex
+	seen   incident.Memory
 	states map[string]incident.State
 	events map[string][]incident.Event
 	err    error
 }
 
 func startProcessor(t testing.TB, kc kafka.Config) *processor {
-	p := &processor{states: map[string]incident.State{}, events: map[string][]incident.Event{}}
+	p := &processor{seen: incident.Memory{}, states: map[string]incident.State{}, events: map[string][]incident.Event{}}
 	cl, err := kafka.NewClient(kc, nil, kgo.ConsumeTopics(kc.Topics().Commands),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.ProducerLinger(0))
 	if err != nil {
@@ -191,9 +186,11 @@ func startProcessor(t testing.TB, kc kafka.Config) *processor {
 					return
 				}
 				p.mu.Lock()
-				d := incident.Decide(policy, p.states[c.Incident], c)
-				p.states[c.Incident] = incident.Fold(p.states[c.Incident], d.Events...)
-				p.events[c.Incident] = append(p.events[c.Incident], d.Events...)
+				d := p.seen.Decide(policy, p.states[c.Incident], c)
+				if len(d.Events) > 0 && !d.Events[0].Notice() {
+					p.states[c.Incident] = incident.Fold(p.states[c.Incident], d.Events...)
+					p.events[c.Incident] = append(p.events[c.Incident], d.Events...)
+				}
 				p.mu.Unlock()
 				for _, e := range d.Events {
 					v, err := wire.EncodeEvent(e)
@@ -220,6 +217,14 @@ func (p *processor) fail(err error) {
 	if p.err == nil {
 		p.err = err
 	}
+}
+
+// decided reports whether c has an outcome.
+func (p *processor) decided(c incident.Command) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.seen.Outcome(c.Tenant, c.ID)
+	return ok
 }
 
 func (p *processor) snapshot() (map[string]incident.State, map[string][]incident.Event, error) {
@@ -308,7 +313,7 @@ func check(r *rig, want int) (dups int, problem string) {
 	if len(states) != want {
 		return 0, fmt.Sprintf("processor has %d incidents, want %d", len(states), want)
 	}
-	if p := r.applied(states); p != "" {
+	if p := r.applied(); p != "" {
 		return 0, p
 	}
 	msgs := r.fake.Messages("")

@@ -15,6 +15,7 @@ const (
 	DefaultMaxBatch           = 10000
 	DefaultSessionTimeout     = 10 * time.Second
 	DefaultTransactionTimeout = 8 * time.Second
+	DefaultDedupWindow        = 24 * time.Hour
 )
 
 // Config is what a processor needs.
@@ -51,6 +52,14 @@ type Config struct {
 	// kept below SessionTimeout. Default DefaultTransactionTimeout.
 	TransactionTimeout time.Duration
 
+	// DedupWindow is how long after a command's time its id is
+	// remembered with its outcome: a command with that tenant and id
+	// within the window is a duplicate (or, with another request
+	// fingerprint, refused as a reused key), however many commands came
+	// since. Measured on command times, not a clock. Default and minimum
+	// DefaultDedupWindow.
+	DedupWindow time.Duration
+
 	// AfterCommit, if set, is called after each committed transaction and
 	// before its Pebble write, with the count of commits so far. It is a
 	// failpoint for tests (the command line wires it to
@@ -72,6 +81,9 @@ func (c *Config) Defaults() {
 	}
 	if c.TransactionTimeout == 0 {
 		c.TransactionTimeout = DefaultTransactionTimeout
+	}
+	if c.DedupWindow == 0 {
+		c.DedupWindow = DefaultDedupWindow
 	}
 	if len(c.Policy.Severities) == 0 {
 		c.Policy = incident.DefaultPolicy()
@@ -95,6 +107,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("processor: session timeout %s, want at least 1s", c.SessionTimeout)
 	case c.TransactionTimeout < time.Second || c.TransactionTimeout >= c.SessionTimeout:
 		return fmt.Errorf("processor: transaction timeout %s, want at least 1s and below the session timeout %s", c.TransactionTimeout, c.SessionTimeout)
+	case c.DedupWindow < DefaultDedupWindow:
+		return fmt.Errorf("processor: dedup window %s, want at least %s", c.DedupWindow, DefaultDedupWindow)
 	}
 	return nil
 }

@@ -48,9 +48,20 @@
 //
 // Exactly-once effect per command: a command's events, state change and
 // consumed offset are committed together or not at all, and a command id
-// seen before (in the incident's dedup window) is not applied again; its
-// original events, which carry the command id, are already in the events
-// topic. Rejections are events too. A record that cannot be decoded, or
+// seen before is not applied again; its original events, which carry the
+// command id, are already in the events topic. Rejections are events too.
+//
+// # The dedup window
+//
+// Every command's outcome is remembered by tenant and command id for
+// Config.DedupWindow (24 h) after the command's time, however many
+// commands its incident saw since (dedup.go). Decide gets it when the id
+// comes again: the same request is a duplicate, another request under the
+// id (another fingerprint) is refused with a notice. The window is part of
+// the partition's state: a Pebble index staged and written with the
+// states, carried by the changelog as one record per step and partition
+// (tombstoned when it expires, measured on command times), restored with
+// the partition and recreated by Rebuild from the events. A record that cannot be decoded, or
 // whose key is not its incident id, goes to the dead-letter topic with the
 // reason and its origin in headers, in the same transaction; it never
 // blocks the partition.
@@ -58,8 +69,8 @@
 // # Rebuild
 //
 // Rebuild replays the events topic into a fresh store (Dir/rebuild, kept
-// for inspection) and compares it with the live one, incident by incident,
-// byte for byte. Partitions the instance no longer owns are legitimately
+// for inspection) and compares it with the live one, incident by incident
+// and remembered outcome by outcome, byte for byte. Partitions the instance no longer owns are legitimately
 // behind the log; a state that differs at the same version, is newer than
 // the log or is not in it at all is a mismatch.
 //
@@ -77,7 +88,7 @@
 // fences the first's producer.
 //
 // Metrics are named incidentd_processor_<what>_<unit>: commands,
-// duplicates, rejections by code, events, dead letters, batch size,
+// duplicates, rejections by code, outcomes expired, events, dead letters, batch size,
 // transaction and Pebble write durations, lag per partition, restore
 // duration, records and remaining offsets, owned partitions and readiness.
 package processor

@@ -252,8 +252,10 @@ func readEvents(t testing.TB, cfg kafka.Config) logEvents {
 			t.Fatalf("incident %s has events on partitions %d and %d", e.Incident, p, r.Partition)
 		}
 		le.partition[e.Incident] = r.Partition
-		le.byIncident[e.Incident] = append(le.byIncident[e.Incident], e)
 		le.byCommand[e.Command] = append(le.byCommand[e.Command], e)
+		if !e.Notice() { // a notice is in no incident's history
+			le.byIncident[e.Incident] = append(le.byIncident[e.Incident], e)
+		}
 	}
 	return le
 }

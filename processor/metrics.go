@@ -15,6 +15,7 @@ type metrics struct {
 	rejections   *prometheus.CounterVec
 	events       prometheus.Counter
 	deadLetters  prometheus.Counter
+	expired      prometheus.Counter
 	batchSize    prometheus.Histogram
 	txnSeconds   *prometheus.HistogramVec
 	storeSeconds prometheus.Histogram
@@ -48,6 +49,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "incidentd_processor_dead_letters_total",
 			Help: "Command records that could not be decoded, sent to the dead-letter topic.",
+		}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "incidentd_processor_outcomes_expired_total",
+			Help: "Remembered command outcomes deleted from the dedup window, once older than the window.",
 		}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "incidentd_processor_batch_size_commands",
@@ -93,7 +98,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.commands, m.duplicates, m.rejections, m.events, m.deadLetters, m.batchSize,
+	for _, c := range []prometheus.Collector{m.commands, m.duplicates, m.rejections, m.events, m.deadLetters, m.expired, m.batchSize,
 		m.txnSeconds, m.storeSeconds, m.lag, m.restoreSeconds, m.restoreRecords, m.restoreLeft, m.owned, m.ready} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("processor: register metrics: %w", err)

@@ -38,6 +38,11 @@ type Processor struct {
 
 	commits int         // committed steps; only Run's goroutine uses it
 	cache   *stateCache // only Run's goroutine uses it
+	// expiryFloor is, per partition, a time (timeKey) before which the
+	// store holds no expiry entry, so a step whose window starts before
+	// it has nothing to expire and skips the scan. Absent: unknown, scan.
+	// Only Run's goroutine uses it.
+	expiryFloor map[int32]uint64
 }
 
 // New checks cfg and returns a processor that logs to logger and
@@ -56,7 +61,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Processor
 	}
 	return &Processor{
 		cfg: cfg, logger: logger, metrics: m, topics: cfg.Kafka.Topics(),
-		owned: map[int32]bool{}, pending: map[int32]uint64{}, cache: newStateCache(),
+		owned: map[int32]bool{}, pending: map[int32]uint64{}, cache: newStateCache(), expiryFloor: map[int32]uint64{},
 	}, nil
 }
 
@@ -138,6 +143,7 @@ func (p *Processor) runSession(ctx context.Context, store *Store, id string, log
 	p.joined, p.owned, p.pending = false, map[int32]bool{}, map[int32]uint64{}
 	p.mu.Unlock()
 	p.cache.reset()
+	clear(p.expiryFloor)
 	p.metrics.owned.Set(0)
 	p.metrics.ready.Set(0)
 
@@ -204,6 +210,11 @@ func (p *Processor) clientOpts(id string, logger *slog.Logger) []kgo.Opt {
 		kgo.HeartbeatInterval(p.cfg.SessionTimeout/6),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(0),
+		// A step produces up to an event, an outcome and a state per
+		// command, and a tombstone per expired outcome: buffering them all
+		// keeps Produce from blocking half-way through a step on the
+		// broker's round trips (franz-go's default bound is 10,000).
+		kgo.MaxBufferedRecords(3*p.cfg.MaxBatch+maxExpiredPerStep),
 		kgo.FetchMaxWait(time.Second),
 		kgo.FetchMaxBytes(8<<20),
 		kgo.OnPartitionsAssigned(p.onAssigned),

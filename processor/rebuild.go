@@ -34,6 +34,15 @@ type RebuildReport struct {
 	Missing    int // in the rebuilt store, not in the live one, in a partition the live store has a checkpoint for
 	Mismatched int // live state differs at the same version, is newer than the log, or is not in the log at all
 
+	// The dedup window (remembered command outcomes), rebuilt from the
+	// events and compared the same way. A live outcome the rebuilt window
+	// has expired is not compared: the live processor expires as commands
+	// arrive, a little behind. A live outcome that differs, or that the log
+	// does not explain, counts in Mismatched.
+	Outcomes        int // outcomes in the rebuilt window
+	OutcomesEqual   int // same bytes in the live store
+	OutcomesMissing int // not in the live store, in a partition it has a checkpoint for
+
 	Problems []string // the first few problems, for people
 }
 
@@ -44,7 +53,9 @@ func (r RebuildReport) OK() bool {
 }
 
 // Identical reports whether the live store holds exactly the rebuilt state.
-func (r RebuildReport) Identical() bool { return r.OK() && r.Behind == 0 && r.Missing == 0 }
+func (r RebuildReport) Identical() bool {
+	return r.OK() && r.Behind == 0 && r.Missing == 0 && r.OutcomesMissing == 0
+}
 
 const maxProblems = 20
 
@@ -78,7 +89,8 @@ func Rebuild(ctx context.Context, cfg Config, logger *slog.Logger, progress func
 		return rep, err
 	}
 	defer fresh.Close()
-	if err := replay(ctx, cfg, logger, fresh, &rep, progress); err != nil {
+	horizon, err := replay(ctx, cfg, logger, fresh, &rep, progress)
+	if err != nil {
 		return rep, err
 	}
 	live := filepath.Join(cfg.Dir, "pebble")
@@ -90,11 +102,16 @@ func Rebuild(ctx context.Context, cfg Config, logger *slog.Logger, progress func
 		return rep, fmt.Errorf("processor: rebuild: %w (is the processor still running?)", err)
 	}
 	defer ls.Close()
-	return rep, compare(ls, fresh, &rep)
+	if err := compare(ls, fresh, &rep); err != nil {
+		return rep, err
+	}
+	return rep, compareOutcomes(ls, fresh, horizon, cfg.DedupWindow, &rep)
 }
 
-// replay folds the events topic into store.
-func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, rep *RebuildReport, progress func(done, total int64)) error {
+// replay folds the events topic into store, and remembers each command's
+// outcome in its dedup window, expired as of each partition's latest event
+// (its horizon, returned).
+func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, rep *RebuildReport, progress func(done, total int64)) (map[int32]time.Time, error) {
 	topic := cfg.Kafka.Topics().Events
 	cl, err := kafka.NewClient(cfg.Kafka, logger,
 		kgo.ClientID("incidentd-rebuild"),
@@ -103,7 +120,7 @@ func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, 
 		kgo.FetchMaxWait(200*time.Millisecond),
 	)
 	if err != nil {
-		return fmt.Errorf("processor: rebuild: new client: %w", err)
+		return nil, fmt.Errorf("processor: rebuild: new client: %w", err)
 	}
 	defer cl.Close()
 	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
@@ -111,7 +128,7 @@ func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, 
 		err = ends.Error()
 	}
 	if err != nil {
-		return fmt.Errorf("processor: rebuild: list %s end offsets: %w", topic, err)
+		return nil, fmt.Errorf("processor: rebuild: list %s end offsets: %w", topic, err)
 	}
 	target := map[int32]int64{}
 	from := map[int32]kgo.Offset{}
@@ -127,7 +144,7 @@ func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, 
 		if progress != nil {
 			progress(0, 0)
 		}
-		return nil
+		return nil, nil
 	}
 	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: from})
 
@@ -135,6 +152,9 @@ func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, 
 	// flushEvery events, so memory does not grow with the incident count.
 	const flushEvery = 20000
 	overlay := map[string]*staged{}
+	outcomes := map[string]*stagedOutcome{}
+	horizon := map[int32]time.Time{}
+	var flushes int64
 	flush := func() error {
 		w := store.newBatch()
 		defer w.discard()
@@ -148,6 +168,24 @@ func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, 
 			}
 		}
 		clear(overlay)
+		// The expiry index of a rebuilt store is dropped at the end
+		// (expireAll): one batch per partition and flush, named by the
+		// flush, will do.
+		flushes++
+		batches := map[int32][]incident.Outcome{}
+		for _, so := range outcomes {
+			batches[so.partition] = append(batches[so.partition], so.outcome)
+		}
+		for part, os := range batches {
+			keys, records, err := outcomeRecords(part, os)
+			if err == nil {
+				err = w.setOutcomes(part, batchName(time.Time{}, flushes), keys, records)
+			}
+			if err != nil {
+				return fmt.Errorf("processor: rebuild: %w", err)
+			}
+		}
+		clear(outcomes)
 		return w.commit()
 	}
 	var done int64
@@ -156,7 +194,7 @@ func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, 
 	for len(target) > 0 {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
 		fs.EachError(func(t string, part int32, err error) {
 			logger.Warn("rebuild fetch error", "topic", t, "partition", part, "err", err)
@@ -179,6 +217,15 @@ func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, 
 				rep.Undecodable++
 				rep.problem("partition %d offset %d: undecodable event: %v", rec.Partition, rec.Offset, err)
 				return
+			}
+			if h, ok := horizon[rec.Partition]; !ok || e.At.After(h) {
+				horizon[rec.Partition] = e.At
+			}
+			if ferr = rememberEvent(store, outcomes, rec.Partition, e); ferr != nil {
+				return
+			}
+			if e.Notice() {
+				return // in no history
 			}
 			st, ok := overlay[e.Incident]
 			if !ok {
@@ -205,11 +252,11 @@ func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, 
 			pending++
 		})
 		if ferr != nil {
-			return ferr
+			return nil, ferr
 		}
-		if pending >= flushEvery {
+		if pending+len(outcomes) >= flushEvery {
 			if err := flush(); err != nil {
-				return err
+				return nil, err
 			}
 			pending = 0
 		}
@@ -219,12 +266,72 @@ func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, 
 		}
 	}
 	if err := flush(); err != nil {
-		return err
+		return nil, err
+	}
+	if err := expireAll(store, horizon, cfg.DedupWindow); err != nil {
+		return nil, err
 	}
 	if progress != nil {
 		progress(total, total)
 	}
+	return horizon, nil
+}
+
+// rememberEvent records e in the rebuilt dedup window: the start of its
+// command's outcome, or the next event of it, if it is one the processor
+// remembers (incident.Remembered).
+func rememberEvent(store *Store, outcomes map[string]*stagedOutcome, part int32, e incident.Event) error {
+	if !incident.Remembered(e) {
+		return nil
+	}
+	id := outcomeID(e.Tenant, e.Command)
+	key := outcomeKey(part, id)
+	so, ok := outcomes[string(key)]
+	if !ok {
+		o, found, err := store.outcome(key)
+		if err != nil {
+			return err
+		}
+		so = &stagedOutcome{partition: part, id: id, outcome: o}
+		if !found {
+			so.outcome = incident.Outcome{}
+		}
+		outcomes[string(key)] = so
+	}
+	if so.outcome.Extends(e) {
+		so.outcome.To = e.Version
+	} else {
+		so.outcome = incident.OutcomeOf([]incident.Event{e})
+	}
 	return nil
+}
+
+// expireAll deletes every outcome older than its partition's horizon less
+// the window, and the expiry index: a rebuilt store is compared, not run,
+// so a full pass over the outcomes is exact and cheap enough.
+func expireAll(store *Store, horizon map[int32]time.Time, window time.Duration) error {
+	w := store.newBatch()
+	defer func() { w.discard() }()
+	err := store.EachOutcome(func(part int32, o incident.Outcome, _ []byte) error {
+		if h, ok := horizon[part]; ok && timeKey(o.At) < timeKey(h.Add(-window)) {
+			if err := w.deleteOutcome(part, outcomeID(o.Tenant, o.Command)); err != nil {
+				return err
+			}
+		}
+		if w.len() < restoreBatch {
+			return nil
+		}
+		err := w.commit()
+		w = store.newBatch()
+		return err
+	})
+	if err == nil {
+		err = w.b.DeleteRange([]byte{'e'}, []byte{'f'}, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("processor: rebuild: expire: %w", err)
+	}
+	return w.commit()
 }
 
 // compare checks the live store against the rebuilt one.
@@ -276,6 +383,55 @@ func compare(live, fresh *Store, rep *RebuildReport) error {
 		if b == nil {
 			rep.Mismatched++
 			rep.problem("incident %s: in the live store, not in the events topic", id)
+		}
+		return nil
+	})
+}
+
+// compareOutcomes checks the live dedup window against the rebuilt one.
+func compareOutcomes(live, fresh *Store, horizon map[int32]time.Time, window time.Duration, rep *RebuildReport) error {
+	checkpoints, err := live.Checkpoints()
+	if err != nil {
+		return err
+	}
+	// The live store expires outcomes in batches, as commands come; one
+	// out of the window may or may not be there yet.
+	expired := func(part int32, o incident.Outcome) bool {
+		h, ok := horizon[part]
+		return ok && timeKey(o.At) < timeKey(h.Add(-window))
+	}
+	err = fresh.EachOutcome(func(part int32, o incident.Outcome, want []byte) error {
+		rep.Outcomes++
+		got, err := live.rawOutcome(part, o)
+		switch {
+		case err != nil:
+			return err
+		case bytes.Equal(got, want):
+			rep.OutcomesEqual++
+		case got == nil:
+			if _, ok := checkpoints[part]; ok && !expired(part, o) {
+				rep.OutcomesMissing++
+			}
+		default:
+			rep.Mismatched++
+			rep.problem("outcome of command %s (tenant %s) differs from the log's", o.Command, o.Tenant)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return live.EachOutcome(func(part int32, o incident.Outcome, _ []byte) error {
+		if expired(part, o) {
+			return nil // expired in the rebuilt window, not yet in the live one
+		}
+		b, err := fresh.rawOutcome(part, o)
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			rep.Mismatched++
+			rep.problem("outcome of command %s (tenant %s): in the live store, not explained by the events topic", o.Command, o.Tenant)
 		}
 		return nil
 	})

@@ -1,7 +1,9 @@
 package processor
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -46,6 +48,7 @@ func (r *restorer) restorePending(ctx context.Context) error {
 	start := time.Now()
 	// The restore writes Pebble behind the cache's back.
 	defer r.p.cache.reset()
+	defer clear(r.p.expiryFloor)
 	n, err := r.restore(ctx, parts)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -219,13 +222,35 @@ func (r *restorer) consume(ctx context.Context, from map[int32]kgo.Offset, targe
 			if !ok || werr != nil {
 				return
 			}
+			batch := !rec.Attrs.IsControl() && bytes.HasPrefix(rec.Key, []byte(outcomesKeyPrefix))
+			if batch && rec.Value == nil {
+				// A tombstone undoes a batch the store may hold only in
+				// w: write w first.
+				if werr = flush(); werr != nil {
+					return
+				}
+			}
 			last[rec.Partition] = rec.Offset
-			if !rec.Attrs.IsControl() && len(rec.Key) > 0 && rec.Value != nil {
-				if err := w.setState(rec.Partition, string(rec.Key), rec.Value); err != nil {
+			if !rec.Attrs.IsControl() && len(rec.Key) > 0 {
+				var err error
+				switch {
+				case batch && rec.Value == nil:
+					err = r.store.forgetBatch(w, rec.Partition, rec.Key)
+					n++
+				case batch:
+					if err = w.restoreOutcomes(rec.Partition, rec.Key, rec.Value); errors.Is(err, errBadOutcomes) {
+						r.logger.Warn("restore: outcomes record skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+						err = nil
+					}
+					n++
+				case rec.Value != nil:
+					err = w.setState(rec.Partition, string(rec.Key), rec.Value)
+					n++
+				}
+				if err != nil {
 					werr = fatal(fmt.Errorf("processor: restore partition %d: %w", rec.Partition, err))
 					return
 				}
-				n++
 			}
 			if rec.Offset >= end-1 {
 				delete(target, rec.Partition)

@@ -21,6 +21,21 @@ import (
 // commits or aborts.
 func writeChangelog(t testing.TB, kc kafka.Config, states []incident.State, commit bool) {
 	t.Helper()
+	var rs []*kgo.Record
+	for _, s := range states {
+		b, err := wire.EncodeState(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, &kgo.Record{Key: []byte(s.Incident), Value: b})
+	}
+	writeChangelogRecords(t, kc, rs, commit)
+}
+
+// writeChangelogRecords writes records to the changelog in one
+// transaction, which commits or aborts.
+func writeChangelogRecords(t testing.TB, kc kafka.Config, rs []*kgo.Record, commit bool) {
+	t.Helper()
 	cl, err := kafka.NewClient(kc, nil, kgo.TransactionalID("test-changelog-writer"), kgo.DefaultProduceTopic(kc.Topics().Changelog))
 	if err != nil {
 		t.Fatal(err)
@@ -30,14 +45,6 @@ func writeChangelog(t testing.TB, kc kafka.Config, states []incident.State, comm
 	defer cancel()
 	if err := cl.BeginTransaction(); err != nil {
 		t.Fatal(err)
-	}
-	var rs []*kgo.Record
-	for _, s := range states {
-		b, err := wire.EncodeState(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs = append(rs, &kgo.Record{Key: []byte(s.Incident), Value: b})
 	}
 	if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -55,7 +62,6 @@ func syntheticStates(from, n int, version uint64) []incident.State {
 			Incident: fmt.Sprintf("in-%06d", i), Tenant: "t1", Version: version, Declared: true,
 			Title: fmt.Sprintf("incident %d v%d", i, version), Severity: "SEV2", Status: incident.StatusOpen,
 			DeclaredAt: at, UpdatedAt: at,
-			Recent: []incident.Outcome{{Command: fmt.Sprintf("c-%d-%d", i, version), From: version, To: version}},
 		})
 	}
 	return out

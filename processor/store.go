@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/wire"
@@ -31,7 +32,16 @@ type Store struct {
 // OpenStore opens (creating if needed) the Pebble store in dir. A store in
 // use by another process is an error (Pebble locks its directory).
 func OpenStore(dir string, logger *slog.Logger) (*Store, error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{logger}})
+	opts := &pebble.Options{Logger: pebbleLogger{logger}}
+	// Bloom filters on every level: most commands look up an outcome the
+	// dedup window does not hold, and without a filter each such miss
+	// reads a data block of every table whose key range covers it.
+	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	// A block cache that holds the filter and index blocks those lookups
+	// read (Pebble's default is 8 MiB). It fills only as blocks are read.
+	opts.Cache = pebble.NewCache(64 << 20)
+	defer opts.Cache.Unref()
+	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("processor: open store %s: %w", dir, err)
 	}
@@ -92,7 +102,8 @@ func (s *Store) Checkpoint(partition int32) (int64, bool, error) {
 	return int64(binary.BigEndian.Uint64(b)), true, nil
 }
 
-// writeBatch stages encoded states and checkpoints for one Pebble commit.
+// writeBatch stages encoded states, outcomes and checkpoints for one Pebble
+// commit.
 type writeBatch struct {
 	b *pebble.Batch // nil once committed or discarded
 }

@@ -143,7 +143,6 @@ func (f *folder) fold(ctx context.Context, events []incident.Event) (folded, err
 		}
 		delete(unknown, e.Incident)
 		*s = incident.Evolve(*s, e)
-		s.Recent = nil // not stored; Evolve rebuilds what it needs
 		if !ok {
 			out.states[e.Incident] = s
 		}

@@ -166,21 +166,22 @@ func (h *harness) produceRecords(t testing.TB, recs ...*kgo.Record) {
 // decided by the model, including rejections (wrong tenant, invalid
 // transitions, unknown ids).
 type world struct {
-	rng     *rand.Rand
-	policy  incident.Policy
-	tenants []string
-	states  map[string]incident.State
-	ids     []string // every id commands were sent to, first use first
-	events  []incident.Event
-	cmds    []incident.Command // every command issued, in order
-	clock   int64              // ms since epoch
-	n       int
+	rng      *rand.Rand
+	policy   incident.Policy
+	tenants  []string
+	states   map[string]incident.State
+	outcomes incident.Memory    // for retried commands
+	ids      []string           // every id commands were sent to, first use first
+	cmds     []incident.Command // every command issued, in order
+	events   []incident.Event
+	clock    int64 // ms since epoch
+	n        int
 }
 
 func newWorld(seed uint64, tenants ...string) *world {
 	return &world{
 		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), policy: incident.DefaultPolicy(),
-		tenants: tenants, states: map[string]incident.State{},
+		tenants: tenants, states: map[string]incident.State{}, outcomes: incident.Memory{},
 		clock: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC).UnixMilli(),
 	}
 }
@@ -242,7 +243,7 @@ func (w *world) step() []incident.Event {
 		c.ID = w.events[w.rng.IntN(len(w.events))].Command // a retried command: a duplicate, no events
 	}
 	w.cmds = append(w.cmds, c)
-	d := incident.Decide(w.policy, w.states[c.Incident], c)
+	d := w.outcomes.Decide(w.policy, w.states[c.Incident], c)
 	w.states[c.Incident] = incident.Fold(w.states[c.Incident], d.Events...)
 	w.events = append(w.events, d.Events...)
 	return d.Events
@@ -257,6 +258,18 @@ func (w *world) seen(id string) bool {
 	return false
 }
 
+// projected is how many of the world's events are projected: all but the
+// notices, which are in no incident's history.
+func (w *world) projected() int {
+	n := 0
+	for _, e := range w.events {
+		if !e.Notice() {
+			n++
+		}
+	}
+	return n
+}
+
 // run issues commands until n events exist.
 func (w *world) run(n int) []incident.Event {
 	start := len(w.events)
@@ -267,19 +280,17 @@ func (w *world) run(n int) []incident.Event {
 }
 
 // want returns the expected projection of an incident: its folded state
-// (without the dedup window, which is not stored) and the events its tenant
-// sees.
+// and the events its tenant sees.
 func (w *world) want(id string) (incident.State, []incident.Event) {
 	var s incident.State
 	var evs []incident.Event
 	for _, e := range w.events {
-		if e.Incident != id {
+		if e.Incident != id || e.Notice() { // notices are not projected
 			continue
 		}
 		s = incident.Evolve(s, e)
 		evs = append(evs, e)
 	}
-	s.Recent = nil
 	var mine []incident.Event
 	for _, e := range evs {
 		if e.Tenant == s.Tenant {

@@ -96,7 +96,7 @@ func TestClickHouseKilled(t *testing.T) {
 	checkProjection(t, q, w)
 	h.waitVerified(t, h.db, 10*time.Second)
 
-	if got, want := count(t, h, "events"), uint64(len(w.events)); got != want {
+	if got, want := count(t, h, "events"), uint64(w.projected()); got != want {
 		t.Errorf("events rows = %d, want %d (one per event)", got, want)
 	}
 	declared := 0

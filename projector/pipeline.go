@@ -78,6 +78,9 @@ func decode(recs []*kgo.Record) ([]decoded, []deadLetter) {
 			dead = append(dead, deadLetter{rec: r, reason: reasonUndecodable, err: errs[i]})
 			continue
 		}
+		if evs[i].Notice() {
+			continue // a rejection in no incident's history: nothing to project
+		}
 		out = append(out, decoded{rec: r, ev: evs[i]})
 	}
 	return out, dead

@@ -214,6 +214,7 @@ func workload(n, k int) []incident.Command {
 		} else {
 			steps[1+(step-1)%(len(steps)-1)](&c, i)
 		}
+		c.Fingerprint = incident.Fingerprint(c) // as ingress sets it
 		cmds = append(cmds, c)
 	}
 	return cmds
@@ -231,7 +232,9 @@ func produce(ctx context.Context, cl *kgo.Client, topic string, cmds []incident.
 	return cl.ProduceSync(ctx, rs...).FirstErr()
 }
 
-// decide is the stateful work every contender does per command.
+// decide is the stateful work every contender does per command. It keeps
+// no dedup window (the commands' ids are unique); the processor keeps its
+// own, in Pebble.
 func decide(prev []byte, cmdBytes []byte) (events [][]byte, state []byte, err error) {
 	var s incident.State
 	if prev != nil {
@@ -243,7 +246,7 @@ func decide(prev []byte, cmdBytes []byte) (events [][]byte, state []byte, err er
 	if err != nil {
 		return nil, nil, err
 	}
-	d := incident.Decide(incident.DefaultPolicy(), s, c)
+	d := incident.Decide(incident.DefaultPolicy(), s, c, nil)
 	for _, e := range d.Events {
 		b, err := wire.EncodeEvent(e)
 		if err != nil {

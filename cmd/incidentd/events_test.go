@@ -137,7 +137,7 @@ func TestEventsPrintsTheLog(t *testing.T) {
 	cmd := func(id string, kind incident.CommandKind, note string) incident.Command {
 		c := incident.Command{ID: id + "-" + string(kind) + note, Incident: id, Tenant: "T1", Actor: "U1", At: old, Kind: kind, Note: note}
 		if kind == incident.Declare {
-			c.Title, c.Severity = "server <down> & out", "SEV2"
+			c.Title, c.Severity, c.Source = "server <down> & out", "SEV2", incident.Source{Kind: incident.FromDashboard}
 		}
 		return c
 	}
@@ -152,7 +152,7 @@ func TestEventsPrintsTheLog(t *testing.T) {
 		&kgo.Record{Topic: topics.Commands, Key: []byte("inc-c"), Value: []byte("not a record"), Timestamp: recent},
 	)
 	// The events of inc-a's declaration, as the processor writes them.
-	d := incident.Decide(incident.DefaultPolicy(), incident.State{}, cmd("inc-a", incident.Declare, ""))
+	d := incident.Decide(incident.DefaultPolicy(), incident.State{}, cmd("inc-a", incident.Declare, ""), nil)
 	var evRecs []*kgo.Record
 	for _, ev := range d.Events {
 		b, err := wire.EncodeEvent(ev)

@@ -23,6 +23,7 @@ func processorService() service {
 			maxBatch := fs.Int("processor.max-batch", processor.DefaultMaxBatch, "most commands applied in one transaction")
 			session := fs.Duration("processor.session-timeout", processor.DefaultSessionTimeout, "group session timeout")
 			txn := fs.Duration("processor.transaction-timeout", processor.DefaultTransactionTimeout, "transaction timeout, below the session timeout")
+			window := fs.Duration("processor.dedup-window", processor.DefaultDedupWindow, "how long after a command's time its id is remembered with its outcome (a retry is answered with it; at least 24h)")
 			crash := fs.Int("processor.crash-after-commits", 0, "testing failpoint: exit at once after this many committed transactions, before writing Pebble (0: never)")
 			return func(ctx context.Context, e *env) error {
 				if len(e.Kafka.Brokers) == 0 {
@@ -36,7 +37,7 @@ func processorService() service {
 				cfg := processor.Config{
 					Kafka: e.Kafka, Policy: e.Policy, Dir: processorDir(e),
 					Group: *group, InstanceID: *instance, MaxBatch: *maxBatch,
-					SessionTimeout: *session, TransactionTimeout: *txn,
+					SessionTimeout: *session, TransactionTimeout: *txn, DedupWindow: *window,
 				}
 				if n := *crash; n > 0 {
 					cfg.AfterCommit = func(commits int) {

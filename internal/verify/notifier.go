@@ -31,7 +31,6 @@ func Notifier(stored map[string]incident.State, l *Log) []Difference {
 		case !ok:
 			out = append(out, Difference{id, fmt.Sprintf("not in the notifier's store; the log folds to version %d", h.State.Version)})
 		default:
-			got.Recent = nil
 			if !reflect.DeepEqual(got, h.State) {
 				out = append(out, Difference{id, "the notifier's state differs from the fold of the log: " + stateDiff(got, h.State)})
 			}

@@ -95,6 +95,9 @@ func Fold(events []incident.Event) *Log {
 }
 
 func (l *Log) add(e incident.Event) {
+	if e.Notice() {
+		return // in no incident's history: no view folds it
+	}
 	h := l.Incidents[e.Incident]
 	if h == nil {
 		h = &History{}
@@ -111,7 +114,6 @@ func (l *Log) add(e incident.Event) {
 	}
 	h.Events = append(h.Events, e)
 	h.State = incident.Evolve(h.State, e)
-	h.State.Recent = nil
 }
 
 // IDs returns the incident ids of the log, sorted.

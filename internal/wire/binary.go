@@ -16,15 +16,17 @@ import (
 // field-number order, skipping zero values (proto3's defaults), so the
 // bytes are deterministic.
 
-// Record type bytes of the version 2 header.
+// Record type bytes of the binary header.
 const (
-	binCommand byte = 1
-	binEvent   byte = 2
-	binState   byte = 3
+	binCommand  byte = 1
+	binEvent    byte = 2
+	binState    byte = 3
+	binOutcome  byte = 4
+	binOutcomes byte = 5
 )
 
 // binNames names the record types by their type byte.
-var binNames = [...]string{binCommand: TypeCommand, binEvent: TypeEvent, binState: TypeState}
+var binNames = [...]string{binCommand: TypeCommand, binEvent: TypeEvent, binState: TypeState, binOutcome: TypeOutcome, binOutcomes: TypeOutcomes}
 
 // The range of times a record can carry: years 0 to 9999, as RFC 3339 and
 // version 1 allowed.
@@ -155,7 +157,7 @@ func (e *enc) done(typ string) ([]byte, error) {
 }
 
 func encodeCommand(c incident.Command) ([]byte, error) {
-	e := newEnc(binCommand, 128+len(c.Title)+len(c.Note)+len(c.Message.Text))
+	e := newEnc(binCommand, 128+len(c.Title)+len(c.Note)+len(c.Message.Text)+len(c.Fingerprint))
 	e.str(1, c.ID)
 	e.str(2, c.Incident)
 	e.str(3, c.Tenant)
@@ -170,11 +172,12 @@ func encodeCommand(c incident.Command) ([]byte, error) {
 	e.str(12, c.Note)
 	e.message(13, c.Message)
 	e.time(14, c.ImpactStarted)
+	e.str(15, c.Fingerprint)
 	return e.done(TypeCommand)
 }
 
 func encodeEvent(ev incident.Event) ([]byte, error) {
-	e := newEnc(binEvent, 160+len(ev.Title)+len(ev.Note)+len(ev.Message.Text))
+	e := newEnc(binEvent, 160+len(ev.Title)+len(ev.Note)+len(ev.Message.Text)+len(ev.Fingerprint))
 	e.str(1, ev.Incident)
 	e.uint(2, ev.Version)
 	e.str(3, ev.Command)
@@ -201,15 +204,12 @@ func encodeEvent(ev incident.Event) ([]byte, error) {
 		body.str(2, r.Reason)
 		e.b = protowire.AppendBytes(e.b, body.b)
 	}
+	e.str(19, ev.Fingerprint)
 	return e.done(TypeEvent)
 }
 
 func encodeState(s incident.State) ([]byte, error) {
-	size := 200 + len(s.Title)
-	for _, o := range s.Recent {
-		size += 12 + len(o.Command) + len(o.Code)
-	}
-	e := newEnc(binState, size)
+	e := newEnc(binState, 200+len(s.Title))
 	e.str(1, s.Incident)
 	e.str(2, s.Tenant)
 	e.uint(3, s.Version)
@@ -230,29 +230,65 @@ func encodeState(s incident.State) ([]byte, error) {
 	e.time(18, s.UpdatedAt)
 	e.int(19, int64(s.Notes))
 	e.int(20, int64(s.Pins))
-	for _, o := range s.Recent {
-		// Outcomes are never empty: every one names its command.
-		e.b = protowire.AppendTag(e.b, 21, protowire.BytesType)
-		n := 0
-		if o.Command != "" {
-			n += 1 + protowire.SizeBytes(len(o.Command))
-		}
-		if o.From != 0 {
-			n += 1 + protowire.SizeVarint(o.From)
-		}
-		if o.To != 0 {
-			n += 1 + protowire.SizeVarint(o.To)
-		}
-		if o.Code != "" {
-			n += 1 + protowire.SizeBytes(len(o.Code))
-		}
-		e.b = protowire.AppendVarint(e.b, uint64(n))
-		e.str(1, o.Command)
-		e.uint(2, o.From)
-		e.uint(3, o.To)
-		e.str(4, string(o.Code))
-	}
 	return e.done(TypeState)
+}
+
+func outcomeSize(o incident.Outcome) int {
+	return 64 + len(o.Command) + len(o.Tenant) + len(o.Incident) + len(o.Fingerprint) + len(o.Code)
+}
+
+func (e *enc) outcome(o incident.Outcome) {
+	e.str(1, o.Command)
+	e.uint(2, o.From)
+	e.uint(3, o.To)
+	e.str(4, string(o.Code))
+	e.str(5, o.Tenant)
+	e.str(6, o.Incident)
+	e.str(7, o.Fingerprint)
+	e.time(8, o.At)
+}
+
+func encodeOutcome(o incident.Outcome) ([]byte, error) {
+	e := newEnc(binOutcome, outcomeSize(o))
+	e.outcome(o)
+	return e.done(TypeOutcome)
+}
+
+func appendOutcome(dst []byte, o incident.Outcome) ([]byte, error) {
+	e := enc{b: append(dst, Version, binOutcome)}
+	e.outcome(o)
+	if e.err != nil {
+		return dst, fmt.Errorf("wire: encode %s: %w", TypeOutcome, e.err)
+	}
+	return e.b, nil
+}
+
+// joinOutcomes builds an outcomes record from outcome records: their
+// messages become the repeated field, byte for byte.
+func joinOutcomes(records [][]byte) []byte {
+	size := 2
+	for _, r := range records {
+		size += 1 + protowire.SizeBytes(len(r)-2)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, Version, binOutcomes)
+	for _, r := range records {
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendBytes(b, r[2:])
+	}
+	return b
+}
+
+func encodeOutcomes(os []incident.Outcome) ([]byte, error) {
+	size := 2
+	for _, o := range os {
+		size += 3 + outcomeSize(o)
+	}
+	e := newEnc(binOutcomes, size)
+	for _, o := range os {
+		e.sub(1, func(e *enc) { e.outcome(o) })
+	}
+	return e.done(TypeOutcomes)
 }
 
 // --- decoding ---
@@ -481,6 +517,8 @@ func decodeCommandV2(b []byte) (incident.Command, error) {
 			c.Message = d.message(n, t)
 		case 14:
 			c.ImpactStarted = d.time(n, t)
+		case 15:
+			c.Fingerprint = d.str(n, t)
 		default:
 			d.unknown(n)
 		}
@@ -548,6 +586,8 @@ func decodeEventV2(b []byte) (incident.Event, error) {
 			}
 			d.done(m)
 			e.Rejection = r
+		case 19:
+			e.Fingerprint = d.str(n, t)
 		default:
 			d.unknown(n)
 		}
@@ -564,11 +604,6 @@ func decodeStateV2(b []byte) (incident.State, error) {
 		return incident.State{}, err
 	}
 	var s incident.State
-	// The outcomes are gathered here first, so the slice is allocated once
-	// at its size (the window is RecentWindow; a longer list still decodes).
-	var recent [incident.RecentWindow]incident.Outcome
-	var more []incident.Outcome
-	k := 0
 	for d.more() {
 		switch n, t := d.field(); n {
 		case 1:
@@ -612,29 +647,12 @@ func decodeStateV2(b []byte) (incident.State, error) {
 		case 20:
 			s.Pins = d.int(n, t)
 		case 21:
+			// The per-incident dedup window of records written before
+			// version 3: checked, and dropped (the processor keeps
+			// outcomes in an index of their own).
 			m := d.sub(n, t)
-			var o incident.Outcome
-			for m.more() {
-				switch n, t := m.field(); n {
-				case 1:
-					o.Command = m.str(n, t)
-				case 2:
-					o.From = m.uint(n, t)
-				case 3:
-					o.To = m.uint(n, t)
-				case 4:
-					o.Code = incident.Code(m.str(n, t))
-				default:
-					m.unknown(n)
-				}
-			}
+			m.outcome()
 			d.done(m)
-			if k < len(recent) {
-				recent[k] = o
-			} else {
-				more = append(more, o)
-			}
-			k++
 		default:
 			d.unknown(n)
 		}
@@ -642,10 +660,67 @@ func decodeStateV2(b []byte) (incident.State, error) {
 	if err := d.close(TypeState); err != nil {
 		return incident.State{}, err
 	}
-	if k > 0 {
-		s.Recent = make([]incident.Outcome, 0, k)
-		s.Recent = append(s.Recent, recent[:min(k, len(recent))]...)
-		s.Recent = append(s.Recent, more...)
-	}
 	return s, nil
+}
+
+// outcome reads an Outcome message to its end.
+func (m *dec) outcome() incident.Outcome {
+	var o incident.Outcome
+	for m.more() {
+		switch n, t := m.field(); n {
+		case 1:
+			o.Command = m.str(n, t)
+		case 2:
+			o.From = m.uint(n, t)
+		case 3:
+			o.To = m.uint(n, t)
+		case 4:
+			o.Code = incident.Code(m.str(n, t))
+		case 5:
+			o.Tenant = m.str(n, t)
+		case 6:
+			o.Incident = m.str(n, t)
+		case 7:
+			o.Fingerprint = m.str(n, t)
+		case 8:
+			o.At = m.time(n, t)
+		default:
+			m.unknown(n)
+		}
+	}
+	return o
+}
+
+func decodeOutcomesBin(b []byte) ([]incident.Outcome, error) {
+	d, err := open(b, binOutcomes)
+	if err != nil {
+		return nil, err
+	}
+	var os []incident.Outcome
+	for d.more() {
+		switch n, t := d.field(); n {
+		case 1:
+			m := d.sub(n, t)
+			os = append(os, m.outcome())
+			d.done(m)
+		default:
+			d.unknown(n)
+		}
+	}
+	if err := d.close(TypeOutcomes); err != nil {
+		return nil, err
+	}
+	return os, nil
+}
+
+func decodeOutcomeBin(b []byte) (incident.Outcome, error) {
+	d, err := open(b, binOutcome)
+	if err != nil {
+		return incident.Outcome{}, err
+	}
+	o := d.outcome()
+	if err := d.close(TypeOutcome); err != nil {
+		return incident.Outcome{}, err
+	}
+	return o, nil
 }

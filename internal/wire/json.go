@@ -90,6 +90,7 @@ type command struct {
 	Note          string    `json:"note,omitempty"`
 	Message       message   `json:"message,omitzero"`
 	ImpactStarted time.Time `json:"impact_started,omitzero"`
+	Fingerprint   string    `json:"fingerprint,omitempty"`
 }
 
 type rejection struct {
@@ -116,6 +117,7 @@ type event struct {
 	ImpactStarted time.Time  `json:"impact_started,omitzero"`
 	CommandKind   string     `json:"command_kind,omitempty"`
 	Rejection     *rejection `json:"rejection,omitempty"`
+	Fingerprint   string     `json:"fingerprint,omitempty"`
 }
 
 type outcome struct {
@@ -158,7 +160,7 @@ func decodeCommandV1(b []byte) (incident.Command, error) {
 		ID: c.ID, Incident: c.Incident, Tenant: c.Tenant, Actor: c.Actor, At: c.At,
 		Kind: incident.CommandKind(c.Kind), Title: c.Title, Severity: c.Severity, Source: toSource(c.Source),
 		Role: incident.Role(c.Role), Person: c.Person, Note: c.Note, Message: toMessage(c.Message),
-		ImpactStarted: c.ImpactStarted,
+		ImpactStarted: c.ImpactStarted, Fingerprint: c.Fingerprint,
 	}, nil
 }
 
@@ -172,6 +174,7 @@ func decodeEventV1(b []byte) (incident.Event, error) {
 		At: w.At, Kind: incident.EventKind(w.Kind), Title: w.Title, Severity: w.Severity, Status: incident.Status(w.Status),
 		Source: toSource(w.Source), Role: incident.Role(w.Role), Person: w.Person, Note: w.Note,
 		Message: toMessage(w.Message), ImpactStarted: w.ImpactStarted, CommandKind: incident.CommandKind(w.CommandKind),
+		Fingerprint: w.Fingerprint,
 	}
 	if w.Rejection != nil {
 		e.Rejection = &incident.Rejection{Code: incident.Code(w.Rejection.Code), Reason: w.Rejection.Reason}
@@ -191,9 +194,8 @@ func decodeStateV1(b []byte) (incident.State, error) {
 		DeclaredAt: w.DeclaredAt, ImpactStartedAt: w.ImpactStartedAt, AcknowledgedAt: w.AcknowledgedAt,
 		MitigatedAt: w.MitigatedAt, ResolvedAt: w.ResolvedAt, UpdatedAt: w.UpdatedAt, Notes: w.Notes, Pins: w.Pins,
 	}
-	for _, o := range w.Recent {
-		s.Recent = append(s.Recent, incident.Outcome{Command: o.Command, From: o.From, To: o.To, Code: incident.Code(o.Code)})
-	}
+	// w.Recent, the per-incident dedup window of version 1, is dropped:
+	// the processor keeps outcomes in an index of their own.
 	return s, nil
 }
 

@@ -113,6 +113,12 @@ func TestProtoMatchesCode(t *testing.T) {
 		b, _ := wire.EncodeState(s)
 		recs = append(recs, b)
 	}
+	for _, o := range outcomes(events) {
+		b, _ := wire.EncodeOutcome(o)
+		recs = append(recs, b)
+	}
+	batch, _ := wire.EncodeOutcomes(outcomes(events))
+	recs = append(recs, batch)
 	// A nested message longer than 127 bytes takes a two-byte length,
 	// which the encoder writes after the message (enc.sub).
 	long := cmds[0]
@@ -126,7 +132,7 @@ func TestProtoMatchesCode(t *testing.T) {
 		t.Fatalf("long message round trip: %v\n got %+v\nwant %+v", err, got, long)
 	}
 	recs = append(recs, b)
-	names := map[byte]protoreflect.Name{1: "Command", 2: "Event", 3: "State"}
+	names := map[byte]protoreflect.Name{1: "Command", 2: "Event", 3: "State", 4: "Outcome", 5: "Outcomes"}
 	for i, rec := range recs {
 		if rec[0] != wire.Version {
 			t.Fatalf("record %d starts with %d, want the version %d", i, rec[0], wire.Version)

@@ -18,7 +18,7 @@ func CommandJSON(c incident.Command) ([]byte, error) {
 		ID: c.ID, Incident: c.Incident, Tenant: c.Tenant, Actor: c.Actor, At: c.At,
 		Kind: string(c.Kind), Title: c.Title, Severity: c.Severity, Source: fromSource(c.Source),
 		Role: string(c.Role), Person: c.Person, Note: c.Note, Message: fromMessage(c.Message),
-		ImpactStarted: c.ImpactStarted,
+		ImpactStarted: c.ImpactStarted, Fingerprint: c.Fingerprint,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("wire: render command %s as JSON: %w", c.ID, err)
@@ -34,6 +34,7 @@ func EventJSON(e incident.Event) ([]byte, error) {
 		At: e.At, Kind: string(e.Kind), Title: e.Title, Severity: e.Severity, Status: string(e.Status),
 		Source: fromSource(e.Source), Role: string(e.Role), Person: e.Person, Note: e.Note,
 		Message: fromMessage(e.Message), ImpactStarted: e.ImpactStarted, CommandKind: string(e.CommandKind),
+		Fingerprint: e.Fingerprint,
 	}
 	if e.Rejection != nil {
 		w.Rejection = &rejection{Code: string(e.Rejection.Code), Reason: e.Rejection.Reason}

@@ -2,12 +2,16 @@
 // on Kafka: commands (commands topic), events (events topic) and incident
 // state (changelog topic and the processor's Pebble store).
 //
-// Version 2, which this package writes, is binary: a version byte (2), a
-// record-type byte (1 command, 2 event, 3 state), then the data as a
-// Protocol Buffers message described by incidentd.proto (next to this
+// Version 3, which this package writes, is binary: a version byte (3), a
+// record-type byte (1 command, 2 event, 3 state, 4 outcome, 5 outcomes), then the data
+// as a Protocol Buffers message described by incidentd.proto (next to this
 // file), written and read field by field with protowire. Any protobuf tool
 // reads a record: strip the two header bytes and decode, for example
-// tail -c +3 record | protoc --decode incidentd.wire.v2.Event incidentd.proto
+// tail -c +3 record | protoc --decode incidentd.wire.v3.Event incidentd.proto
+//
+// Version 2 is the same encoding without the fields version 3 added
+// (fingerprints, the outcome record) and with each state's dedup window
+// (State.recent); it is read by the same code, and the window is dropped.
 //
 // Version 1 was a JSON envelope {"v":1,"type":"...","data":{...}}; it is
 // still read, so topics written before version 2 replay as they are. The
@@ -34,14 +38,17 @@ import (
 	"github.com/incidentd/incidentd/incident"
 )
 
-// Version is the record version this package writes.
-const Version = 2
+// Version is the record version this package writes. Version 2 records
+// are read too.
+const Version = 3
 
 // Record types.
 const (
-	TypeCommand = "command"
-	TypeEvent   = "event"
-	TypeState   = "state"
+	TypeCommand  = "command"
+	TypeEvent    = "event"
+	TypeState    = "state"
+	TypeOutcome  = "outcome"
+	TypeOutcomes = "outcomes"
 )
 
 // Errors returned by the decoders.
@@ -87,8 +94,8 @@ func DecodeEvent(b []byte) (incident.Event, error) {
 	if err != nil {
 		return incident.Event{}, err
 	}
-	if e.Incident == "" || e.Version == 0 || !e.Kind.Valid() {
-		return incident.Event{}, fmt.Errorf("%w: event needs an incident, a version from 1 and a known kind (got %q v%d %q)", ErrMalformed, e.Incident, e.Version, e.Kind)
+	if e.Incident == "" || !e.Kind.Valid() || e.Version == 0 && e.Kind != incident.Rejected {
+		return incident.Event{}, fmt.Errorf("%w: event needs an incident, a known kind and a version from 1 unless it is a notice (got %q v%d %q)", ErrMalformed, e.Incident, e.Version, e.Kind)
 	}
 	return e, nil
 }
@@ -107,6 +114,61 @@ func DecodeState(b []byte) (incident.State, error) {
 	return decodeStateV1(b)
 }
 
+// EncodeOutcome encodes a command's remembered outcome for Pebble (the
+// processor's dedup window).
+func EncodeOutcome(o incident.Outcome) ([]byte, error) { return encodeOutcome(o) }
+
+// EncodeOutcomes encodes the outcomes one step remembered in a partition,
+// for the changelog.
+func EncodeOutcomes(os []incident.Outcome) ([]byte, error) { return encodeOutcomes(os) }
+
+// AppendOutcome appends the EncodeOutcome record of o to dst.
+func AppendOutcome(dst []byte, o incident.Outcome) ([]byte, error) { return appendOutcome(dst, o) }
+
+// JoinOutcomes returns the EncodeOutcomes record of the outcomes whose
+// EncodeOutcome records are given, without decoding them.
+func JoinOutcomes(records [][]byte) []byte { return joinOutcomes(records) }
+
+// DecodeOutcomes decodes an outcomes record; every outcome in it must name
+// its command and incident.
+func DecodeOutcomes(b []byte) ([]incident.Outcome, error) {
+	if err := version(b); err != nil {
+		return nil, err
+	}
+	if !isBinary(b) {
+		return nil, fmt.Errorf("%w: an outcomes record is binary", ErrMalformed)
+	}
+	os, err := decodeOutcomesBin(b)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range os {
+		if o.Command == "" || o.Incident == "" {
+			return nil, fmt.Errorf("%w: outcome needs a command and an incident", ErrMalformed)
+		}
+	}
+	return os, nil
+}
+
+// DecodeOutcome decodes an outcome record. Outcomes exist only in binary
+// records, from version 3.
+func DecodeOutcome(b []byte) (incident.Outcome, error) {
+	if err := version(b); err != nil {
+		return incident.Outcome{}, err
+	}
+	if !isBinary(b) {
+		return incident.Outcome{}, fmt.Errorf("%w: an outcome record is binary", ErrMalformed)
+	}
+	o, err := decodeOutcomeBin(b)
+	if err != nil {
+		return incident.Outcome{}, err
+	}
+	if o.Command == "" || o.Incident == "" {
+		return incident.Outcome{}, fmt.Errorf("%w: outcome needs a command and an incident", ErrMalformed)
+	}
+	return o, nil
+}
+
 // isBinary tells a binary record (version 2 on), which starts with its
 // version byte, from a JSON one (version 1), which starts with '{' or white
 // space: JSON text has no other control characters.
@@ -116,8 +178,8 @@ func isBinary(b []byte) bool {
 
 // version refuses a binary record of a version this build does not read.
 func version(b []byte) error {
-	if isBinary(b) && b[0] != Version {
-		return fmt.Errorf("%w: %d (this build reads 1 and %d)", ErrUnknownVersion, b[0], Version)
+	if isBinary(b) && b[0] != Version && b[0] != 2 {
+		return fmt.Errorf("%w: %d (this build reads 1 to %d)", ErrUnknownVersion, b[0], Version)
 	}
 	return nil
 }

@@ -38,7 +38,8 @@ func history(t testing.TB) ([]incident.Command, []incident.Event, []incident.Sta
 		cmds[i].Tenant = "T1"
 		cmds[i].Actor = "U1"
 		cmds[i].At = at.Add(time.Duration(i) * time.Second)
-		d := incident.Decide(p, s, cmds[i])
+		cmds[i].Fingerprint = incident.Fingerprint(cmds[i])
+		d := incident.Decide(p, s, cmds[i], nil)
 		s = incident.Fold(s, d.Events...)
 		events = append(events, d.Events...)
 		states = append(states, s)
@@ -49,8 +50,57 @@ func history(t testing.TB) ([]incident.Command, []incident.Event, []incident.Sta
 	return cmds, events, states
 }
 
+// outcomes returns the outcomes of a history's events, one per event, and
+// a notice's.
+func outcomes(events []incident.Event) []incident.Outcome {
+	var out []incident.Outcome
+	for _, e := range events {
+		out = append(out, incident.OutcomeOf([]incident.Event{e}))
+	}
+	n := events[0]
+	n.Version, n.Kind, n.Rejection = 0, incident.Rejected, &incident.Rejection{Code: incident.CodeUnknownIncident, Reason: "not declared"}
+	return append(out, incident.OutcomeOf([]incident.Event{n}))
+}
+
 func TestRoundTrip(t *testing.T) {
 	cmds, events, states := history(t)
+	for _, o := range outcomes(events) {
+		b, err := wire.EncodeOutcome(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := wire.DecodeOutcome(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, o) {
+			t.Fatalf("outcome round trip:\n got %+v\nwant %+v", got, o)
+		}
+	}
+	os := outcomes(events)
+	b, err := wire.EncodeOutcomes(os)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := wire.DecodeOutcomes(b); err != nil || !reflect.DeepEqual(got, os) {
+		t.Fatalf("outcomes round trip: %v\n got %+v\nwant %+v", err, got, os)
+	}
+	var buf []byte
+	var recs [][]byte
+	for _, o := range os {
+		start := len(buf)
+		if buf, err = wire.AppendOutcome(buf, o); err != nil {
+			t.Fatal(err)
+		}
+		one, _ := wire.EncodeOutcome(o)
+		if !bytes.Equal(buf[start:], one) {
+			t.Fatalf("AppendOutcome %x, EncodeOutcome %x", buf[start:], one)
+		}
+		recs = append(recs, buf[start:])
+	}
+	if joined := wire.JoinOutcomes(recs); !bytes.Equal(joined, b) {
+		t.Fatalf("JoinOutcomes %x, EncodeOutcomes %x", joined, b)
+	}
 	for _, c := range cmds {
 		b, err := wire.EncodeCommand(c)
 		if err != nil {
@@ -132,6 +182,12 @@ func FuzzDecode(f *testing.F) {
 		b, _ = wire.EncodeState(states[min(i, len(states)-1)])
 		f.Add(b)
 	}
+	for _, o := range outcomes(events) {
+		b, _ := wire.EncodeOutcome(o)
+		f.Add(b)
+	}
+	b, _ := wire.EncodeOutcomes(outcomes(events))
+	f.Add(b)
 	f.Add([]byte(`{"v":1,"type":"event","data":null}`))
 	if raw, err := os.ReadFile("testdata/v1.jsonl"); err == nil {
 		for _, l := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
@@ -161,6 +217,25 @@ func FuzzDecode(f *testing.F) {
 		if s, err := wire.DecodeState(b); err == nil {
 			if _, err := wire.EncodeState(s); err != nil {
 				t.Fatal(err)
+			}
+		}
+		if os, err := wire.DecodeOutcomes(b); err == nil {
+			enc, err := wire.EncodeOutcomes(os)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if os2, err := wire.DecodeOutcomes(enc); err != nil || !reflect.DeepEqual(os, os2) {
+				t.Fatalf("outcomes do not survive re-encoding: %v", err)
+			}
+		}
+		if o, err := wire.DecodeOutcome(b); err == nil {
+			enc, err := wire.EncodeOutcome(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o2, err := wire.DecodeOutcome(enc)
+			if err != nil || !reflect.DeepEqual(o, o2) {
+				t.Fatalf("outcome does not survive re-encoding: %v\n%+v\n%+v", err, o, o2)
 			}
 		}
 	})
@@ -231,6 +306,13 @@ func BenchmarkEncodeState(b *testing.B) {
 // from, and re-encode as version 2.
 func TestReadsVersion1(t *testing.T) {
 	cmds, events, states := history(t)
+	// Version 1 had no fingerprints.
+	for i := range cmds {
+		cmds[i].Fingerprint = ""
+	}
+	for i := range events {
+		events[i].Fingerprint = ""
+	}
 	raw, err := os.ReadFile("testdata/v1.jsonl")
 	if err != nil {
 		t.Fatal(err)
@@ -340,5 +422,68 @@ func TestJSONRendering(t *testing.T) {
 	rejected, _ := wire.EventJSON(events[len(events)-1])
 	if !bytes.Contains(rejected, []byte(`"kind":"rejected"`)) || !bytes.Contains(rejected, []byte(`"command_kind":"resolve","rejection":{"code":"`)) {
 		t.Errorf("the rejection renders as %s; want its kind, what was asked and the code", rejected)
+	}
+}
+
+// TestReadsVersion2 decodes version 2 records: the same messages as
+// version 3 without its fields, and states carrying their dedup window
+// (State.recent, field 21), which is checked and dropped.
+func TestReadsVersion2(t *testing.T) {
+	cmds, events, states := history(t)
+	c, e, s := cmds[1], events[1], states[len(states)-1]
+	c.Fingerprint, e.Fingerprint = "", ""
+	v2 := func(b []byte, err error) []byte {
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[0] = 2
+		return b
+	}
+	if got, err := wire.DecodeCommand(v2(wire.EncodeCommand(c))); err != nil || !reflect.DeepEqual(got, c) {
+		t.Fatalf("v2 command: %v\n got %+v\nwant %+v", err, got, c)
+	}
+	if got, err := wire.DecodeEvent(v2(wire.EncodeEvent(e))); err != nil || !reflect.DeepEqual(got, e) {
+		t.Fatalf("v2 event: %v\n got %+v\nwant %+v", err, got, e)
+	}
+	// A state with a window of two outcomes, as version 2 wrote it.
+	rec := v2(wire.EncodeState(s))
+	for _, o := range [][]byte{
+		{0x0a, 0x02, 'c', '1', 0x10, 0x01, 0x18, 0x01},
+		{0x0a, 0x02, 'c', '2', 0x10, 0x02, 0x18, 0x02, 0x22, 0x09, 'n', 'o', '_', 'c', 'h', 'a', 'n', 'g', 'e'},
+	} {
+		rec = append(rec, 0xaa, 0x01, byte(len(o))) // field 21, length-delimited
+		rec = append(rec, o...)
+	}
+	got, err := wire.DecodeState(rec)
+	if err != nil || !reflect.DeepEqual(got, s) {
+		t.Fatalf("v2 state with a window: %v\n got %+v\nwant %+v", err, got, s)
+	}
+	bad := append(append([]byte(nil), rec...), 0xaa, 0x01, 0x02, 0x78, 0x01) // an outcome with field 15
+	if _, err := wire.DecodeState(bad); !errors.Is(err, wire.ErrMalformed) {
+		t.Fatalf("a malformed window decoded: %v", err)
+	}
+}
+
+func TestDecodeOutcomeErrors(t *testing.T) {
+	_, events, _ := history(t)
+	good, err := wire.EncodeOutcome(incident.OutcomeOf(events[:1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noIncident, _ := wire.EncodeOutcome(incident.Outcome{Command: "c1"})
+	ev, _ := wire.EncodeEvent(events[0])
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"json", []byte(`{"v":1,"type":"outcome","data":{}}`), wire.ErrMalformed},
+		{"no incident", noIncident, wire.ErrMalformed},
+		{"an event", ev, wire.ErrWrongType},
+		{"truncated", good[:len(good)-2], wire.ErrMalformed},
+	} {
+		if _, err := wire.DecodeOutcome(tc.in); !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
 	}
 }
