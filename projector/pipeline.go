@@ -12,6 +12,7 @@ import (
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/wire"
+	"github.com/incidentd/incidentd/readmodel"
 )
 
 // pipeline turns a batch of event records into stored rows: decode, fold,
@@ -231,8 +232,8 @@ func (p *pipeline) insert(ctx context.Context, events []incident.Event, states [
 			return err
 		}
 		p.m.insertSeconds.Observe(time.Since(start).Seconds())
-		p.m.rowsInserted.WithLabelValues(eventsTable).Add(float64(len(events)))
-		p.m.rowsInserted.WithLabelValues(incidentsTable).Add(float64(len(states)))
+		p.m.rowsInserted.WithLabelValues(readmodel.EventsTable).Add(float64(len(events)))
+		p.m.rowsInserted.WithLabelValues(readmodel.IncidentsTable).Add(float64(len(states)))
 		return nil
 	})
 }

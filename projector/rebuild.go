@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/readmodel"
 )
 
 // RebuildConfig is what a rebuild reads and writes.
@@ -74,14 +75,14 @@ func Rebuild(ctx context.Context, cfg RebuildConfig, conn driver.Conn, logger *s
 	if err := Migrate(ctx, conn, cfg.Database); err != nil {
 		return Progress{}, err
 	}
-	live := liveTables(cfg.Database)
-	fresh, retired := live.with(rebuildSuffix), live.with(retiredSuffix)
+	live := readmodel.LiveTables(cfg.Database)
+	fresh, retired := live.With(RebuildSuffix), live.With(RetiredSuffix)
 	for _, t := range []string{fresh.Events, fresh.Incidents} {
-		if err := conn.Exec(ctx, sqlDropTable(cfg.Database, t)); err != nil {
+		if err := conn.Exec(ctx, SQLDropTable(cfg.Database, t)); err != nil {
 			return Progress{}, fmt.Errorf("projector: rebuild: drop %s: %w", t, err)
 		}
 	}
-	if err := createTables(ctx, conn, fresh); err != nil {
+	if err := readmodel.CreateTables(ctx, conn, fresh); err != nil {
 		return Progress{}, fmt.Errorf("projector: rebuild: create fresh tables: %w", err)
 	}
 
@@ -125,7 +126,7 @@ func Rebuild(ctx context.Context, cfg RebuildConfig, conn driver.Conn, logger *s
 	}
 	r.report("swap", true)
 	for _, t := range []string{retired.Events, retired.Incidents} {
-		if err := conn.Exec(ctx, sqlDropTable(cfg.Database, t)); err != nil {
+		if err := conn.Exec(ctx, SQLDropTable(cfg.Database, t)); err != nil {
 			return r.progress, fmt.Errorf("projector: rebuild: drop %s: %w", t, err)
 		}
 	}
@@ -137,7 +138,7 @@ func Rebuild(ctx context.Context, cfg RebuildConfig, conn driver.Conn, logger *s
 		return r.progress, err
 	}
 	for _, t := range []string{retired.Events, retired.Incidents} {
-		if err := conn.Exec(ctx, sqlDropTable(cfg.Database, t)); err != nil {
+		if err := conn.Exec(ctx, SQLDropTable(cfg.Database, t)); err != nil {
 			return r.progress, fmt.Errorf("projector: rebuild: drop %s: %w", t, err)
 		}
 	}
@@ -148,24 +149,24 @@ func Rebuild(ctx context.Context, cfg RebuildConfig, conn driver.Conn, logger *s
 // swap renames the fresh tables in and the live ones out. Merges of all
 // four are stopped around it, since the rename waits for them; whatever
 // happens, they are started again (under the names the tables end with).
-func swap(ctx context.Context, conn driver.Conn, live, fresh, retired tableSet) (err error) {
+func swap(ctx context.Context, conn driver.Conn, live, fresh, retired readmodel.Tables) (err error) {
 	db := live.Database
 	restart := []string{live.Events, live.Incidents, fresh.Events, fresh.Incidents}
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		for _, t := range restart {
-			if e := conn.Exec(ctx, sqlMerges(true, db, t)); e != nil {
+			if e := conn.Exec(ctx, SQLMerges(true, db, t)); e != nil {
 				err = errors.Join(err, fmt.Errorf("projector: rebuild: start merges of %s: %w", t, e))
 			}
 		}
 	}()
 	for _, t := range restart {
-		if err := conn.Exec(ctx, sqlMerges(false, db, t)); err != nil {
+		if err := conn.Exec(ctx, SQLMerges(false, db, t)); err != nil {
 			return fmt.Errorf("projector: rebuild: stop merges of %s: %w", t, err)
 		}
 	}
-	if err := conn.Exec(ctx, sqlSwap(live, fresh, retired)); err != nil {
+	if err := conn.Exec(ctx, SQLSwap(live, fresh, retired)); err != nil {
 		return fmt.Errorf("projector: rebuild: swap tables: %w", err)
 	}
 	restart = []string{live.Events, live.Incidents, retired.Events, retired.Incidents}
