@@ -35,6 +35,7 @@ func SQLCreateOffsets(db string) string {
 ) ENGINE = ReplacingMergeTree(next_offset) ORDER BY (consumer_group, topic, part)`
 }
 
+// SQLInsertOffsets records positions (a native batch of its columns).
 func SQLInsertOffsets(db string) string {
 	return "INSERT INTO " + db + "." + OffsetsTable + " (consumer_group, topic, part, next_offset, stored_ms)"
 }
@@ -51,6 +52,7 @@ func SQLAnyEvent(t readmodel.Tables) string {
 	return "SELECT incident FROM " + t.EventsName() + " LIMIT 1"
 }
 
+// SQLDropTable drops a table if it is there.
 func SQLDropTable(db, table string) string {
 	return "DROP TABLE IF EXISTS " + db + "." + table
 }
@@ -83,10 +85,14 @@ func SQLMerges(start bool, db, table string) string {
 
 // --- ingest ---
 
+// SQLInsertEvents inserts event rows (a native batch of
+// readmodel.EventColumns).
 func SQLInsertEvents(t readmodel.Tables) string {
 	return "INSERT INTO " + t.EventsName() + " (" + strings.Join(readmodel.EventColumns, ", ") + ")"
 }
 
+// SQLInsertIncidents inserts state rows (a native batch of
+// readmodel.IncidentColumns).
 func SQLInsertIncidents(t readmodel.Tables) string {
 	return "INSERT INTO " + t.IncidentsName() + " (" + strings.Join(readmodel.IncidentColumns, ", ") + ")"
 }

@@ -74,10 +74,12 @@ func ValidIdent(s string) error {
 
 // --- schema ---
 
+// SQLCreateDatabase creates the database of the tables.
 func SQLCreateDatabase(db string) string {
 	return "CREATE DATABASE IF NOT EXISTS " + db
 }
 
+// SQLCreateMigrations holds the versions of the schema applied so far.
 func SQLCreateMigrations(db string) string {
 	return "CREATE TABLE IF NOT EXISTS " + db + "." + MigrationsTable + ` (
 	version UInt32,
@@ -86,10 +88,12 @@ func SQLCreateMigrations(db string) string {
 ) ENGINE = ReplacingMergeTree() ORDER BY version`
 }
 
+// SQLAppliedMigrations lists the versions of the schema applied.
 func SQLAppliedMigrations(db string) string {
 	return "SELECT DISTINCT version FROM " + db + "." + MigrationsTable
 }
 
+// SQLInsertMigration records an applied version (a native batch).
 func SQLInsertMigration(db string) string {
 	return "INSERT INTO " + db + "." + MigrationsTable + " (version, name, applied_ms)"
 }
