@@ -323,7 +323,8 @@ func sliceColumn(c any, lo, hi int) (any, error) {
 
 // StoredState is s as the incidents table stores and returns it: times
 // to the millisecond in UTC, Recent dropped. A fold of the log compares
-// equal to the row read back (ClickHouseSink.Latest) only after this.
+// equal to the row read back (the projector's ClickHouseSink.Latest)
+// only after this.
 func StoredState(s incident.State) incident.State {
 	b := NewStateBlock(1)
 	b.Add(s)
