@@ -105,7 +105,7 @@ $(CHSQL_VENV)/.installed: deploy/chsql/requirements.txt
 	$(CHSQL_VENV)/bin/pip install -q --disable-pip-version-check -r deploy/chsql/requirements.txt
 	@touch $@
 
-test-chsql: test-setup chsql-setup ## run every statement of projector/sql.go on ClickHouse 18.16 and on chDB, and compare the rows
+test-chsql: test-setup chsql-setup ## run every statement of readmodel/sql.go and projector/sql.go on ClickHouse 18.16 and on chDB, and compare the rows
 	@rm -f $(CHSQL_OUT)
 	INCIDENTD_CHSQL_OUT=$(CHSQL_OUT) $(GO) test -count=1 -run '^TestStatements$$' ./internal/chsql
 	$(CHSQL_VENV)/bin/python deploy/chsql/check.py $(CHSQL_OUT)

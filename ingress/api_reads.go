@@ -13,7 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/incidentd/incidentd/incident"
-	"github.com/incidentd/incidentd/projector"
+	"github.com/incidentd/incidentd/readmodel"
 )
 
 // readPoll is how often a read with ?min_version= asks the view again.
@@ -27,7 +27,7 @@ func (s *Server) viewsError(w http.ResponseWriter, r *http.Request, id string, e
 		writeProblem(w, http.StatusNotFound, CodeNotFound, "no incident "+id)
 		return
 	}
-	if errors.Is(err, projector.ErrBadQuery) {
+	if errors.Is(err, readmodel.ErrBadQuery) {
 		s.writeRefusal(w, r, badQueryParam(err))
 		return
 	}
@@ -145,7 +145,7 @@ func (s *Server) apiList(w http.ResponseWriter, r *http.Request, p principal) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-var sorts = []projector.Sort{projector.SortOpenFirst, projector.SortNewest, projector.SortOldest, projector.SortSeverity, projector.SortRecentChange}
+var sorts = []readmodel.Sort{readmodel.SortOpenFirst, readmodel.SortNewest, readmodel.SortOldest, readmodel.SortSeverity, readmodel.SortRecentChange}
 
 // listValues returns a parameter given as repeated values or comma-separated.
 func listValues(v url.Values, name string) []string {
@@ -161,8 +161,8 @@ func listValues(v url.Values, name string) []string {
 }
 
 // parseListQuery parses and checks the list's query parameters.
-func parseListQuery(v url.Values, pol incident.Policy) (projector.ListQuery, error) {
-	var q projector.ListQuery
+func parseListQuery(v url.Values, pol incident.Policy) (readmodel.ListQuery, error) {
+	var q readmodel.ListQuery
 	for _, st := range listValues(v, "status") {
 		switch incident.Status(st) {
 		case incident.StatusOpen, incident.StatusAcknowledged, incident.StatusMitigated, incident.StatusResolved:
@@ -207,12 +207,12 @@ func parseListQuery(v url.Values, pol incident.Policy) (projector.ListQuery, err
 		if !ok {
 			return q, badParam("sort=%q: want one of open_first, newest, oldest, severity, recent_change", sv)
 		}
-		q.Sort = projector.Sort(sv)
+		q.Sort = readmodel.Sort(sv)
 	}
 	if lv := v.Get("limit"); lv != "" {
 		n, err := strconv.Atoi(lv)
-		if err != nil || n < 1 || n > projector.MaxLimit {
-			return q, badParam("limit=%q: want 1 to %d", lv, projector.MaxLimit)
+		if err != nil || n < 1 || n > readmodel.MaxLimit {
+			return q, badParam("limit=%q: want 1 to %d", lv, readmodel.MaxLimit)
 		}
 		q.Limit = n
 	}
@@ -220,7 +220,7 @@ func parseListQuery(v url.Values, pol incident.Policy) (projector.ListQuery, err
 	if len(q.Cursor) > 1024 {
 		return q, badParam("cursor is not one this API returned")
 	}
-	if err := projector.CheckCursor(q.Cursor, q.Sort); err != nil {
+	if err := readmodel.CheckCursor(q.Cursor, q.Sort); err != nil {
 		return q, badQueryParam(err)
 	}
 	return q, nil
@@ -229,7 +229,7 @@ func parseListQuery(v url.Values, pol incident.Policy) (projector.ListQuery, err
 // badQueryParam is the 400 of a query the query layer refuses, with its
 // reason (which names the limit broken).
 func badQueryParam(err error) error {
-	var bq *projector.BadQueryError
+	var bq *readmodel.BadQueryError
 	if errors.As(err, &bq) {
 		return &bodyError{http.StatusBadRequest, CodeInvalidField, bq.Reason}
 	}
@@ -262,8 +262,8 @@ func parseBucket(s string) (time.Duration, error) {
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	b, err := time.ParseDuration(s)
-	if err != nil || b < projector.MinBucket {
-		return 0, badParam("bucket=%q: want a duration of at least %v, such as 1h or 1d", s, projector.MinBucket)
+	if err != nil || b < readmodel.MinBucket {
+		return 0, badParam("bucket=%q: want a duration of at least %v, such as 1h or 1d", s, readmodel.MinBucket)
 	}
 	return b, nil
 }
@@ -271,7 +271,7 @@ func parseBucket(s string) (time.Duration, error) {
 // apiAnalytics is GET /api/v1/analytics?from=&to=&bucket=.
 func (s *Server) apiAnalytics(w http.ResponseWriter, r *http.Request, p principal) {
 	v := r.URL.Query()
-	q := projector.AnalyticsQuery{Bucket: projector.DefaultBucket}
+	q := readmodel.AnalyticsQuery{Bucket: readmodel.DefaultBucket}
 	var err error
 	if q.From, err = parseTimeParam(v, "from"); err != nil {
 		writeBodyError(w, err)

@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/incidentd/incidentd/incident"
-	"github.com/incidentd/incidentd/projector"
+	"github.com/incidentd/incidentd/readmodel"
 )
 
 // The dashboard API's JSON shapes. The domain types carry no tags; these
@@ -159,7 +159,7 @@ func eventJSON(e incident.Event) EventJSON {
 	return out
 }
 
-func severityStatsJSON(s projector.SeverityStats) SeverityStatsJSON {
+func severityStatsJSON(s readmodel.SeverityStats) SeverityStatsJSON {
 	return SeverityStatsJSON{Severity: s.Severity, Declared: s.Declared, Acknowledged: s.Acknowledged,
 		Resolved: s.Resolved, MTTASeconds: s.MTTASeconds, MTTRSeconds: s.MTTRSeconds}
 }

@@ -7,7 +7,7 @@
 //	Slack, dashboard ─▶ ingress ─▶ [commands topic] ─▶ processor ─▶ [events topic]
 //	                       ▲                                              │
 //	                       └────────── results tracker (read committed) ◀─┘
-//	                       └────────── ClickHouse (projector.Queries) for reads
+//	                       └────────── ClickHouse (readmodel.Queries) for reads
 //
 // Ingress authenticates a request (Slack's v0 signature, or a bearer API
 // token scoped to one tenant), validates it, turns it into one
@@ -50,7 +50,7 @@
 //
 // Bad input is a 4xx decided before anything is produced: 400 for a
 // malformed body, parameter or list cursor, or an analytics range over the
-// query layer's limits (projector.AnalyticsQuery.Check, the same function
+// query layer's limits (readmodel.AnalyticsQuery.Check, the same function
 // the query layer applies); 413 for a body over MaxBodyBytes; 422 for a
 // title, note or name breaking the model's text rule (incident.CheckLine,
 // CheckText: characters, not bytes; no control or bidirectional formatting

@@ -24,7 +24,7 @@ import (
 	"github.com/incidentd/incidentd/internal/kafka"
 	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/internal/wire"
-	"github.com/incidentd/incidentd/projector"
+	"github.com/incidentd/incidentd/readmodel"
 	"github.com/incidentd/incidentd/slackapp"
 	"github.com/incidentd/incidentd/slackapp/slackfake"
 )
@@ -352,15 +352,15 @@ func (h *harness) runProcessor(viewLag time.Duration) {
 }
 
 // memViews is an in-memory Views over the events the test processor
-// produced: the same contract as projector.Queries (tenant mandatory,
+// produced: the same contract as readmodel.Queries (tenant mandatory,
 // another tenant's incident is not found).
 type memViews struct {
 	mu        sync.Mutex
-	timelines map[string]*projector.Timeline
+	timelines map[string]*readmodel.Timeline
 	fail      error
 }
 
-func newMemViews() *memViews { return &memViews{timelines: map[string]*projector.Timeline{}} }
+func newMemViews() *memViews { return &memViews{timelines: map[string]*readmodel.Timeline{}} }
 
 func (v *memViews) apply(evs ...incident.Event) {
 	v.mu.Lock()
@@ -368,7 +368,7 @@ func (v *memViews) apply(evs ...incident.Event) {
 	for _, e := range evs {
 		tl := v.timelines[e.Incident]
 		if tl == nil {
-			tl = &projector.Timeline{}
+			tl = &readmodel.Timeline{}
 			v.timelines[e.Incident] = tl
 		}
 		if incident.Sequence(tl.Incident.Version, e) != incident.InOrder {
@@ -379,24 +379,24 @@ func (v *memViews) apply(evs ...incident.Event) {
 	}
 }
 
-func (v *memViews) lookup(tenant, id string) (projector.Timeline, error) {
+func (v *memViews) lookup(tenant, id string) (readmodel.Timeline, error) {
 	if v.fail != nil {
-		return projector.Timeline{}, v.fail
+		return readmodel.Timeline{}, v.fail
 	}
 	tl, ok := v.timelines[id]
 	if !ok || !tl.Incident.Declared || tl.Incident.Tenant != tenant {
-		return projector.Timeline{}, fmt.Errorf("mem views: %s: %w", id, ErrNotFound)
+		return readmodel.Timeline{}, fmt.Errorf("mem views: %s: %w", id, ErrNotFound)
 	}
 	return *tl, nil
 }
 
-func (v *memViews) List(ctx context.Context, tenant string, q projector.ListQuery) (projector.ListPage, error) {
+func (v *memViews) List(ctx context.Context, tenant string, q readmodel.ListQuery) (readmodel.ListPage, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.fail != nil {
-		return projector.ListPage{}, v.fail
+		return readmodel.ListPage{}, v.fail
 	}
-	var p projector.ListPage
+	var p readmodel.ListPage
 	for _, tl := range v.timelines {
 		if tl.Incident.Declared && tl.Incident.Tenant == tenant {
 			p.Incidents = append(p.Incidents, tl.Incident)
@@ -405,7 +405,7 @@ func (v *memViews) List(ctx context.Context, tenant string, q projector.ListQuer
 	return p, nil
 }
 
-func (v *memViews) Get(ctx context.Context, tenant, id string) (projector.Timeline, error) {
+func (v *memViews) Get(ctx context.Context, tenant, id string) (readmodel.Timeline, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.lookup(tenant, id)
@@ -424,13 +424,13 @@ func (v *memViews) Version(ctx context.Context, tenant, id string) (uint64, erro
 	return tl.Incident.Version, nil
 }
 
-func (v *memViews) Analytics(ctx context.Context, tenant string, q projector.AnalyticsQuery) (projector.Analytics, error) {
+func (v *memViews) Analytics(ctx context.Context, tenant string, q readmodel.AnalyticsQuery) (readmodel.Analytics, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.fail != nil {
-		return projector.Analytics{}, v.fail
+		return readmodel.Analytics{}, v.fail
 	}
-	a := projector.Analytics{OpenNowBySeverity: map[string]int{}}
+	a := readmodel.Analytics{OpenNowBySeverity: map[string]int{}}
 	for _, tl := range v.timelines {
 		s := tl.Incident
 		if s.Tenant == tenant && s.Declared && s.Status != incident.StatusResolved {

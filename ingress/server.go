@@ -58,7 +58,7 @@ type Server struct {
 type Option func(*Server)
 
 // WithNotFound makes the server recognise the views' own not-found error
-// (for example errors.Is(err, projector.ErrNotFound)) besides ErrNotFound.
+// (for example errors.Is(err, readmodel.ErrNotFound)) besides ErrNotFound.
 func WithNotFound(is func(error) bool) Option {
 	return func(s *Server) { s.notFound = is }
 }

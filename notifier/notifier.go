@@ -18,6 +18,7 @@ import (
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/eventlog"
 	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/internal/retry"
 	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/slackapp"
 )
@@ -383,28 +384,21 @@ const missingReads = 3
 // follow a fault, so that is rare. n.mu held.
 func (n *Notifier) missing(ctx context.Context, log *slog.Logger, rec *record, e incident.Event, r *kgo.Record) []incident.Event {
 	gap := eventlog.Gap{Incident: e.Incident, Have: rec.State.Version, Got: e.Version, Partition: r.Partition, Offset: r.Offset}
-	backoff := n.cfg.MinBackoff
-	for attempt := 1; ; attempt++ {
-		evs, err := eventlog.Missing(ctx, n.cfg.Kafka, n.log, n.topics.Events, []eventlog.Gap{gap})
-		if err == nil {
-			if len(evs) > 0 {
-				n.m.gapsHealed.Inc()
-				log.Warn("version gap healed from the log", "have", gap.Have, "got", gap.Got, "events_read", len(evs))
-			}
-			return evs
-		}
-		if ctx.Err() != nil || attempt == missingReads {
-			log.Error("version gap: reading the missing versions from the log failed", "have", gap.Have, "got", gap.Got, "err", err)
-			return nil
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
-		backoff = min(backoff*2, n.cfg.MaxBackoff)
+	var evs []incident.Event
+	var readErr error
+	err := retry.Do(ctx, retry.Policy{Min: n.cfg.MinBackoff, Max: n.cfg.MaxBackoff, Tries: missingReads}, func() error {
+		evs, readErr = eventlog.Missing(ctx, n.cfg.Kafka, n.log, n.topics.Events, []eventlog.Gap{gap})
+		return readErr
+	}, nil)
+	if err != nil {
+		log.Error("version gap: reading the missing versions from the log failed", "have", gap.Have, "got", gap.Got, "err", readErr)
+		return nil
 	}
+	if len(evs) > 0 {
+		n.m.gapsHealed.Inc()
+		log.Warn("version gap healed from the log", "have", gap.Have, "got", gap.Got, "events_read", len(evs))
+	}
+	return evs
 }
 
 // apply folds one event into its record and notes what it asks to send;

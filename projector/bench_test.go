@@ -13,6 +13,7 @@ import (
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/projector"
+	"github.com/incidentd/incidentd/readmodel"
 )
 
 // encode turns events into records of the events topic.
@@ -83,7 +84,7 @@ func BenchmarkVisibleLatency(b *testing.B) {
 		b.Fatal(err)
 	}
 	h.run(b, func(c *projector.Config) { c.FlushInterval = projector.DefaultFlushInterval })
-	q := projector.NewQueries(h.conn, h.db)
+	q := readmodel.NewQueries(h.conn, h.db)
 	w := newWorld(6, "acme", "globex")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -116,7 +117,7 @@ func BenchmarkVisibleLatency(b *testing.B) {
 		defer wg.Done()
 		seen := map[string]bool{}
 		for ctx.Err() == nil {
-			p, err := q.List(ctx, "probe", projector.ListQuery{Limit: projector.MaxLimit, Sort: projector.SortNewest})
+			p, err := q.List(ctx, "probe", readmodel.ListQuery{Limit: readmodel.MaxLimit, Sort: readmodel.SortNewest})
 			now := time.Now()
 			if err == nil {
 				mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/readmodel"
 )
 
 // Defaults for Config.
@@ -88,7 +89,7 @@ func (c Config) Validate() error {
 	if err := c.Kafka.Validate(); err != nil {
 		return fmt.Errorf("projector: %w", err)
 	}
-	if err := validIdent(c.Database); err != nil {
+	if err := readmodel.ValidIdent(c.Database); err != nil {
 		return fmt.Errorf("projector: database: %w", err)
 	}
 	switch {

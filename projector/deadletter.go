@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/incidentd/incidentd/internal/retry"
 )
 
 // Headers of a dead-letter record. Its key and value are the original
@@ -39,24 +41,13 @@ func (p *Projector) deadLetter(ctx context.Context, cl *kgo.Client, topic string
 			},
 		}
 	}
-	backoff := p.cfg.MinBackoff
-	for {
-		err := cl.ProduceSync(ctx, recs...).FirstErr()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		p.log.Warn("produce dead letters, retrying", "backoff", backoff, "err", err)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		backoff = min(backoff*2, p.cfg.MaxBackoff)
+	err := retry.Do(ctx, p.backoff(), func() error {
+		return cl.ProduceSync(ctx, recs...).FirstErr()
+	}, func(err error, wait time.Duration) {
+		p.log.Warn("produce dead letters, retrying", "backoff", wait, "err", err)
+	})
+	if err != nil {
+		return err
 	}
 	for _, d := range dead {
 		p.m.deadLetters.WithLabelValues(d.reason).Inc()

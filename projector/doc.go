@@ -1,28 +1,16 @@
-// Package projector turns the events topic into ClickHouse tables for the
-// dashboard: listing, search, one incident's timeline, and analytics. It
-// also holds the query layer ingress's dashboard API reads through
-// (Queries), so the tables and the questions asked of them live together.
+// Package projector turns the events topic into the rows of the
+// dashboard's read model (package readmodel: the tables, their schema and
+// the queries asked of them). It is the ingest pipeline only; ingress reads
+// through readmodel without importing it.
 //
-//	events topic (read committed) ──▶ Projector ──▶ ClickHouse: events, incidents
+//	events topic (read committed) ──▶ Projector ──▶ ClickHouse: events, incidents (readmodel)
 //	                                      │
 //	                                      └──▶ dead-letter topic (undecodable or refused records)
 //
-// # Tables
-//
-// Created and migrated by Migrate at start (versioned migrations recorded
-// in schema_migrations; every statement idempotent):
-//
-//   - events: one row per event, deduplicated by (tenant, incident, version)
-//     with ReplacingMergeTree. It is the audit log the analytics are computed
-//     from. A rejection is stored under the tenant that sent the command, so
-//     another tenant's rejections never show in a timeline.
-//   - incidents: the folded state of every declared incident, one row per
-//     incident and version (ReplacingMergeTree(version)). Merges are not
-//     immediate, so queries pick the latest version themselves: a list reads
-//     the tenant's rows with FINAL (merged in key order while read, cheaper
-//     than sorting them), a lookup of a few incidents uses LIMIT 1 BY.
-//
-// All SQL is in sql.go, as named constants and functions.
+// At start the projector creates the read model's tables (Migrate:
+// readmodel.Migrate, plus its own position table). Its own statements
+// (inserts, its position, reading states back, the rebuild's swap) are in
+// sql.go; the tables' are in readmodel/sql.go.
 //
 // # Delivery guarantee
 //
@@ -80,12 +68,6 @@
 //
 // # Limits worth knowing
 //
-//   - Times are stored to the millisecond, in UTC; the instant
-//     1970-01-01T00:00:00Z reads back as "not set".
-//   - Queries.Version is the version of the latest stored state: every
-//     event of the incident counts, including rejections of commands other
-//     tenants sent for the same id (they take versions too); 0 while nothing
-//     of the incident is visible.
 //   - Right after a rebuild swaps the tables, a live projector that has to
 //     read a state back (after a rebalance) may find the rebuilt row a batch
 //     behind until the rebuild's catch-up is stored. A gap against a state
@@ -104,27 +86,13 @@
 //
 // # ClickHouse versions
 //
-// CI runs Debian's clickhouse-server 18.16; the schema and queries keep to
-// what it and current servers both accept. Where a current server would
-// allow better:
+// The tables' and the queries' notes are in readmodel's package
+// documentation. Where a current server would allow the projector better:
 //
-//   - Times are Int64 milliseconds since the epoch (0 = not set): 18.16 has
-//     no DateTime64. A current server would use DateTime64(3, 'UTC') and
-//     Nullable for "not set".
-//   - Low-cardinality columns (tenant, kind, status, severity) are plain
-//     String: LowCardinality(String) is experimental in 18.16.
 //   - The swap is RENAME TABLE of two pairs, one after the other on 18.16's
 //     Ordinary database engine; a current server's Atomic engine offers
 //     EXCHANGE TABLES, which swaps each pair atomically.
-//   - Keyset pagination is spelled out as OR-ed comparisons; current
-//     servers compare tuples directly.
-//   - Analytics aggregate per incident in SQL and per severity and bucket in
-//     Go; a current server could do it all in one query (and a projection or
-//     materialized view could keep per-incident facts incrementally).
 //   - Loading an uncached state scans the incidents table for the ids (the
 //     tenant of a rejection is not necessarily the incident's); a current
 //     server could use a bloom_filter skipping index on incident.
-//   - Inserts are native-protocol batches with an explicit column list;
-//     Exec with bound INSERT parameters hangs on 18.16 and its HTTP
-//     interface does not work with clickhouse-go/v2.
 package projector

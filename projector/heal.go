@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/eventlog"
 	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/internal/retry"
 )
 
 // healer is where the projector re-reads, from the events topic (the
@@ -31,29 +33,22 @@ func (p *pipeline) heal(ctx context.Context, decs []decoded, res folded) ([]deco
 		r := decs[res.gapIdx[i]].rec
 		gaps[i] = eventlog.Gap{Incident: e.Incident, Have: res.gapHave[i], Got: e.Version, Partition: r.Partition, Offset: r.Offset}
 	}
-	backoff := p.minBackoff
-	for {
-		evs, err := eventlog.Missing(ctx, p.healer.kafka, p.healer.log, p.healer.topic, gaps)
-		if err == nil {
-			out := make([]decoded, len(evs))
-			for i, e := range evs {
-				out[i] = decoded{ev: e}
-			}
-			return out, nil
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		p.log.Warn("version gap: reading the missing versions from the log failed, retrying", "backoff", backoff, "err", err)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-		backoff = min(backoff*2, p.maxBackoff)
+	var evs []incident.Event
+	err := retry.Do(ctx, p.backoff(), func() error {
+		var err error
+		evs, err = eventlog.Missing(ctx, p.healer.kafka, p.healer.log, p.healer.topic, gaps)
+		return err
+	}, func(err error, wait time.Duration) {
+		p.log.Warn("version gap: reading the missing versions from the log failed, retrying", "backoff", wait, "err", err)
+	})
+	if err != nil {
+		return nil, err
 	}
+	out := make([]decoded, len(evs))
+	for i, e := range evs {
+		out[i] = decoded{ev: e}
+	}
+	return out, nil
 }
 
 // gapIncidents returns the incidents with a gap in res.

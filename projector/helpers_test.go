@@ -25,6 +25,7 @@ import (
 	"github.com/incidentd/incidentd/internal/verify"
 	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/projector"
+	"github.com/incidentd/incidentd/readmodel"
 )
 
 // harness is a kfake broker and a ClickHouse server owned by one test,
@@ -318,7 +319,7 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() error) {
 
 // waitProjected waits until every declared incident of w is projected at
 // its latest version.
-func waitProjected(t testing.TB, q *projector.Queries, w *world, d time.Duration) {
+func waitProjected(t testing.TB, q *readmodel.Queries, w *world, d time.Duration) {
 	t.Helper()
 	ctx := context.Background()
 	waitFor(t, d, "projection caught up", func() error {
@@ -341,7 +342,7 @@ func waitProjected(t testing.TB, q *projector.Queries, w *world, d time.Duration
 
 // checkProjection compares every incident's projection with the fold of
 // its events, and checks that no tenant sees another's incidents.
-func checkProjection(t testing.TB, q *projector.Queries, w *world) {
+func checkProjection(t testing.TB, q *readmodel.Queries, w *world) {
 	t.Helper()
 	ctx := context.Background()
 	declared := 0
@@ -354,7 +355,7 @@ func checkProjection(t testing.TB, q *projector.Queries, w *world) {
 			}
 			tl, err := q.Get(ctx, tenant, id)
 			if !want.Declared || tenant != want.Tenant {
-				if !errors.Is(err, projector.ErrNotFound) {
+				if !errors.Is(err, readmodel.ErrNotFound) {
 					t.Errorf("Get(%s, %s) = %v, want ErrNotFound", tenant, id, err)
 				}
 				continue

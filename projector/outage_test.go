@@ -15,6 +15,7 @@ import (
 	"github.com/incidentd/incidentd/incident"
 
 	"github.com/incidentd/incidentd/projector"
+	"github.com/incidentd/incidentd/readmodel"
 )
 
 // gauge sums a metric's samples in reg.
@@ -69,7 +70,7 @@ func TestClickHouseKilled(t *testing.T) {
 		c.Status = func(msg string) { mu.Lock(); status = append(status, msg); mu.Unlock() }
 		c.MinBackoff = 20 * time.Millisecond
 	})
-	q := projector.NewQueries(h.conn, h.db)
+	q := readmodel.NewQueries(h.conn, h.db)
 	h.produce(t, w.run(400)...)
 	waitProjected(t, q, w, 30*time.Second)
 
@@ -143,7 +144,7 @@ func TestVersionGapReported(t *testing.T) {
 	h.produce(t, x[0])
 	h.produce(t, x[2:]...) // x[1] never comes
 	h.produce(t, rest...)
-	q := projector.NewQueries(h.conn, h.db)
+	q := readmodel.NewQueries(h.conn, h.db)
 	want := w.states[id]
 	delete(w.states, id)
 	waitProjected(t, q, w, 30*time.Second)

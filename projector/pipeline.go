@@ -2,6 +2,7 @@ package projector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -11,7 +12,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/retry"
 	"github.com/incidentd/incidentd/internal/wire"
+	"github.com/incidentd/incidentd/readmodel"
 )
 
 // pipeline turns a batch of event records into stored rows: decode, fold,
@@ -144,6 +147,9 @@ type prepared struct {
 // gap against before it reports the gap.
 const gapRechecks = 3
 
+// errStaleStates is prepare's signal to read the states again.
+var errStaleStates = errors.New("version gap against states read back")
+
 // prepare decodes and folds a batch; the cache is not changed.
 func (p *pipeline) prepare(ctx context.Context, recs []*kgo.Record) (prepared, error) {
 	decs, dead := decode(recs)
@@ -159,25 +165,25 @@ func (p *pipeline) prepare(ctx context.Context, recs []*kgo.Record) (prepared, e
 			return err
 		})
 	}
-	for attempt := 0; ; attempt++ {
+	// A gap against a state read back from the tables may only mean the
+	// tables are a moment behind (a rebuild's catch-up after its swap):
+	// read those states again a few times before healing it.
+	var stale, attempt int
+	rechecks := retry.Policy{Min: p.minBackoff, Max: p.minBackoff << gapRechecks, Tries: gapRechecks + 1}
+	err := retry.Do(ctx, rechecks, func() error {
 		if err := load(); err != nil {
-			return prepared{}, err
+			return retry.Permanent(err)
 		}
-		// A gap against a state read back from the tables may only mean
-		// the tables are a moment behind (a rebuild's catch-up after its
-		// swap): read those states again a few times before healing it.
-		recheck := p.folder.recheck(res)
-		if len(recheck) == 0 || attempt == gapRechecks {
-			break
+		if stale = len(p.folder.recheck(res)); stale > 0 {
+			return errStaleStates
 		}
-		p.log.Warn("version gap, reading the states again", "incidents", len(recheck), "attempt", attempt+1)
-		t := time.NewTimer(p.minBackoff << attempt)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return prepared{}, ctx.Err()
-		case <-t.C:
-		}
+		return nil
+	}, func(error, time.Duration) {
+		attempt++
+		p.log.Warn("version gap, reading the states again", "incidents", stale, "attempt", attempt)
+	})
+	if err != nil && !errors.Is(err, errStaleStates) {
+		return prepared{}, err
 	}
 	if res.gaps > 0 && p.healer != nil {
 		// The view misses versions the log has (lost rows, a batch that
@@ -234,8 +240,8 @@ func (p *pipeline) insert(ctx context.Context, events []incident.Event, states [
 			return err
 		}
 		p.m.insertSeconds.Observe(time.Since(start).Seconds())
-		p.m.rowsInserted.WithLabelValues(eventsTable).Add(float64(len(events)))
-		p.m.rowsInserted.WithLabelValues(incidentsTable).Add(float64(len(states)))
+		p.m.rowsInserted.WithLabelValues(readmodel.EventsTable).Add(float64(len(events)))
+		p.m.rowsInserted.WithLabelValues(readmodel.IncidentsTable).Add(float64(len(states)))
 		return nil
 	})
 }
@@ -243,34 +249,32 @@ func (p *pipeline) insert(ctx context.Context, events []incident.Event, states [
 // retry runs op until it succeeds, ctx is done, or it fails with an error
 // ClickHouse raised about the data (Refused), backing off in between.
 func (p *pipeline) retry(ctx context.Context, what string, op func() error) error {
-	backoff := p.minBackoff
-	for {
+	err := retry.Do(ctx, p.backoff(), func() error {
 		err := op()
-		if err == nil {
-			p.status.up()
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if Refused(err) {
+		if err != nil && Refused(err) && ctx.Err() == nil {
 			p.m.insertErrors.WithLabelValues("refused").Inc()
 			p.status.up()
-			return err
+			return retry.Permanent(err)
 		}
+		return err
+	}, func(err error, wait time.Duration) {
 		p.m.insertErrors.WithLabelValues("retried").Inc()
 		p.status.down(err)
-		p.log.Warn("clickhouse unavailable, retrying", "op", what, "backoff", backoff, "err", err)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		backoff = min(backoff*2, p.maxBackoff)
+		p.log.Warn("clickhouse unavailable, retrying", "op", what, "backoff", wait, "err", err)
+	})
+	if err == nil {
+		p.status.up()
 	}
+	return err
 }
+
+// backoff is how the pipeline waits between tries.
+func (p *pipeline) backoff() retry.Policy {
+	return retry.Policy{Min: p.minBackoff, Max: p.maxBackoff}
+}
+
+// errAllRefused is insertEach's signal to try the whole batch again.
+var errAllRefused = errors.New("clickhouse refuses every incident of the batch")
 
 // insertEach stores a refused batch incident by incident (bisecting) and
 // returns the incidents ClickHouse refused (with its reasons) and the event
@@ -290,26 +294,26 @@ func (p *pipeline) insertEach(ctx context.Context, decs []decoded, res folded) (
 	for _, id := range res.order {
 		changed[id] = true
 	}
-	backoff := p.minBackoff
-	for {
-		refused := map[string]error{}
-		stored, err := p.bisect(ctx, order, byID, changed, res, refused)
-		if err != nil {
-			return nil, 0, err
+	var refused map[string]error
+	var stored int
+	err := retry.Do(ctx, p.backoff(), func() error {
+		refused = map[string]error{}
+		var err error
+		stored, err = p.bisect(ctx, order, byID, changed, res, refused)
+		switch {
+		case err != nil:
+			return retry.Permanent(err)
+		case len(order) >= 2 && len(refused) == len(order):
+			return errAllRefused
 		}
-		if len(order) < 2 || len(refused) < len(order) {
-			return refused, stored, nil
-		}
-		p.log.Error("clickhouse refuses every incident of the batch; retrying it whole", "backoff", backoff)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, 0, ctx.Err()
-		case <-t.C:
-		}
-		backoff = min(backoff*2, p.maxBackoff)
+		return nil
+	}, func(_ error, wait time.Duration) {
+		p.log.Error("clickhouse refuses every incident of the batch; retrying it whole", "backoff", wait)
+	})
+	if err != nil {
+		return nil, 0, err
 	}
+	return refused, stored, nil
 }
 
 // bisect stores the rows of a group of incidents, halving the group while

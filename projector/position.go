@@ -8,6 +8,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/incidentd/incidentd/readmodel"
 )
 
 // This file keeps the projector's position with its tables. The consumer
@@ -21,6 +23,20 @@ import (
 // projector starts each partition from there when the group's offset is
 // further on. The group's offsets are still committed, after, for lag
 // monitoring and tools.
+
+// Migrate creates the read model's tables in database and brings their
+// schema up to date (readmodel.Migrate), and creates the projector's own
+// position table beside them. It is idempotent and safe to run from
+// several processes at once.
+func Migrate(ctx context.Context, conn driver.Conn, database string) error {
+	if err := readmodel.Migrate(ctx, conn, database); err != nil {
+		return err
+	}
+	if err := conn.Exec(ctx, SQLCreateOffsets(database)); err != nil {
+		return fmt.Errorf("projector: migrate: %w", err)
+	}
+	return nil
+}
 
 // storeOffsets records that the rows of every record of batch are stored.
 func storeOffsets(ctx context.Context, conn driver.Conn, database, group string, batch []*kgo.Record) error {
@@ -44,9 +60,9 @@ func storeOffsets(ctx context.Context, conn driver.Conn, database, group string,
 		groups, topics, parts = append(groups, group), append(topics, k.topic), append(parts, uint32(k.part))
 		offsets, at = append(offsets, o), append(at, now)
 	}
-	b, err := conn.PrepareBatch(ctx, sqlInsertOffsets(database))
+	b, err := conn.PrepareBatch(ctx, SQLInsertOffsets(database))
 	if err == nil {
-		err = appendColumns(b, []any{groups, topics, parts, offsets, at})
+		err = readmodel.AppendColumns(b, []any{groups, topics, parts, offsets, at})
 	}
 	if err != nil {
 		return fmt.Errorf("store offsets: %w", err)
@@ -57,7 +73,7 @@ func storeOffsets(ctx context.Context, conn driver.Conn, database, group string,
 // storedOffsets returns a group's position on topic, per partition, as the
 // tables record it.
 func storedOffsets(ctx context.Context, conn driver.Conn, database, group, topic string) (map[int32]int64, error) {
-	rows, err := conn.Query(ctx, sqlStoredOffsets(database), group, topic)
+	rows, err := conn.Query(ctx, SQLStoredOffsets(database), group, topic)
 	if err != nil {
 		return nil, fmt.Errorf("load offsets: %w", err)
 	}
@@ -79,7 +95,7 @@ func storedOffsets(ctx context.Context, conn driver.Conn, database, group, topic
 
 // anyEvent reports whether the live events table holds a row.
 func anyEvent(ctx context.Context, conn driver.Conn, database string) (bool, error) {
-	rows, err := conn.Query(ctx, sqlAnyEvent(liveTables(database)))
+	rows, err := conn.Query(ctx, SQLAnyEvent(readmodel.LiveTables(database)))
 	if err != nil {
 		return false, fmt.Errorf("look for events: %w", err)
 	}

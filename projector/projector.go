@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/internal/retry"
 )
 
 // Projector consumes the events topic into the ClickHouse tables.
@@ -126,30 +127,22 @@ func (p *Projector) migrate(ctx context.Context) error {
 // unreachable (a broker restarting as the projector starts); a wrong topic
 // is fatal.
 func (p *Projector) ensureTopics(ctx context.Context, adm *kadm.Client) error {
-	backoff := p.cfg.MinBackoff
-	for {
+	return retry.Do(ctx, p.backoff(), func() error {
 		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
 		err := kafka.EnsureTopics(tctx, adm, p.cfg.Kafka)
-		cancel()
-		if err == nil {
-			return nil
+		if err != nil && !unreachable(err) {
+			return retry.Permanent(fmt.Errorf("projector: %w", err))
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if !unreachable(err) {
-			return fmt.Errorf("projector: %w", err)
-		}
-		p.log.Warn("kafka unreachable, retrying", "op", "ensure topics", "backoff", backoff, "err", err)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		backoff = min(backoff*2, p.cfg.MaxBackoff)
-	}
+		return err
+	}, func(err error, wait time.Duration) {
+		p.log.Warn("kafka unreachable, retrying", "op", "ensure topics", "backoff", wait, "err", err)
+	})
+}
+
+// backoff is how the projector waits between tries.
+func (p *Projector) backoff() retry.Policy {
+	return retry.Policy{Min: p.cfg.MinBackoff, Max: p.cfg.MaxBackoff}
 }
 
 // unreachable reports whether err is Kafka not answering (worth waiting

@@ -14,6 +14,7 @@ import (
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/projector"
+	"github.com/incidentd/incidentd/readmodel"
 )
 
 // consumeDeadLetters reads the dead-letter topic until n records arrived.
@@ -71,7 +72,7 @@ func TestProjectionEqualsFold(t *testing.T) {
 	h.produce(t, dup...)
 	garbage := &kgo.Record{Topic: h.kcfg.Topics().Events, Key: []byte("in-0001"), Value: []byte(`{"v":1,"type":"event","data":{"incident":`)}
 	h.produceRecords(t, garbage)
-	q := projector.NewQueries(h.conn, h.db)
+	q := readmodel.NewQueries(h.conn, h.db)
 	waitProjected(t, q, w, 30*time.Second)
 
 	// Restart as two projectors of one group, replay the first half, go
@@ -146,11 +147,11 @@ func TestRefusedRowsAreDeadLettered(t *testing.T) {
 		}
 	}
 	// Every other incident is projected.
-	q := projector.NewQueries(h.conn, h.db)
+	q := readmodel.NewQueries(h.conn, h.db)
 	ctx := context.Background()
 	delete(w.states, victim)
 	waitProjected(t, q, w, 30*time.Second)
-	if _, err := q.Get(ctx, "acme", victim); !errors.Is(err, projector.ErrNotFound) {
+	if _, err := q.Get(ctx, "acme", victim); !errors.Is(err, readmodel.ErrNotFound) {
 		t.Fatalf("refused incident visible: %v", err)
 	}
 	h.waitVerified(t, h.db, 10*time.Second, victim)

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/readmodel"
 )
 
 // RebuildConfig is what a rebuild reads and writes.
@@ -52,6 +53,52 @@ type Progress struct {
 // Records that cannot be projected are counted in Progress.Dead and
 // logged, not dead-lettered again: the live projector did that.
 func Rebuild(ctx context.Context, cfg RebuildConfig, conn driver.Conn, logger *slog.Logger) (Progress, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := cfg.check(); err != nil {
+		return Progress{}, err
+	}
+	if err := Migrate(ctx, conn, cfg.Database); err != nil {
+		return Progress{}, err
+	}
+	live := readmodel.LiveTables(cfg.Database)
+	fresh, retired := live.With(RebuildSuffix), live.With(RetiredSuffix)
+	if err := dropTables(ctx, conn, fresh); err != nil {
+		return Progress{}, err
+	}
+	if err := readmodel.CreateTables(ctx, conn, fresh); err != nil {
+		return Progress{}, fmt.Errorf("projector: rebuild: create fresh tables: %w", err)
+	}
+	r, err := newRebuilder(ctx, cfg, conn, fresh, logger)
+	if err != nil {
+		return Progress{}, err
+	}
+	defer r.cl.Close()
+
+	if err := r.replayTo(ctx, "replay"); err != nil {
+		return r.progress, err
+	}
+	r.report("swap", true)
+	if err := dropTables(ctx, conn, retired); err != nil {
+		return r.progress, err
+	}
+	if err := swap(ctx, conn, live, fresh, retired); err != nil {
+		return r.progress, err
+	}
+	r.sink.setTables(live)
+	if err := r.replayTo(ctx, "catch-up"); err != nil {
+		return r.progress, err
+	}
+	if err := dropTables(ctx, conn, retired); err != nil {
+		return r.progress, err
+	}
+	r.report("done", true)
+	return r.progress, nil
+}
+
+// check fills in cfg's defaults and reports what is wrong with it.
+func (cfg *RebuildConfig) check() error {
 	cfg.Kafka.Defaults()
 	if cfg.Database == "" {
 		cfg.Database = DefaultDatabase
@@ -62,29 +109,29 @@ func Rebuild(ctx context.Context, cfg RebuildConfig, conn driver.Conn, logger *s
 	if cfg.ProgressInterval == 0 {
 		cfg.ProgressInterval = time.Second
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	if err := cfg.Kafka.Validate(); err != nil {
-		return Progress{}, fmt.Errorf("projector: rebuild: %w", err)
+		return fmt.Errorf("projector: rebuild: %w", err)
 	}
 	if cfg.MaxBatchRows < 1 {
-		return Progress{}, fmt.Errorf("projector: rebuild: max batch rows %d, want at least 1", cfg.MaxBatchRows)
+		return fmt.Errorf("projector: rebuild: max batch rows %d, want at least 1", cfg.MaxBatchRows)
 	}
-	if err := Migrate(ctx, conn, cfg.Database); err != nil {
-		return Progress{}, err
-	}
-	live := liveTables(cfg.Database)
-	fresh, retired := live.with(rebuildSuffix), live.with(retiredSuffix)
-	for _, t := range []string{fresh.Events, fresh.Incidents} {
-		if err := conn.Exec(ctx, sqlDropTable(cfg.Database, t)); err != nil {
-			return Progress{}, fmt.Errorf("projector: rebuild: drop %s: %w", t, err)
+	return nil
+}
+
+// dropTables drops the tables of t that are there.
+func dropTables(ctx context.Context, conn driver.Conn, t readmodel.Tables) error {
+	for _, name := range []string{t.Events, t.Incidents} {
+		if err := conn.Exec(ctx, SQLDropTable(t.Database, name)); err != nil {
+			return fmt.Errorf("projector: rebuild: drop %s: %w", name, err)
 		}
 	}
-	if err := createTables(ctx, conn, fresh); err != nil {
-		return Progress{}, fmt.Errorf("projector: rebuild: create fresh tables: %w", err)
-	}
+	return nil
+}
 
+// newRebuilder returns a rebuilder that writes into fresh, positioned at
+// the start of every partition of the events topic. The caller closes its
+// client.
+func newRebuilder(ctx context.Context, cfg RebuildConfig, conn driver.Conn, fresh readmodel.Tables, logger *slog.Logger) (*rebuilder, error) {
 	topic := cfg.Kafka.Topics().Events
 	cl, err := kafka.NewClient(cfg.Kafka, logger,
 		kgo.ConsumeTopics(topic),
@@ -95,11 +142,9 @@ func Rebuild(ctx context.Context, cfg RebuildConfig, conn driver.Conn, logger *s
 		kgo.FetchMaxPartitionBytes(16<<20),
 	)
 	if err != nil {
-		return Progress{}, fmt.Errorf("projector: rebuild: %w", err)
+		return nil, fmt.Errorf("projector: rebuild: %w", err)
 	}
-	defer cl.Close()
 	adm := kadm.NewClient(cl)
-
 	m, _ := newMetrics(nil)
 	sink := &ClickHouseSink{conn: conn, tables: fresh}
 	r := &rebuilder{
@@ -116,56 +161,34 @@ func Rebuild(ctx context.Context, cfg RebuildConfig, conn driver.Conn, logger *s
 		err = starts.Error()
 	}
 	if err != nil {
-		return Progress{}, fmt.Errorf("projector: rebuild: list start offsets: %w", err)
+		cl.Close()
+		return nil, fmt.Errorf("projector: rebuild: list start offsets: %w", err)
 	}
 	starts.Each(func(o kadm.ListedOffset) { r.pos[o.Partition] = o.Offset })
-
-	if err := r.replayTo(ctx, "replay"); err != nil {
-		return r.progress, err
-	}
-	r.report("swap", true)
-	for _, t := range []string{retired.Events, retired.Incidents} {
-		if err := conn.Exec(ctx, sqlDropTable(cfg.Database, t)); err != nil {
-			return r.progress, fmt.Errorf("projector: rebuild: drop %s: %w", t, err)
-		}
-	}
-	if err := swap(ctx, conn, live, fresh, retired); err != nil {
-		return r.progress, err
-	}
-	sink.setTables(live)
-	if err := r.replayTo(ctx, "catch-up"); err != nil {
-		return r.progress, err
-	}
-	for _, t := range []string{retired.Events, retired.Incidents} {
-		if err := conn.Exec(ctx, sqlDropTable(cfg.Database, t)); err != nil {
-			return r.progress, fmt.Errorf("projector: rebuild: drop %s: %w", t, err)
-		}
-	}
-	r.report("done", true)
-	return r.progress, nil
+	return r, nil
 }
 
 // swap renames the fresh tables in and the live ones out. Merges of all
 // four are stopped around it, since the rename waits for them; whatever
 // happens, they are started again (under the names the tables end with).
-func swap(ctx context.Context, conn driver.Conn, live, fresh, retired tableSet) (err error) {
+func swap(ctx context.Context, conn driver.Conn, live, fresh, retired readmodel.Tables) (err error) {
 	db := live.Database
 	restart := []string{live.Events, live.Incidents, fresh.Events, fresh.Incidents}
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		for _, t := range restart {
-			if e := conn.Exec(ctx, sqlMerges(true, db, t)); e != nil {
+			if e := conn.Exec(ctx, SQLMerges(true, db, t)); e != nil {
 				err = errors.Join(err, fmt.Errorf("projector: rebuild: start merges of %s: %w", t, e))
 			}
 		}
 	}()
 	for _, t := range restart {
-		if err := conn.Exec(ctx, sqlMerges(false, db, t)); err != nil {
+		if err := conn.Exec(ctx, SQLMerges(false, db, t)); err != nil {
 			return fmt.Errorf("projector: rebuild: stop merges of %s: %w", t, err)
 		}
 	}
-	if err := conn.Exec(ctx, sqlSwap(live, fresh, retired)); err != nil {
+	if err := conn.Exec(ctx, SQLSwap(live, fresh, retired)); err != nil {
 		return fmt.Errorf("projector: rebuild: swap tables: %w", err)
 	}
 	restart = []string{live.Events, live.Incidents, retired.Events, retired.Incidents}

@@ -13,6 +13,7 @@ import (
 	"github.com/incidentd/incidentd/internal/kafka"
 	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/projector"
+	"github.com/incidentd/incidentd/readmodel"
 )
 
 // produceTxn writes events in one transaction, committed or aborted, as
@@ -46,16 +47,16 @@ func (h *harness) produceTxn(t testing.TB, commit bool, events ...incident.Event
 // snapshot is everything the query layer says about the tenants.
 type snapshot struct {
 	Lists     map[string][]incident.State
-	Timelines map[string]projector.Timeline
-	Analytics map[string]projector.Analytics
+	Timelines map[string]readmodel.Timeline
+	Analytics map[string]readmodel.Analytics
 }
 
-func takeSnapshot(t testing.TB, q *projector.Queries, w *world) snapshot {
+func takeSnapshot(t testing.TB, q *readmodel.Queries, w *world) snapshot {
 	t.Helper()
 	ctx := context.Background()
-	s := snapshot{Lists: map[string][]incident.State{}, Timelines: map[string]projector.Timeline{}, Analytics: map[string]projector.Analytics{}}
+	s := snapshot{Lists: map[string][]incident.State{}, Timelines: map[string]readmodel.Timeline{}, Analytics: map[string]readmodel.Analytics{}}
 	for _, tenant := range w.tenants {
-		lq := projector.ListQuery{Limit: projector.MaxLimit}
+		lq := readmodel.ListQuery{Limit: readmodel.MaxLimit}
 		for {
 			p, err := q.List(ctx, tenant, lq)
 			if err != nil {
@@ -67,7 +68,7 @@ func takeSnapshot(t testing.TB, q *projector.Queries, w *world) snapshot {
 			}
 			lq.Cursor = p.NextCursor
 		}
-		a, err := q.Analytics(ctx, tenant, projector.AnalyticsQuery{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.UnixMilli(w.clock + 1), Bucket: 24 * time.Hour})
+		a, err := q.Analytics(ctx, tenant, readmodel.AnalyticsQuery{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.UnixMilli(w.clock + 1), Bucket: 24 * time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +78,7 @@ func takeSnapshot(t testing.TB, q *projector.Queries, w *world) snapshot {
 				continue // others' are ErrNotFound, checked by checkProjection
 			}
 			tl, err := q.Get(ctx, tenant, id)
-			if errors.Is(err, projector.ErrNotFound) {
+			if errors.Is(err, readmodel.ErrNotFound) {
 				continue
 			}
 			if err != nil {
@@ -106,7 +107,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 		Source: incident.Source{Kind: incident.FromDashboard}}
 	h.produceTxn(t, false, ghost)
 	h.produce(t, w.run(100)...)
-	q := projector.NewQueries(h.conn, h.db)
+	q := readmodel.NewQueries(h.conn, h.db)
 	waitProjected(t, q, w, 30*time.Second)
 	before := takeSnapshot(t, q, w)
 
@@ -140,7 +141,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 		t.Fatalf("rebuilt tables answer differently (lists equal: %v, analytics equal: %v)",
 			reflect.DeepEqual(before.Lists, after.Lists), reflect.DeepEqual(before.Analytics, after.Analytics))
 	}
-	if _, err := q.Get(context.Background(), "acme", "in-aborted"); !errors.Is(err, projector.ErrNotFound) {
+	if _, err := q.Get(context.Background(), "acme", "in-aborted"); !errors.Is(err, readmodel.ErrNotFound) {
 		t.Fatalf("aborted declaration visible: %v", err)
 	}
 	// The live projector goes on, into the rebuilt tables.

@@ -10,6 +10,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/readmodel"
 )
 
 // Sink is where the projector writes rows and reads back the states it
@@ -29,21 +30,21 @@ type ClickHouseSink struct {
 	conn driver.Conn
 
 	mu     sync.Mutex
-	tables tableSet
+	tables readmodel.Tables
 }
 
 // NewClickHouseSink returns a sink writing the live tables of database.
 func NewClickHouseSink(conn driver.Conn, database string) *ClickHouseSink {
-	return &ClickHouseSink{conn: conn, tables: liveTables(database)}
+	return &ClickHouseSink{conn: conn, tables: readmodel.LiveTables(database)}
 }
 
-func (s *ClickHouseSink) current() tableSet {
+func (s *ClickHouseSink) current() readmodel.Tables {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tables
 }
 
-func (s *ClickHouseSink) setTables(t tableSet) {
+func (s *ClickHouseSink) setTables(t readmodel.Tables) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tables = t
@@ -59,38 +60,38 @@ func (s *ClickHouseSink) Insert(ctx context.Context, events []incident.Event, st
 	return s.insertStates(ctx, t, states)
 }
 
-func (s *ClickHouseSink) insertEvents(ctx context.Context, t tableSet, events []incident.Event) error {
+func (s *ClickHouseSink) insertEvents(ctx context.Context, t readmodel.Tables, events []incident.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	blk := newEventBlock(len(events))
+	blk := readmodel.NewEventBlock(len(events))
 	for _, e := range events {
-		blk.add(e)
+		blk.Add(e)
 	}
-	b, err := s.conn.PrepareBatch(ctx, sqlInsertEvents(t))
+	b, err := s.conn.PrepareBatch(ctx, SQLInsertEvents(t))
 	if err != nil {
-		return fmt.Errorf("insert %s: %w", t.events(), err)
+		return fmt.Errorf("insert %s: %w", t.EventsName(), err)
 	}
-	if err := appendColumns(b, blk.columns()); err != nil {
-		return fmt.Errorf("insert %s: %w", t.events(), err)
+	if err := readmodel.AppendColumns(b, blk.Columns()); err != nil {
+		return fmt.Errorf("insert %s: %w", t.EventsName(), err)
 	}
 	return nil
 }
 
-func (s *ClickHouseSink) insertStates(ctx context.Context, t tableSet, states []incident.State) error {
+func (s *ClickHouseSink) insertStates(ctx context.Context, t readmodel.Tables, states []incident.State) error {
 	if len(states) == 0 {
 		return nil
 	}
-	blk := newStateBlock(len(states))
+	blk := readmodel.NewStateBlock(len(states))
 	for _, st := range states {
-		blk.add(st)
+		blk.Add(st)
 	}
-	b, err := s.conn.PrepareBatch(ctx, sqlInsertIncidents(t))
+	b, err := s.conn.PrepareBatch(ctx, SQLInsertIncidents(t))
 	if err != nil {
-		return fmt.Errorf("insert %s: %w", t.incidents(), err)
+		return fmt.Errorf("insert %s: %w", t.IncidentsName(), err)
 	}
-	if err := appendColumns(b, blk.columns()); err != nil {
-		return fmt.Errorf("insert %s: %w", t.incidents(), err)
+	if err := readmodel.AppendColumns(b, blk.Columns()); err != nil {
+		return fmt.Errorf("insert %s: %w", t.IncidentsName(), err)
 	}
 	return nil
 }
@@ -134,17 +135,18 @@ func (s *ClickHouseSink) Latest(ctx context.Context, ids []string) (map[string]i
 			set[i] = id
 		}
 		ids = ids[n:]
-		rows, err := s.conn.Query(ctx, sqlLatestStates(t), clickhouse.GroupSet{Value: set})
+		rows, err := s.conn.Query(ctx, SQLLatestStates(t), clickhouse.GroupSet{Value: set})
 		if err != nil {
 			return nil, fmt.Errorf("load states: %w", err)
 		}
 		for rows.Next() {
-			var r stateRow
-			if err := rows.Scan(r.dest()...); err != nil {
+			var r readmodel.StateRow
+			if err := rows.Scan(r.Dest()...); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("load states: %w", err)
 			}
-			out[r.incident] = r.state()
+			st := r.State()
+			out[st.Incident] = st
 		}
 		err = errors.Join(rows.Err(), rows.Close())
 		if err != nil {

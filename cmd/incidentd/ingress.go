@@ -12,12 +12,12 @@ import (
 
 	"github.com/incidentd/incidentd/ingress"
 	"github.com/incidentd/incidentd/notifier"
-	"github.com/incidentd/incidentd/projector"
+	"github.com/incidentd/incidentd/readmodel"
 	"github.com/incidentd/incidentd/slackapp"
 )
 
-// projector.Queries is what ingress reads through.
-var _ ingress.Views = (*projector.Queries)(nil)
+// readmodel.Queries is what ingress reads through.
+var _ ingress.Views = (*readmodel.Queries)(nil)
 
 // devTenant is the tenant "incidentd run" creates when no tokens file is
 // given, so a newcomer can use the API and dashboard right away.
@@ -112,7 +112,7 @@ func ingressService() service {
 					e.Logger.Warn("clickhouse: reads will answer 503", "addr", *chAddr, "err", err)
 				} else {
 					defer conn.Close()
-					views = projector.NewQueries(conn, *chDB, projector.WithPolicy(e.Policy))
+					views = readmodel.NewQueries(conn, *chDB, readmodel.WithPolicy(e.Policy))
 				}
 
 				cfg.OnListen = func(a string) {
@@ -130,7 +130,7 @@ func ingressService() service {
 					}
 				}
 				srv, err := ingress.New(cfg, e.Logger, e.Registry, views,
-					ingress.WithNotFound(func(err error) bool { return errors.Is(err, projector.ErrNotFound) }))
+					ingress.WithNotFound(func(err error) bool { return errors.Is(err, readmodel.ErrNotFound) }))
 				if err != nil {
 					return err
 				}

@@ -12,6 +12,7 @@ import (
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/kafka"
 	"github.com/incidentd/incidentd/projector"
+	"github.com/incidentd/incidentd/readmodel"
 )
 
 // ClickHouse reads the projector's live tables in database, then the log
@@ -108,7 +109,7 @@ func ClickHouse(ctx context.Context, conn driver.Conn, database string, cfg kafk
 		case h.State.Declared && !ok:
 			out = append(out, Difference{id, fmt.Sprintf("no incidents row; the log folds to version %d", h.State.Version)})
 		case h.State.Declared:
-			if want := projector.StoredState(h.State); !reflect.DeepEqual(got, want) {
+			if want := readmodel.StoredState(h.State); !reflect.DeepEqual(got, want) {
 				out = append(out, Difference{id, "incidents row differs from the fold of the log: " + stateDiff(got, want)})
 			}
 		}

@@ -1,55 +1,88 @@
-//go:build ignore
-
-// The chsql driver: compiled by chsql.Extract together with a copy of
-// projector/sql.go (as package main), it calls every statement builder of
-// that file the way the projector and its queries do, with sample values,
-// binds the arguments the way clickhouse-go does on the client, and prints
-// the statements, in the order a server must run them, as JSON on stdout.
+// Package driver calls every statement builder of readmodel/sql.go and
+// projector/sql.go the way the read model and the projector do, with
+// sample values and rows, binds the arguments the way clickhouse-go does
+// on the client, and returns the statements in the order a server must
+// run them (chsql.Extract).
 //
-// Every top-level name of sql.go that starts with "sql" must be used here:
-// chsql.Extract fails otherwise, so a new statement cannot go unchecked.
-package main
+// Every exported name of those files that starts with "SQL" must be used
+// here: chsql.Extract fails otherwise, so a new statement cannot go
+// unchecked.
+package driver
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/incidentd/incidentd/projector"
+	"github.com/incidentd/incidentd/readmodel"
 )
 
-// statement is one entry of the output (chsql.Statement).
-type statement struct {
+// Statement is one statement in the order a server runs them.
+type Statement struct {
 	Name    string `json:"name"`
-	SQL     string `json:"sql"`
-	Rows    bool   `json:"rows"`    // returns rows
-	Ordered bool   `json:"ordered"` // rows come in a defined order
+	SQL     string `json:"sql"`     // arguments already bound
+	Rows    bool   `json:"rows"`    // a query: returns rows
+	Ordered bool   `json:"ordered"` // its rows come in a defined order
 
-	// An INSERT as the projector sends it (a native batch): the statement
-	// without VALUES, and the rows. SQL holds it with literal VALUES.
+	// An INSERT as the projector sends it, a native batch: the statement
+	// without VALUES, and the rows (strings and integers). SQL holds the
+	// same INSERT with literal VALUES.
 	Insert string  `json:"insert,omitempty"`
 	Values [][]any `json:"values,omitempty"`
+
+	// Result is the rows 18.16 returned, each value formatted by
+	// fmt.Sprint; filled in by chsql's test, compared by check.py.
+	Result [][]string `json:"result,omitempty"`
 }
 
 // groupSet formats as a parenthesised list, like clickhouse.GroupSet.
 type groupSet []any
 
-var out []statement
+// mu serialises Statements, which collects into out.
+var (
+	mu  sync.Mutex
+	out []Statement
+)
 
-func exec(name, sql string) { out = append(out, statement{Name: name, SQL: sql}) }
+// failure is a mistake in the driver or its samples, raised by fail and
+// returned by Statements.
+type failure struct{ err error }
+
+// Statements returns every statement, in the order a server must run
+// them, with sample values and rows.
+func Statements() (stmts []Statement, err error) {
+	mu.Lock()
+	defer mu.Unlock()
+	out = nil
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(failure)
+			if !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("chsql driver: %w", f.err)
+		}
+	}()
+	build()
+	return out, nil
+}
+
+func exec(name, sql string) { out = append(out, Statement{Name: name, SQL: sql}) }
 
 // insert is an INSERT with the rows of values.
 func insert(name string, ins insertRows) {
-	out = append(out, statement{Name: name, SQL: ins.sql, Insert: ins.insert, Values: ins.values})
+	out = append(out, Statement{Name: name, SQL: ins.sql, Insert: ins.insert, Values: ins.values})
 }
 func query(name, sql string) {
-	out = append(out, statement{Name: name, SQL: sql, Rows: true, Ordered: true})
+	out = append(out, Statement{Name: name, SQL: sql, Rows: true, Ordered: true})
 }
 
 // unordered is a query whose rows have no defined order (GROUP BY, DISTINCT).
 func unordered(name, sql string) {
-	out = append(out, statement{Name: name, SQL: sql, Rows: true})
+	out = append(out, Statement{Name: name, SQL: sql, Rows: true})
 }
 
 const (
@@ -60,121 +93,112 @@ const (
 // severities is the default policy (most severe first).
 var severities = []string{"SEV1", "SEV2", "SEV3", "SEV4"}
 
-func main() {
-	live := liveTables(db)
-	fresh := live.with(rebuildSuffix)
-	retired := live.with(retiredSuffix)
-	for _, name := range []string{db, live.Events, live.Incidents, fresh.Events, retired.Incidents, migrationsTable} {
-		if err := validIdent(name); err != nil {
+func build() {
+	live := readmodel.LiveTables(db)
+	fresh := live.With(projector.RebuildSuffix)
+	retired := live.With(projector.RetiredSuffix)
+	for _, name := range []string{db, live.Events, live.Incidents, fresh.Events, retired.Incidents, readmodel.MigrationsTable} {
+		if err := readmodel.ValidIdent(name); err != nil {
 			fail(err)
 		}
 	}
 
-	// Schema (schema.go, rebuild.go).
-	exec("create database", sqlCreateDatabase(db))
-	exec("create migrations", sqlCreateMigrations(db))
-	insert("insert migration", values(sqlInsertMigration(db), sqlCreateMigrations(db),
+	// Schema (readmodel/migrate.go).
+	exec("create database", readmodel.SQLCreateDatabase(db))
+	exec("create migrations", readmodel.SQLCreateMigrations(db))
+	insert("insert migration", values(readmodel.SQLInsertMigration(db), readmodel.SQLCreateMigrations(db),
 		[]map[string]any{{"version": 1, "name": "events and incidents", "applied_ms": 1767225600000}}))
-	unordered("applied migrations", sqlAppliedMigrations(db))
-	for _, m := range migrations {
+	unordered("applied migrations", readmodel.SQLAppliedMigrations(db))
+	for _, m := range readmodel.Migrations {
 		for i, s := range m.Tables(live) {
 			exec(fmt.Sprintf("migration %d (%s) statement %d", m.Version, m.Name, i+1), s)
 		}
 	}
 
-	// Position (position.go).
-	exec("create offsets", sqlCreateOffsets(db))
-	insert("insert offsets", values(sqlInsertOffsets(db), sqlCreateOffsets(db), []map[string]any{
+	// Position (projector/position.go).
+	exec("create offsets", projector.SQLCreateOffsets(db))
+	insert("insert offsets", values(projector.SQLInsertOffsets(db), projector.SQLCreateOffsets(db), []map[string]any{
 		{"consumer_group": "incidentd-projector", "topic": "incidentd.events", "part": 0, "next_offset": int64(120), "stored_ms": 1767225600000},
 		{"consumer_group": "incidentd-projector", "topic": "incidentd.events", "part": 0, "next_offset": int64(250), "stored_ms": 1767225601000},
 		{"consumer_group": "incidentd-projector", "topic": "incidentd.events", "part": 3, "next_offset": int64(7), "stored_ms": 1767225601000},
 		{"consumer_group": "other", "topic": "incidentd.events", "part": 0, "next_offset": int64(999), "stored_ms": 1767225601000},
 	}))
-	unordered("stored offsets", bind(sqlStoredOffsets(db), "incidentd-projector", "incidentd.events"))
-	query("any event of an empty table", sqlAnyEvent(live))
+	unordered("stored offsets", bind(projector.SQLStoredOffsets(db), "incidentd-projector", "incidentd.events"))
+	query("any event of an empty table", projector.SQLAnyEvent(live))
 
-	// Ingest (sink.go): batches carry an explicit column list.
-	insert("insert events", values(sqlInsertEvents(live), sqlCreateEvents(live), sampleEvents()))
-	insert("insert incidents", values(sqlInsertIncidents(live), sqlCreateIncidents(live), sampleIncidents()))
-	query("latest states", bind(sqlLatestStates(live), groupSet{"inc-1", "inc-2", "inc-9"}))
+	// Ingest (projector/sink.go): batches carry an explicit column list.
+	insert("insert events", values(projector.SQLInsertEvents(live), readmodel.SQLCreateEvents(live), sampleEvents()))
+	insert("insert incidents", values(projector.SQLInsertIncidents(live), readmodel.SQLCreateIncidents(live), sampleIncidents()))
+	query("latest states", bind(projector.SQLLatestStates(live), groupSet{"inc-1", "inc-2", "inc-9"}))
 
-	// Queries (queries.go).
+	// Queries (readmodel/queries.go).
 	rank := []any{severities, severities}
 	orders := []struct {
 		name    string
-		keys    []sortKey
+		keys    []readmodel.SortKey
 		keyArgs [][]any
 		after   []any
 	}{
-		{"open first", []sortKey{{sqlSortResolved, false}, {sqlSortDeclared, true}, {sqlSortIncident, true}}, [][]any{nil, nil, nil}, []any{0, int64(1767229200000), "inc-3"}},
-		{"newest", []sortKey{{sqlSortDeclared, true}, {sqlSortIncident, true}}, [][]any{nil, nil}, []any{int64(1767229200000), "inc-3"}},
-		{"oldest", []sortKey{{sqlSortDeclared, false}, {sqlSortIncident, false}}, [][]any{nil, nil}, []any{int64(1767229200000), "inc-3"}},
-		{"severity", []sortKey{{sqlSortRank, false}, {sqlSortDeclared, true}, {sqlSortIncident, true}}, [][]any{rank, nil, nil}, []any{int64(2), int64(1767229200000), "inc-3"}},
-		{"recent change", []sortKey{{sqlSortUpdated, true}, {sqlSortIncident, true}}, [][]any{nil, nil}, []any{int64(1767229200000), "inc-3"}},
+		{"open first", []readmodel.SortKey{{Expr: readmodel.SQLSortResolved, Desc: false}, {Expr: readmodel.SQLSortDeclared, Desc: true}, {Expr: readmodel.SQLSortIncident, Desc: true}}, [][]any{nil, nil, nil}, []any{0, int64(1767229200000), "inc-3"}},
+		{"newest", []readmodel.SortKey{{Expr: readmodel.SQLSortDeclared, Desc: true}, {Expr: readmodel.SQLSortIncident, Desc: true}}, [][]any{nil, nil}, []any{int64(1767229200000), "inc-3"}},
+		{"oldest", []readmodel.SortKey{{Expr: readmodel.SQLSortDeclared, Desc: false}, {Expr: readmodel.SQLSortIncident, Desc: false}}, [][]any{nil, nil}, []any{int64(1767229200000), "inc-3"}},
+		{"severity", []readmodel.SortKey{{Expr: readmodel.SQLSortRank, Desc: false}, {Expr: readmodel.SQLSortDeclared, Desc: true}, {Expr: readmodel.SQLSortIncident, Desc: true}}, [][]any{rank, nil, nil}, []any{int64(2), int64(1767229200000), "inc-3"}},
+		{"recent change", []readmodel.SortKey{{Expr: readmodel.SQLSortUpdated, Desc: true}, {Expr: readmodel.SQLSortIncident, Desc: true}}, [][]any{nil, nil}, []any{int64(1767229200000), "inc-3"}},
 	}
-	all := []listFilter{
-		{sqlFilterStatus, []any{[]string{"declared", "acknowledged", "resolved"}}},
-		{sqlFilterSeverity, []any{[]string{"SEV1", "SEV2"}}},
-		{sqlFilterAssignee, []any{"U02"}},
-		{sqlFilterFrom, []any{int64(1767225600000)}},
-		{sqlFilterTo, []any{int64(1767312000000)}},
-		{sqlFilterSearch, []any{"DataBase"}},
+	all := []readmodel.ListFilter{
+		{SQL: readmodel.SQLFilterStatus, Args: []any{[]string{"declared", "acknowledged", "resolved"}}},
+		{SQL: readmodel.SQLFilterSeverity, Args: []any{[]string{"SEV1", "SEV2"}}},
+		{SQL: readmodel.SQLFilterAssignee, Args: []any{"U02"}},
+		{SQL: readmodel.SQLFilterFrom, Args: []any{int64(1767225600000)}},
+		{SQL: readmodel.SQLFilterTo, Args: []any{int64(1767312000000)}},
+		{SQL: readmodel.SQLFilterSearch, Args: []any{"DataBase"}},
 	}
 	for _, o := range orders {
-		s, args := sqlList(live, tenant, nil, o.keys, o.keyArgs, nil, 51)
+		s, args := readmodel.SQLList(live, tenant, nil, o.keys, o.keyArgs, nil, 51)
 		query("list, "+o.name, bind(s, args...))
-		s, args = sqlList(live, tenant, nil, o.keys, o.keyArgs, o.after, 2)
+		s, args = readmodel.SQLList(live, tenant, nil, o.keys, o.keyArgs, o.after, 2)
 		query("list, "+o.name+", after a cursor", bind(s, args...))
-		s, args = sqlList(live, tenant, all, o.keys, o.keyArgs, o.after, 51)
+		s, args = readmodel.SQLList(live, tenant, all, o.keys, o.keyArgs, o.after, 51)
 		query("list, "+o.name+", every filter, after a cursor", bind(s, args...))
 	}
 	for _, f := range all {
-		s, args := sqlList(live, tenant, []listFilter{f}, orders[0].keys, orders[0].keyArgs, nil, 51)
+		s, args := readmodel.SQLList(live, tenant, []readmodel.ListFilter{f}, orders[0].keys, orders[0].keyArgs, nil, 51)
 		query("list, filter "+f.SQL, bind(s, args...))
 	}
-	query("get incident", bind(sqlGetIncident(live), tenant, "inc-1"))
-	query("get another tenant's incident", bind(sqlGetIncident(live), tenant, "inc-9"))
-	query("timeline", bind(sqlTimeline(live), tenant, "inc-1"))
-	query("version", bind(sqlVersion(live), tenant, "inc-1"))
-	query("version of an unknown incident", bind(sqlVersion(live), tenant, "nope"))
-	unordered("event versions", sqlEventVersions(live))
-	query("any event", sqlAnyEvent(live))
+	query("get incident", bind(readmodel.SQLGetIncident(live), tenant, "inc-1"))
+	query("get another tenant's incident", bind(readmodel.SQLGetIncident(live), tenant, "inc-9"))
+	query("timeline", bind(readmodel.SQLTimeline(live), tenant, "inc-1"))
+	query("version", bind(readmodel.SQLVersion(live), tenant, "inc-1"))
+	query("version of an unknown incident", bind(readmodel.SQLVersion(live), tenant, "nope"))
+	unordered("event versions", projector.SQLEventVersions(live))
+	query("any event", projector.SQLAnyEvent(live))
 	from, to := int64(1767225600000), int64(1767312000000)
-	unordered("incident facts", bind(sqlIncidentFacts(live), tenant, from, to, from, to, from, to))
+	unordered("incident facts", bind(readmodel.SQLIncidentFacts(live), tenant, from, to, from, to, from, to))
 	// A window after everything: only open incidents come back.
-	unordered("incident facts, later window", bind(sqlIncidentFacts(live), tenant, to, to+1, to, to+1, to, to+1))
+	unordered("incident facts, later window", bind(readmodel.SQLIncidentFacts(live), tenant, to, to+1, to, to+1, to, to+1))
 
-	// Rebuild (rebuild.go): fresh tables, filled, swapped in; the old ones dropped.
-	for _, m := range migrations {
+	// Rebuild (projector/rebuild.go): fresh tables, filled, swapped in; the old ones dropped.
+	for _, m := range readmodel.Migrations {
 		for i, s := range m.Tables(fresh) {
 			exec(fmt.Sprintf("rebuild: migration %d statement %d", m.Version, i+1), s)
 		}
 	}
-	insert("rebuild: insert events", values(sqlInsertEvents(fresh), sqlCreateEvents(fresh), sampleEvents()))
-	insert("rebuild: insert incidents", values(sqlInsertIncidents(fresh), sqlCreateIncidents(fresh), sampleIncidents()))
-	exec("rebuild: drop leftover retired", sqlDropTable(db, retired.Events))
+	insert("rebuild: insert events", values(projector.SQLInsertEvents(fresh), readmodel.SQLCreateEvents(fresh), sampleEvents()))
+	insert("rebuild: insert incidents", values(projector.SQLInsertIncidents(fresh), readmodel.SQLCreateIncidents(fresh), sampleIncidents()))
+	exec("rebuild: drop leftover retired", projector.SQLDropTable(db, retired.Events))
 	for _, t := range []string{live.Events, live.Incidents, fresh.Events, fresh.Incidents} {
-		exec("rebuild: stop merges of "+t, sqlMerges(false, db, t))
+		exec("rebuild: stop merges of "+t, projector.SQLMerges(false, db, t))
 	}
-	exec("rebuild: swap", sqlSwap(live, fresh, retired))
+	exec("rebuild: swap", projector.SQLSwap(live, fresh, retired))
 	for _, t := range []string{live.Events, live.Incidents, retired.Events, retired.Incidents} {
-		exec("rebuild: start merges of "+t, sqlMerges(true, db, t))
+		exec("rebuild: start merges of "+t, projector.SQLMerges(true, db, t))
 	}
-	exec("rebuild: drop retired events", sqlDropTable(db, retired.Events))
-	exec("rebuild: drop retired incidents", sqlDropTable(db, retired.Incidents))
-	query("rebuild: get incident after swap", bind(sqlGetIncident(live), tenant, "inc-2"))
-
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		fail(err)
-	}
+	exec("rebuild: drop retired events", projector.SQLDropTable(db, retired.Events))
+	exec("rebuild: drop retired incidents", projector.SQLDropTable(db, retired.Incidents))
+	query("rebuild: get incident after swap", bind(readmodel.SQLGetIncident(live), tenant, "inc-2"))
 }
 
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "chsql driver:", err)
-	os.Exit(1)
-}
+func fail(err error) { panic(failure{err}) }
 
 // sampleEvents are the event rows of a few incidents of two tenants, with
 // every kind the analytics read, a duplicate (re-delivery) and a rejection.

@@ -1,4 +1,4 @@
-package projector
+package readmodel
 
 import (
 	"context"
@@ -13,62 +13,62 @@ import (
 // recorded. It is idempotent and safe to run from several processes at
 // once (every statement is IF NOT EXISTS and the record deduplicates).
 func Migrate(ctx context.Context, conn driver.Conn, database string) error {
-	if err := validIdent(database); err != nil {
-		return fmt.Errorf("projector: migrate: database: %w", err)
+	if err := ValidIdent(database); err != nil {
+		return fmt.Errorf("readmodel: migrate: database: %w", err)
 	}
-	for _, stmt := range []string{sqlCreateDatabase(database), sqlCreateMigrations(database), sqlCreateOffsets(database)} {
+	for _, stmt := range []string{SQLCreateDatabase(database), SQLCreateMigrations(database)} {
 		if err := conn.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("projector: migrate: %w", err)
+			return fmt.Errorf("readmodel: migrate: %w", err)
 		}
 	}
 	applied, err := appliedMigrations(ctx, conn, database)
 	if err != nil {
 		return err
 	}
-	for _, m := range migrations {
+	for _, m := range Migrations {
 		if applied[m.Version] {
 			continue
 		}
-		for _, stmt := range m.Tables(liveTables(database)) {
+		for _, stmt := range m.Tables(LiveTables(database)) {
 			if err := conn.Exec(ctx, stmt); err != nil {
-				return fmt.Errorf("projector: migrate: %d %s: %w", m.Version, m.Name, err)
+				return fmt.Errorf("readmodel: migrate: %d %s: %w", m.Version, m.Name, err)
 			}
 		}
-		b, err := conn.PrepareBatch(ctx, sqlInsertMigration(database))
+		b, err := conn.PrepareBatch(ctx, SQLInsertMigration(database))
 		if err == nil {
-			err = appendColumns(b, []any{[]uint32{m.Version}, []string{m.Name}, []int64{time.Now().UnixMilli()}})
+			err = AppendColumns(b, []any{[]uint32{m.Version}, []string{m.Name}, []int64{time.Now().UnixMilli()}})
 		}
 		if err != nil {
-			return fmt.Errorf("projector: migrate: record %d: %w", m.Version, err)
+			return fmt.Errorf("readmodel: migrate: record %d: %w", m.Version, err)
 		}
 	}
 	return nil
 }
 
 func appliedMigrations(ctx context.Context, conn driver.Conn, database string) (map[uint32]bool, error) {
-	rows, err := conn.Query(ctx, sqlAppliedMigrations(database))
+	rows, err := conn.Query(ctx, SQLAppliedMigrations(database))
 	if err != nil {
-		return nil, fmt.Errorf("projector: migrate: applied versions: %w", err)
+		return nil, fmt.Errorf("readmodel: migrate: applied versions: %w", err)
 	}
 	defer rows.Close()
 	applied := map[uint32]bool{}
 	for rows.Next() {
 		var v uint32
 		if err := rows.Scan(&v); err != nil {
-			return nil, fmt.Errorf("projector: migrate: applied versions: %w", err)
+			return nil, fmt.Errorf("readmodel: migrate: applied versions: %w", err)
 		}
 		applied[v] = true
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("projector: migrate: applied versions: %w", err)
+		return nil, fmt.Errorf("readmodel: migrate: applied versions: %w", err)
 	}
 	return applied, nil
 }
 
-// createTables creates a table set with every migration's statements, for
-// a rebuild's fresh tables.
-func createTables(ctx context.Context, conn driver.Conn, t tableSet) error {
-	for _, m := range migrations {
+// CreateTables creates a set of tables with every migration's statements
+// (a rebuild's fresh tables).
+func CreateTables(ctx context.Context, conn driver.Conn, t Tables) error {
+	for _, m := range Migrations {
 		for _, stmt := range m.Tables(t) {
 			if err := conn.Exec(ctx, stmt); err != nil {
 				return fmt.Errorf("migration %d %s: %w", m.Version, m.Name, err)

@@ -1,4 +1,4 @@
-package projector
+package readmodel
 
 import (
 	"context"
@@ -20,13 +20,13 @@ import (
 var (
 	// ErrNotFound: no such incident for this tenant (unknown, not yet
 	// projected, or another tenant's: ids reveal nothing).
-	ErrNotFound = errors.New("projector: incident not found")
+	ErrNotFound = errors.New("readmodel: incident not found")
 	// ErrBadQuery: the query itself is invalid (the caller's fault: a 400).
-	ErrBadQuery = errors.New("projector: bad query")
+	ErrBadQuery = errors.New("readmodel: bad query")
 	// ErrNotReady: the tables are not there (the projector has not
 	// migrated the database yet, or a rebuild is swapping them): worth a
 	// retry shortly (a 503).
-	ErrNotReady = errors.New("projector: tables not ready")
+	ErrNotReady = errors.New("readmodel: tables not ready")
 )
 
 // BadQueryError is a query the query layer refuses, with the reason
@@ -34,7 +34,7 @@ var (
 // with ErrBadQuery.
 type BadQueryError struct{ Reason string }
 
-func (e *BadQueryError) Error() string { return "projector: bad query: " + e.Reason }
+func (e *BadQueryError) Error() string { return "readmodel: bad query: " + e.Reason }
 
 // Is makes a BadQueryError an ErrBadQuery.
 func (e *BadQueryError) Is(target error) bool { return target == ErrBadQuery }
@@ -89,7 +89,7 @@ func (aq AnalyticsQuery) Check() error {
 // safe for concurrent use.
 type Queries struct {
 	conn   driver.Conn
-	tables tableSet
+	tables Tables
 	policy incident.Policy
 }
 
@@ -102,10 +102,10 @@ func WithPolicy(p incident.Policy) QueryOption {
 	return func(q *Queries) { q.policy = p }
 }
 
-// NewQueries returns the query layer over database (as migrated by the
-// projector: see Migrate).
+// NewQueries returns the queries over the tables of database (as Migrate
+// creates them).
 func NewQueries(conn driver.Conn, database string, opts ...QueryOption) *Queries {
-	q := &Queries{conn: conn, tables: liveTables(database), policy: incident.DefaultPolicy()}
+	q := &Queries{conn: conn, tables: LiveTables(database), policy: incident.DefaultPolicy()}
 	for _, o := range opts {
 		o(q)
 	}
@@ -116,8 +116,8 @@ func (q *Queries) check(tenant string) error {
 	if tenant == "" {
 		return fmt.Errorf("%w: tenant is required", ErrBadQuery)
 	}
-	if err := validIdent(q.tables.Database); err != nil {
-		return fmt.Errorf("projector: database: %w", err)
+	if err := ValidIdent(q.tables.Database); err != nil {
+		return fmt.Errorf("readmodel: database: %w", err)
 	}
 	return nil
 }
@@ -172,30 +172,30 @@ func CheckCursor(s string, sort Sort) error {
 
 // order returns the sort keys of a list order, their bound arguments, and
 // a function giving a row's key values (for the next cursor).
-func (q *Queries) order(s Sort) ([]sortKey, [][]any, func(c cursor) []any, error) {
+func (q *Queries) order(s Sort) ([]SortKey, [][]any, func(c cursor) []any, error) {
 	sev := q.policy.Severities
 	rankArgs := []any{sev, sev}
 	switch s {
 	case SortOpenFirst:
-		return []sortKey{{sqlSortResolved, false}, {sqlSortDeclared, true}, {sqlSortIncident, true}},
+		return []SortKey{{SQLSortResolved, false}, {SQLSortDeclared, true}, {SQLSortIncident, true}},
 			[][]any{nil, nil, nil}, func(c cursor) []any { return []any{c.Resolved, c.Declared, c.ID} }, nil
 	case SortNewest:
-		return []sortKey{{sqlSortDeclared, true}, {sqlSortIncident, true}},
+		return []SortKey{{SQLSortDeclared, true}, {SQLSortIncident, true}},
 			[][]any{nil, nil}, func(c cursor) []any { return []any{c.Declared, c.ID} }, nil
 	case SortOldest:
-		return []sortKey{{sqlSortDeclared, false}, {sqlSortIncident, false}},
+		return []SortKey{{SQLSortDeclared, false}, {SQLSortIncident, false}},
 			[][]any{nil, nil}, func(c cursor) []any { return []any{c.Declared, c.ID} }, nil
 	case SortSeverity:
-		return []sortKey{{sqlSortRank, false}, {sqlSortDeclared, true}, {sqlSortIncident, true}},
+		return []SortKey{{SQLSortRank, false}, {SQLSortDeclared, true}, {SQLSortIncident, true}},
 			[][]any{rankArgs, nil, nil}, func(c cursor) []any { return []any{c.Rank, c.Declared, c.ID} }, nil
 	case SortRecentChange:
-		return []sortKey{{sqlSortUpdated, true}, {sqlSortIncident, true}},
+		return []SortKey{{SQLSortUpdated, true}, {SQLSortIncident, true}},
 			[][]any{nil, nil}, func(c cursor) []any { return []any{c.Updated, c.ID} }, nil
 	}
 	return nil, nil, nil, fmt.Errorf("%w: unknown sort %q", ErrBadQuery, s)
 }
 
-// rank is a severity's position in the policy (from 1), as sqlSortRank
+// rank is a severity's position in the policy (from 1), as SQLSortRank
 // computes it.
 func (q *Queries) rank(severity string) int64 {
 	if i := slices.Index(q.policy.Severities, severity); i >= 0 {
@@ -233,45 +233,45 @@ func (q *Queries) List(ctx context.Context, tenant string, lq ListQuery) (ListPa
 		c, _ := decodeCursor(lq.Cursor)
 		after = keyOf(c)
 	}
-	var filters []listFilter
+	var filters []ListFilter
 	if len(lq.Status) > 0 {
 		st := make([]string, len(lq.Status))
 		for i, s := range lq.Status {
 			st[i] = string(s)
 		}
-		filters = append(filters, listFilter{sqlFilterStatus, []any{st}})
+		filters = append(filters, ListFilter{SQLFilterStatus, []any{st}})
 	}
 	if len(lq.Severity) > 0 {
-		filters = append(filters, listFilter{sqlFilterSeverity, []any{lq.Severity}})
+		filters = append(filters, ListFilter{SQLFilterSeverity, []any{lq.Severity}})
 	}
 	if lq.Assignee != "" {
-		filters = append(filters, listFilter{sqlFilterAssignee, []any{lq.Assignee}})
+		filters = append(filters, ListFilter{SQLFilterAssignee, []any{lq.Assignee}})
 	}
 	if !lq.From.IsZero() {
-		filters = append(filters, listFilter{sqlFilterFrom, []any{lq.From.UnixMilli()}})
+		filters = append(filters, ListFilter{SQLFilterFrom, []any{lq.From.UnixMilli()}})
 	}
 	if !lq.To.IsZero() {
-		filters = append(filters, listFilter{sqlFilterTo, []any{lq.To.UnixMilli()}})
+		filters = append(filters, ListFilter{SQLFilterTo, []any{lq.To.UnixMilli()}})
 	}
 	if lq.Search != "" {
-		filters = append(filters, listFilter{sqlFilterSearch, []any{lq.Search}})
+		filters = append(filters, ListFilter{SQLFilterSearch, []any{lq.Search}})
 	}
-	stmt, args := sqlList(q.tables, tenant, filters, keys, keyArgs, after, lq.Limit+1)
+	stmt, args := SQLList(q.tables, tenant, filters, keys, keyArgs, after, lq.Limit+1)
 	rows, err := q.conn.Query(ctx, stmt, args...)
 	if err != nil {
-		return ListPage{}, fmt.Errorf("projector: list: %w", notReady(err))
+		return ListPage{}, fmt.Errorf("readmodel: list: %w", notReady(err))
 	}
 	defer rows.Close()
 	var page ListPage
 	for rows.Next() {
-		var r stateRow
-		if err := rows.Scan(r.dest()...); err != nil {
-			return ListPage{}, fmt.Errorf("projector: list: %w", notReady(err))
+		var r StateRow
+		if err := rows.Scan(r.Dest()...); err != nil {
+			return ListPage{}, fmt.Errorf("readmodel: list: %w", notReady(err))
 		}
-		page.Incidents = append(page.Incidents, r.state())
+		page.Incidents = append(page.Incidents, r.State())
 	}
 	if err := rows.Err(); err != nil {
-		return ListPage{}, fmt.Errorf("projector: list: %w", notReady(err))
+		return ListPage{}, fmt.Errorf("readmodel: list: %w", notReady(err))
 	}
 	if len(page.Incidents) > lq.Limit {
 		page.Incidents = page.Incidents[:lq.Limit]
@@ -295,41 +295,41 @@ func (q *Queries) Get(ctx context.Context, tenant, id string) (Timeline, error) 
 	if id == "" {
 		return Timeline{}, fmt.Errorf("%w: incident id is required", ErrBadQuery)
 	}
-	var r stateRow
-	rows, err := q.conn.Query(ctx, sqlGetIncident(q.tables), tenant, id)
+	var r StateRow
+	rows, err := q.conn.Query(ctx, SQLGetIncident(q.tables), tenant, id)
 	if err != nil {
-		return Timeline{}, fmt.Errorf("projector: get %s: %w", id, notReady(err))
+		return Timeline{}, fmt.Errorf("readmodel: get %s: %w", id, notReady(err))
 	}
 	found := false
 	for rows.Next() {
-		if err := rows.Scan(r.dest()...); err != nil {
+		if err := rows.Scan(r.Dest()...); err != nil {
 			rows.Close()
-			return Timeline{}, fmt.Errorf("projector: get %s: %w", id, notReady(err))
+			return Timeline{}, fmt.Errorf("readmodel: get %s: %w", id, notReady(err))
 		}
 		found = true
 	}
 	err = errors.Join(rows.Err(), rows.Close())
 	if err != nil {
-		return Timeline{}, fmt.Errorf("projector: get %s: %w", id, notReady(err))
+		return Timeline{}, fmt.Errorf("readmodel: get %s: %w", id, notReady(err))
 	}
 	if !found {
-		return Timeline{}, fmt.Errorf("projector: get %s: %w", id, ErrNotFound)
+		return Timeline{}, fmt.Errorf("readmodel: get %s: %w", id, ErrNotFound)
 	}
-	tl := Timeline{Incident: r.state()}
-	rows, err = q.conn.Query(ctx, sqlTimeline(q.tables), tenant, id)
+	tl := Timeline{Incident: r.State()}
+	rows, err = q.conn.Query(ctx, SQLTimeline(q.tables), tenant, id)
 	if err != nil {
-		return Timeline{}, fmt.Errorf("projector: get %s timeline: %w", id, notReady(err))
+		return Timeline{}, fmt.Errorf("readmodel: get %s timeline: %w", id, notReady(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var er eventRow
-		if err := rows.Scan(er.dest()...); err != nil {
-			return Timeline{}, fmt.Errorf("projector: get %s timeline: %w", id, notReady(err))
+		var er EventRow
+		if err := rows.Scan(er.Dest()...); err != nil {
+			return Timeline{}, fmt.Errorf("readmodel: get %s timeline: %w", id, notReady(err))
 		}
-		tl.Events = append(tl.Events, er.event())
+		tl.Events = append(tl.Events, er.Event())
 	}
 	if err := rows.Err(); err != nil {
-		return Timeline{}, fmt.Errorf("projector: get %s timeline: %w", id, notReady(err))
+		return Timeline{}, fmt.Errorf("readmodel: get %s timeline: %w", id, notReady(err))
 	}
 	return tl, nil
 }
@@ -343,8 +343,8 @@ func (q *Queries) Version(ctx context.Context, tenant, id string) (uint64, error
 		return 0, err
 	}
 	var v uint64
-	if err := q.conn.QueryRow(ctx, sqlVersion(q.tables), tenant, id).Scan(&v); err != nil {
-		return 0, fmt.Errorf("projector: version of %s: %w", id, notReady(err))
+	if err := q.conn.QueryRow(ctx, SQLVersion(q.tables), tenant, id).Scan(&v); err != nil {
+		return 0, fmt.Errorf("readmodel: version of %s: %w", id, notReady(err))
 	}
 	return v, nil
 }
@@ -376,9 +376,9 @@ func (q *Queries) Analytics(ctx context.Context, tenant string, aq AnalyticsQuer
 	}
 	from, to, width := aq.From.UnixMilli(), aq.To.UnixMilli(), aq.Bucket.Milliseconds()
 	nb := (to - from + width - 1) / width
-	rows, err := q.conn.Query(ctx, sqlIncidentFacts(q.tables), tenant, from, to, from, to, from, to)
+	rows, err := q.conn.Query(ctx, SQLIncidentFacts(q.tables), tenant, from, to, from, to, from, to)
 	if err != nil {
-		return Analytics{}, fmt.Errorf("projector: analytics: %w", notReady(err))
+		return Analytics{}, fmt.Errorf("readmodel: analytics: %w", notReady(err))
 	}
 	defer rows.Close()
 	var all []facts
@@ -386,13 +386,13 @@ func (q *Queries) Analytics(ctx context.Context, tenant string, aq AnalyticsQuer
 		var f facts
 		var acks, decl uint64
 		if err := rows.Scan(&f.incident, &f.severity, &f.declared, &f.impact, &f.acked, &acks, &f.status, &f.resolved, &decl); err != nil {
-			return Analytics{}, fmt.Errorf("projector: analytics: %w", notReady(err))
+			return Analytics{}, fmt.Errorf("readmodel: analytics: %w", notReady(err))
 		}
 		f.acks, f.decl = int64(acks), int64(decl)
 		all = append(all, f)
 	}
 	if err := rows.Err(); err != nil {
-		return Analytics{}, fmt.Errorf("projector: analytics: %w", notReady(err))
+		return Analytics{}, fmt.Errorf("readmodel: analytics: %w", notReady(err))
 	}
 	return q.aggregate(all, from, to, width, int(nb)), nil
 }

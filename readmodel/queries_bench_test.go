@@ -1,4 +1,4 @@
-package projector_test
+package readmodel_test
 
 import (
 	"context"
@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/testenv"
-	"github.com/incidentd/incidentd/projector"
+	"github.com/incidentd/incidentd/readmodel"
 )
 
 // queryBenchIncidents is how many incidents BenchmarkQueries loads: one
@@ -25,10 +27,10 @@ const queryBenchIncidents = 1_000_000
 // a note, mitigated and resolved as far as it got), each event carrying the
 // status after it, as incident.Decide makes them. The tables' parts are then
 // merged (OPTIMIZE FINAL), the steady state of data months old.
-func loadIncidents(tb testing.TB, h *harness, n int) {
+func loadIncidents(tb testing.TB, conn driver.Conn, db string, n int) {
 	tb.Helper()
 	ctx := context.Background()
-	if err := projector.Migrate(ctx, h.conn, h.db); err != nil {
+	if err := readmodel.Migrate(ctx, conn, db); err != nil {
 		tb.Fatal(err)
 	}
 	year := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -49,7 +51,7 @@ func loadIncidents(tb testing.TB, h *harness, n int) {
 		status = 'mitigated', ['declared', 'acknowledged', 'note_added', 'mitigated'],
 		['declared', 'acknowledged', 'note_added', 'mitigated', 'resolved']) AS kinds
 FROM numbers(%d)`, year.UnixMilli(), n, n)
-	incidents := `INSERT INTO ` + h.db + `.incidents (incident, tenant, version, title, severity, status,
+	incidents := `INSERT INTO ` + db + `.incidents (incident, tenant, version, title, severity, status,
 	reporter, commander, assignee, source_kind, source_team, source_channel, source_thread_ts, card_channel, card_ts,
 	declared_ms, impact_started_ms, acknowledged_ms, mitigated_ms, resolved_ms, updated_ms, notes, pins)
 SELECT incident, tenant, if(row = 1, 1, length(kinds)), title, severity, if(row = 1, 'open', status),
@@ -61,7 +63,7 @@ SELECT incident, tenant, if(row = 1, 1, length(kinds)), title, severity, if(row 
 	multiIf(row = 1, declared, status = 'resolved', resolved, status = 'mitigated', mitigated, status = 'acknowledged', acked, declared),
 	if(row = 1 OR has(['open', 'acknowledged'], status), 0, 1), 0
 FROM (` + base + `) ARRAY JOIN [1, 2] AS row`
-	events := `INSERT INTO ` + h.db + `.events (incident, version, tenant, command, actor, at_ms, kind, title, severity, status,
+	events := `INSERT INTO ` + db + `.events (incident, version, tenant, command, actor, at_ms, kind, title, severity, status,
 	source_kind, source_team, source_channel, source_thread_ts, role, person, note,
 	msg_channel, msg_ts, msg_author, msg_text, msg_at_ms, impact_started_ms, command_kind, rejected, rejection_code, rejection_reason)
 SELECT incident, v, tenant, concat('c-', toString(n), '-', toString(v)), 'U1',
@@ -75,45 +77,40 @@ FROM (` + base + `) ARRAY JOIN kinds AS kind, arrayEnumerate(kinds) AS v`
 	// Then merge the parts, as a year of background merges would have:
 	// each incident's state rows become its latest one.
 	for _, stmt := range []string{incidents, events,
-		"OPTIMIZE TABLE " + h.db + ".incidents FINAL", "OPTIMIZE TABLE " + h.db + ".events FINAL"} {
-		if err := h.conn.Exec(ctx, stmt); err != nil {
+		"OPTIMIZE TABLE " + db + ".incidents FINAL", "OPTIMIZE TABLE " + db + ".events FINAL"} {
+		if err := conn.Exec(ctx, stmt); err != nil {
 			tb.Fatalf("load: %v\n%s", err, stmt)
 		}
 	}
 	var got uint64
-	if err := h.conn.QueryRow(ctx, "SELECT uniqExact(incident) FROM "+h.db+".incidents").Scan(&got); err != nil || got != uint64(n) {
+	if err := conn.QueryRow(ctx, "SELECT uniqExact(incident) FROM "+db+".incidents").Scan(&got); err != nil || got != uint64(n) {
 		tb.Fatalf("loaded %d incidents (%v), want %d", got, err, n)
 	}
 }
 
 // BenchmarkQueries loads a million incidents (see loadIncidents) and asks
-// the dashboard's questions through projector.Queries, 21 times each,
+// the dashboard's questions through readmodel.Queries, 21 times each,
 // for the big tenant (50,000 incidents) and a typical one (10,000):
 // list pages in every order and with each filter, and analytics over the
 // last 30 days by day and the whole year by week. It reports the median
 // (p50) of the slowest list variant and of each analytics query.
 func BenchmarkQueries(b *testing.B) {
-	h := &harness{ch: testenv.StartClickHouse(b), db: "incidentd"}
-	conn, err := projector.OpenClickHouse(h.ch.Addr())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { conn.Close() })
-	h.conn = conn
-	loadIncidents(b, h, queryBenchIncidents)
-	q := projector.NewQueries(h.conn, h.db)
+	const db = "incidentd"
+	conn := testenv.StartClickHouse(b).Open(b)
+	loadIncidents(b, conn, db, queryBenchIncidents)
+	q := readmodel.NewQueries(conn, db)
 	ctx := context.Background()
 	end := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
-	lists := map[string]projector.ListQuery{
+	lists := map[string]readmodel.ListQuery{
 		"open first":    {},
-		"newest":        {Sort: projector.SortNewest},
-		"severity":      {Sort: projector.SortSeverity},
-		"recent change": {Sort: projector.SortRecentChange},
+		"newest":        {Sort: readmodel.SortNewest},
+		"severity":      {Sort: readmodel.SortSeverity},
+		"recent change": {Sort: readmodel.SortRecentChange},
 		"open only":     {Status: []incident.Status{incident.StatusOpen}},
 		"SEV1 in March": {Severity: []string{"SEV1"}, From: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)},
 		"search disk":   {Search: "disk"},
 	}
-	analytics := map[string]projector.AnalyticsQuery{
+	analytics := map[string]readmodel.AnalyticsQuery{
 		"30d": {From: end.Add(-30 * 24 * time.Hour), To: end, Bucket: 24 * time.Hour},
 		"1y":  {From: end.AddDate(-1, 0, 0), To: end, Bucket: 7 * 24 * time.Hour},
 	}

@@ -1,4 +1,4 @@
-package projector
+package readmodel
 
 import (
 	"fmt"
@@ -28,9 +28,9 @@ func fromMillis(ms int64) time.Time {
 	return time.UnixMilli(ms).UTC()
 }
 
-// eventBlock is a set of event rows as columns, in eventColumns order, so
+// EventBlock is a set of event rows as columns, in EventColumns order, so
 // a batch appends each column in one call.
-type eventBlock struct {
+type EventBlock struct {
 	incident, tenant, command, actor, kind, title, severity, status []string
 	srcKind, srcTeam, srcChannel, srcThread, role, person, note     []string
 	msgChannel, msgTS, msgAuthor, msgText, commandKind, rejCode     []string
@@ -40,11 +40,11 @@ type eventBlock struct {
 	rejected                                                        []uint8
 }
 
-// newEventBlock returns a block with room for n rows.
-func newEventBlock(n int) *eventBlock {
+// NewEventBlock returns a block with room for n rows.
+func NewEventBlock(n int) *EventBlock {
 	s := func() []string { return make([]string, 0, n) }
 	i := func() []int64 { return make([]int64, 0, n) }
-	return &eventBlock{
+	return &EventBlock{
 		incident: s(), tenant: s(), command: s(), actor: s(), kind: s(), title: s(), severity: s(), status: s(),
 		srcKind: s(), srcTeam: s(), srcChannel: s(), srcThread: s(), role: s(), person: s(), note: s(),
 		msgChannel: s(), msgTS: s(), msgAuthor: s(), msgText: s(), commandKind: s(), rejCode: s(), rejReason: s(),
@@ -52,7 +52,7 @@ func newEventBlock(n int) *eventBlock {
 	}
 }
 
-func (b *eventBlock) add(e incident.Event) {
+func (b *EventBlock) Add(e incident.Event) {
 	b.incident = append(b.incident, e.Incident)
 	b.version = append(b.version, e.Version)
 	b.tenant = append(b.tenant, e.Tenant)
@@ -87,10 +87,10 @@ func (b *eventBlock) add(e incident.Event) {
 	b.rejReason = append(b.rejReason, reason)
 }
 
-func (b *eventBlock) len() int { return len(b.incident) }
+func (b *EventBlock) Len() int { return len(b.incident) }
 
-// columns returns the block's columns in eventColumns order.
-func (b *eventBlock) columns() []any {
+// Columns returns the block's columns in EventColumns order.
+func (b *EventBlock) Columns() []any {
 	return []any{
 		b.incident, b.version, b.tenant, b.command, b.actor, b.at, b.kind,
 		b.title, b.severity, b.status,
@@ -101,9 +101,9 @@ func (b *eventBlock) columns() []any {
 	}
 }
 
-// stateBlock is a set of incident state rows as columns, in incidentColumns
+// StateBlock is a set of incident state rows as columns, in IncidentColumns
 // order.
-type stateBlock struct {
+type StateBlock struct {
 	incident, tenant, title, severity, status, reporter, commander, assignee []string
 	srcKind, srcTeam, srcChannel, srcThread, cardChannel, cardTS             []string
 	version                                                                  []uint64
@@ -111,11 +111,11 @@ type stateBlock struct {
 	notes, pins                                                              []uint32
 }
 
-// newStateBlock returns a block with room for n rows.
-func newStateBlock(n int) *stateBlock {
+// NewStateBlock returns a block with room for n rows.
+func NewStateBlock(n int) *StateBlock {
 	s := func() []string { return make([]string, 0, n) }
 	i := func() []int64 { return make([]int64, 0, n) }
-	return &stateBlock{
+	return &StateBlock{
 		incident: s(), tenant: s(), title: s(), severity: s(), status: s(), reporter: s(), commander: s(), assignee: s(),
 		srcKind: s(), srcTeam: s(), srcChannel: s(), srcThread: s(), cardChannel: s(), cardTS: s(),
 		version: make([]uint64, 0, n), declared: i(), impact: i(), acked: i(), mitigated: i(), resolved: i(), updated: i(),
@@ -123,7 +123,7 @@ func newStateBlock(n int) *stateBlock {
 	}
 }
 
-func (b *stateBlock) add(s incident.State) {
+func (b *StateBlock) Add(s incident.State) {
 	b.incident = append(b.incident, s.Incident)
 	b.tenant = append(b.tenant, s.Tenant)
 	b.version = append(b.version, s.Version)
@@ -149,9 +149,9 @@ func (b *stateBlock) add(s incident.State) {
 	b.pins = append(b.pins, clampU32(s.Pins))
 }
 
-func (b *stateBlock) len() int { return len(b.incident) }
+func (b *StateBlock) Len() int { return len(b.incident) }
 
-func (b *stateBlock) columns() []any {
+func (b *StateBlock) Columns() []any {
 	return []any{
 		b.incident, b.tenant, b.version, b.title, b.severity, b.status,
 		b.reporter, b.commander, b.assignee,
@@ -172,8 +172,8 @@ func clampU32(n int) uint32 {
 	return uint32(n)
 }
 
-// stateRow is a scan target for incidentColumns.
-type stateRow struct {
+// StateRow is a scan target for IncidentColumns.
+type StateRow struct {
 	incident, tenant, title, severity, status, reporter, commander, assignee string
 	srcKind, srcTeam, srcChannel, srcThread, cardChannel, cardTS             string
 	version                                                                  uint64
@@ -181,7 +181,7 @@ type stateRow struct {
 	notes, pins                                                              uint32
 }
 
-func (r *stateRow) dest() []any {
+func (r *StateRow) Dest() []any {
 	return []any{
 		&r.incident, &r.tenant, &r.version, &r.title, &r.severity, &r.status,
 		&r.reporter, &r.commander, &r.assignee,
@@ -192,9 +192,9 @@ func (r *stateRow) dest() []any {
 	}
 }
 
-// state returns the row as a declared incident's state (Recent is not
+// State returns the row as a declared incident's state (Recent is not
 // stored).
-func (r *stateRow) state() incident.State {
+func (r *StateRow) State() incident.State {
 	return incident.State{
 		Incident: r.incident, Tenant: r.tenant, Version: r.version, Declared: true,
 		Title: r.title, Severity: r.severity, Status: incident.Status(r.status),
@@ -208,8 +208,8 @@ func (r *stateRow) state() incident.State {
 	}
 }
 
-// eventRow is a scan target for eventColumns.
-type eventRow struct {
+// EventRow is a scan target for EventColumns.
+type EventRow struct {
 	incident, tenant, command, actor, kind, title, severity, status string
 	srcKind, srcTeam, srcChannel, srcThread, role, person, note     string
 	msgChannel, msgTS, msgAuthor, msgText, commandKind, rejCode     string
@@ -219,7 +219,7 @@ type eventRow struct {
 	rejected                                                        uint8
 }
 
-func (r *eventRow) dest() []any {
+func (r *EventRow) Dest() []any {
 	return []any{
 		&r.incident, &r.version, &r.tenant, &r.command, &r.actor, &r.at, &r.kind,
 		&r.title, &r.severity, &r.status,
@@ -230,7 +230,7 @@ func (r *eventRow) dest() []any {
 	}
 }
 
-func (r *eventRow) event() incident.Event {
+func (r *EventRow) Event() incident.Event {
 	e := incident.Event{
 		Incident: r.incident, Version: r.version, Command: r.command, Tenant: r.tenant, Actor: r.actor,
 		At: fromMillis(r.at), Kind: incident.EventKind(r.kind), Title: r.title, Severity: r.severity,
@@ -248,7 +248,7 @@ func (r *eventRow) event() incident.Event {
 	return e
 }
 
-// blockRows is the most rows appendColumns puts in one block of an
+// blockRows is the most rows AppendColumns puts in one block of an
 // INSERT. The driver's column buffers grow while rows are appended, and
 // the next block of the same INSERT reuses them: a 100,000-row rebuild
 // batch sent in blocks grows them once, where one block re-copied them as
@@ -256,9 +256,9 @@ func (r *eventRow) event() incident.Event {
 // squashes the blocks of one INSERT into parts of its own size.
 const blockRows = 16384
 
-// appendColumns appends whole columns (each a slice, all of one length)
+// AppendColumns appends whole columns (each a slice, all of one length)
 // to a prepared batch, in blocks of at most blockRows rows, and sends it.
-func appendColumns(b driver.Batch, cols []any) error {
+func AppendColumns(b driver.Batch, cols []any) error {
 	rows, err := columnLen(cols[0])
 	if err != nil {
 		_ = b.Abort()
@@ -319,4 +319,22 @@ func sliceColumn(c any, lo, hi int) (any, error) {
 		return c[lo:hi], nil
 	}
 	return nil, fmt.Errorf("unsupported column type %T", c)
+}
+
+// StoredState is s as the incidents table stores and returns it: times
+// to the millisecond in UTC, Recent dropped. A fold of the log compares
+// equal to the row read back (the projector's ClickHouseSink.Latest)
+// only after this.
+func StoredState(s incident.State) incident.State {
+	b := NewStateBlock(1)
+	b.Add(s)
+	r := StateRow{
+		incident: b.incident[0], tenant: b.tenant[0], title: b.title[0], severity: b.severity[0], status: b.status[0],
+		reporter: b.reporter[0], commander: b.commander[0], assignee: b.assignee[0],
+		srcKind: b.srcKind[0], srcTeam: b.srcTeam[0], srcChannel: b.srcChannel[0], srcThread: b.srcThread[0],
+		cardChannel: b.cardChannel[0], cardTS: b.cardTS[0], version: b.version[0],
+		declared: b.declared[0], impact: b.impact[0], acked: b.acked[0], mitigated: b.mitigated[0],
+		resolved: b.resolved[0], updated: b.updated[0], notes: b.notes[0], pins: b.pins[0],
+	}
+	return r.State()
 }

@@ -1,16 +1,18 @@
-package projector_test
+package readmodel_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/projector"
+	"github.com/incidentd/incidentd/readmodel"
 )
 
 // scenario builds incidents from commands with the model and remembers
@@ -103,7 +105,7 @@ func (s *scenario) load(t *testing.T, sink *projector.ClickHouseSink) {
 	}
 }
 
-func startQueries(t *testing.T) (*projector.Queries, *projector.ClickHouseSink) {
+func startQueries(t *testing.T) (*readmodel.Queries, *projector.ClickHouseSink) {
 	ch := testenv.StartClickHouse(t)
 	conn := ch.Open(t)
 	ctx := context.Background()
@@ -113,7 +115,7 @@ func startQueries(t *testing.T) (*projector.Queries, *projector.ClickHouseSink) 
 	if err := projector.Migrate(ctx, conn, "incidentd"); err != nil {
 		t.Fatalf("second migrate: %v", err)
 	}
-	return projector.NewQueries(conn, "incidentd"), projector.NewClickHouseSink(conn, "incidentd")
+	return readmodel.NewQueries(conn, "incidentd"), projector.NewClickHouseSink(conn, "incidentd")
 }
 
 func ids(states []incident.State) []string {
@@ -130,7 +132,7 @@ func TestList(t *testing.T) {
 	s.load(t, sink)
 	ctx := context.Background()
 
-	list := func(lq projector.ListQuery) []string {
+	list := func(lq readmodel.ListQuery) []string {
 		t.Helper()
 		p, err := q.List(ctx, "acme", lq)
 		if err != nil {
@@ -140,23 +142,23 @@ func TestList(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		q    projector.ListQuery
+		q    readmodel.ListQuery
 		want []string
 	}{
-		{"default: open first, newest first", projector.ListQuery{}, []string{"D", "C", "B", "A", "E"}},
-		{"resolved", projector.ListQuery{Status: []incident.Status{incident.StatusResolved}}, []string{"B", "A", "E"}},
-		{"open or acknowledged", projector.ListQuery{Status: []incident.Status{incident.StatusOpen, incident.StatusAcknowledged}}, []string{"D", "C"}},
-		{"severity now, not at declaration", projector.ListQuery{Severity: []string{"SEV1"}}, []string{"B", "A"}},
-		{"assignee", projector.ListQuery{Assignee: "alice"}, []string{"D"}},
-		{"declared in a range", projector.ListQuery{From: at(0), To: at(24 * time.Hour)}, []string{"B", "A"}},
-		{"search ignores case", projector.ListQuery{Search: "cHeCkOuT"}, []string{"A"}},
-		{"search nothing", projector.ListQuery{Search: "%"}, nil},
-		{"search quotes and backslashes", projector.ListQuery{Search: `it's \ "x" ?`}, nil},
-		{"assignee with a quote", projector.ListQuery{Assignee: "o'brien"}, nil},
-		{"by severity", projector.ListQuery{Sort: projector.SortSeverity}, []string{"B", "A", "C", "E", "D"}},
-		{"oldest", projector.ListQuery{Sort: projector.SortOldest}, []string{"E", "A", "B", "C", "D"}},
-		{"newest", projector.ListQuery{Sort: projector.SortNewest}, []string{"D", "C", "B", "A", "E"}},
-		{"recent change", projector.ListQuery{Sort: projector.SortRecentChange}, []string{"E", "D", "C", "B", "A"}},
+		{"default: open first, newest first", readmodel.ListQuery{}, []string{"D", "C", "B", "A", "E"}},
+		{"resolved", readmodel.ListQuery{Status: []incident.Status{incident.StatusResolved}}, []string{"B", "A", "E"}},
+		{"open or acknowledged", readmodel.ListQuery{Status: []incident.Status{incident.StatusOpen, incident.StatusAcknowledged}}, []string{"D", "C"}},
+		{"severity now, not at declaration", readmodel.ListQuery{Severity: []string{"SEV1"}}, []string{"B", "A"}},
+		{"assignee", readmodel.ListQuery{Assignee: "alice"}, []string{"D"}},
+		{"declared in a range", readmodel.ListQuery{From: at(0), To: at(24 * time.Hour)}, []string{"B", "A"}},
+		{"search ignores case", readmodel.ListQuery{Search: "cHeCkOuT"}, []string{"A"}},
+		{"search nothing", readmodel.ListQuery{Search: "%"}, nil},
+		{"search quotes and backslashes", readmodel.ListQuery{Search: `it's \ "x" ?`}, nil},
+		{"assignee with a quote", readmodel.ListQuery{Assignee: "o'brien"}, nil},
+		{"by severity", readmodel.ListQuery{Sort: readmodel.SortSeverity}, []string{"B", "A", "C", "E", "D"}},
+		{"oldest", readmodel.ListQuery{Sort: readmodel.SortOldest}, []string{"E", "A", "B", "C", "D"}},
+		{"newest", readmodel.ListQuery{Sort: readmodel.SortNewest}, []string{"D", "C", "B", "A", "E"}},
+		{"recent change", readmodel.ListQuery{Sort: readmodel.SortRecentChange}, []string{"E", "D", "C", "B", "A"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := list(tc.q); !reflect.DeepEqual(got, tc.want) {
@@ -166,10 +168,10 @@ func TestList(t *testing.T) {
 	}
 
 	// Pages of two follow the same order, for every sort.
-	for _, sort := range []projector.Sort{projector.SortOpenFirst, projector.SortNewest, projector.SortOldest, projector.SortSeverity, projector.SortRecentChange} {
-		all := list(projector.ListQuery{Sort: sort})
+	for _, sort := range []readmodel.Sort{readmodel.SortOpenFirst, readmodel.SortNewest, readmodel.SortOldest, readmodel.SortSeverity, readmodel.SortRecentChange} {
+		all := list(readmodel.ListQuery{Sort: sort})
 		var paged []string
-		lq := projector.ListQuery{Sort: sort, Limit: 2}
+		lq := readmodel.ListQuery{Sort: sort, Limit: 2}
 		for pages := 0; ; pages++ {
 			if pages > 5 {
 				t.Fatalf("%s: pagination does not end", sort)
@@ -190,7 +192,7 @@ func TestList(t *testing.T) {
 	}
 
 	// The listed state is the latest, complete one.
-	p, err := q.List(ctx, "acme", projector.ListQuery{Assignee: "alice"})
+	p, err := q.List(ctx, "acme", readmodel.ListQuery{Assignee: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +202,7 @@ func TestList(t *testing.T) {
 	}
 
 	// Tenants see only their own.
-	p, err = q.List(ctx, "globex", projector.ListQuery{})
+	p, err = q.List(ctx, "globex", readmodel.ListQuery{})
 	if err != nil || !reflect.DeepEqual(ids(p.Incidents), []string{"F"}) {
 		t.Fatalf("globex list = %v, %v; want [F]", ids(p.Incidents), err)
 	}
@@ -208,23 +210,23 @@ func TestList(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		tenant string
-		q      projector.ListQuery
+		q      readmodel.ListQuery
 	}{
-		{"no tenant", "", projector.ListQuery{}},
-		{"bad cursor", "acme", projector.ListQuery{Cursor: "!!"}},
-		{"cursor of another sort", "acme", projector.ListQuery{Cursor: mustCursor(t, q), Sort: projector.SortOldest}},
-		{"limit", "acme", projector.ListQuery{Limit: projector.MaxLimit + 1}},
-		{"sort", "acme", projector.ListQuery{Sort: "random"}},
-		{"range", "acme", projector.ListQuery{From: at(time.Hour), To: at(0)}},
+		{"no tenant", "", readmodel.ListQuery{}},
+		{"bad cursor", "acme", readmodel.ListQuery{Cursor: "!!"}},
+		{"cursor of another sort", "acme", readmodel.ListQuery{Cursor: mustCursor(t, q), Sort: readmodel.SortOldest}},
+		{"limit", "acme", readmodel.ListQuery{Limit: readmodel.MaxLimit + 1}},
+		{"sort", "acme", readmodel.ListQuery{Sort: "random"}},
+		{"range", "acme", readmodel.ListQuery{From: at(time.Hour), To: at(0)}},
 	} {
-		if _, err := q.List(ctx, tc.tenant, tc.q); !errors.Is(err, projector.ErrBadQuery) {
+		if _, err := q.List(ctx, tc.tenant, tc.q); !errors.Is(err, readmodel.ErrBadQuery) {
 			t.Errorf("%s: err = %v, want ErrBadQuery", tc.name, err)
 		}
 	}
 }
 
-func mustCursor(t *testing.T, q *projector.Queries) string {
-	p, err := q.List(context.Background(), "acme", projector.ListQuery{Limit: 1})
+func mustCursor(t *testing.T, q *readmodel.Queries) string {
+	p, err := q.List(context.Background(), "acme", readmodel.ListQuery{Limit: 1})
 	if err != nil || p.NextCursor == "" {
 		t.Fatalf("first page: %v", err)
 	}
@@ -246,10 +248,10 @@ func TestGetAndVersion(t *testing.T) {
 	if len(tl.Events) != 1 || tl.Events[0].Kind != incident.Declared || tl.Incident.Version != 1 {
 		t.Fatalf("F timeline = %s (version %d), want only its declaration at version 1", summary(tl.Events), tl.Incident.Version)
 	}
-	if _, err := q.Get(ctx, "acme", "F"); !errors.Is(err, projector.ErrNotFound) {
+	if _, err := q.Get(ctx, "acme", "F"); !errors.Is(err, readmodel.ErrNotFound) {
 		t.Fatalf("acme reading globex's F: %v, want ErrNotFound", err)
 	}
-	if _, err := q.Get(ctx, "acme", "nope"); !errors.Is(err, projector.ErrNotFound) {
+	if _, err := q.Get(ctx, "acme", "nope"); !errors.Is(err, readmodel.ErrNotFound) {
 		t.Fatalf("unknown id: %v, want ErrNotFound", err)
 	}
 	tl, err = q.Get(ctx, "acme", "B")
@@ -274,7 +276,7 @@ func TestGetAndVersion(t *testing.T) {
 			t.Errorf("Version(%s, %s) = %d, %v; want %d", tc.tenant, tc.id, v, err, tc.want)
 		}
 	}
-	if _, err := q.Version(ctx, "", "B"); !errors.Is(err, projector.ErrBadQuery) {
+	if _, err := q.Version(ctx, "", "B"); !errors.Is(err, readmodel.ErrBadQuery) {
 		t.Errorf("Version without tenant: %v, want ErrBadQuery", err)
 	}
 }
@@ -285,21 +287,21 @@ func TestAnalytics(t *testing.T) {
 	s.load(t, sink)
 	ctx := context.Background()
 
-	got, err := q.Analytics(ctx, "acme", projector.AnalyticsQuery{From: at(0), To: at(48 * time.Hour)})
+	got, err := q.Analytics(ctx, "acme", readmodel.AnalyticsQuery{From: at(0), To: at(48 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Worked out by hand (see analyticsScenario): MTTA and MTTR start at
 	// B's back-dated impact start, and B's MTTR runs to its latest
 	// resolution; D counts under its severity now, SEV3.
-	want := projector.Analytics{
-		BySeverity: []projector.SeverityStats{
+	want := readmodel.Analytics{
+		BySeverity: []readmodel.SeverityStats{
 			{Severity: "SEV1", Declared: 2, Acknowledged: 2, Resolved: 2, MTTASeconds: (300 + 4200) / 2, MTTRSeconds: (3600 + 18000) / 2},
 			{Severity: "SEV2", Declared: 1},
 			{Severity: "SEV3", Declared: 1, Acknowledged: 1, MTTASeconds: 60},
 		},
-		Overall: projector.SeverityStats{Declared: 4, Acknowledged: 3, Resolved: 2, MTTASeconds: (300 + 4200 + 60) / 3.0, MTTRSeconds: 10800},
-		Buckets: []projector.Bucket{
+		Overall: readmodel.SeverityStats{Declared: 4, Acknowledged: 3, Resolved: 2, MTTASeconds: (300 + 4200 + 60) / 3.0, MTTRSeconds: 10800},
+		Buckets: []readmodel.Bucket{
 			{Start: at(0), Declared: map[string]int{"SEV1": 2}, Acknowledged: 2, Resolved: 2, MTTASeconds: 2250, MTTRSeconds: 10800},
 			{Start: at(24 * time.Hour), Declared: map[string]int{"SEV2": 1, "SEV3": 1}, Acknowledged: 2, Resolved: 1, MTTASeconds: 60},
 		},
@@ -310,38 +312,38 @@ func TestAnalytics(t *testing.T) {
 		t.Fatalf("analytics:\n got %+v\nwant %+v", got, want)
 	}
 
-	g, err := q.Analytics(ctx, "globex", projector.AnalyticsQuery{From: at(0), To: at(time.Hour * 2), Bucket: time.Hour})
+	g, err := q.Analytics(ctx, "globex", readmodel.AnalyticsQuery{From: at(0), To: at(time.Hour * 2), Bucket: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if g.Overall.Declared != 1 || g.OpenNow != 1 || len(g.Buckets) != 2 || g.Buckets[1].Declared["SEV1"] != 1 {
 		t.Fatalf("globex analytics = %+v, want F alone", g)
 	}
-	for _, bad := range []projector.AnalyticsQuery{
+	for _, bad := range []readmodel.AnalyticsQuery{
 		{}, {From: at(time.Hour), To: at(0)}, {From: at(0), To: at(time.Hour), Bucket: time.Second},
 		{From: at(0), To: at(10000 * time.Hour), Bucket: time.Minute},
 	} {
-		if _, err := q.Analytics(ctx, "acme", bad); !errors.Is(err, projector.ErrBadQuery) {
+		if _, err := q.Analytics(ctx, "acme", bad); !errors.Is(err, readmodel.ErrBadQuery) {
 			t.Errorf("Analytics(%+v): %v, want ErrBadQuery", bad, err)
 		}
 	}
-	if _, err := q.Analytics(ctx, "", projector.AnalyticsQuery{From: at(0), To: at(time.Hour)}); !errors.Is(err, projector.ErrBadQuery) {
+	if _, err := q.Analytics(ctx, "", readmodel.AnalyticsQuery{From: at(0), To: at(time.Hour)}); !errors.Is(err, readmodel.ErrBadQuery) {
 		t.Errorf("Analytics without tenant: %v, want ErrBadQuery", err)
 	}
 }
 
 func TestNotReady(t *testing.T) {
 	ch := testenv.StartClickHouse(t)
-	q := projector.NewQueries(ch.Open(t), "incidentd")
+	q := readmodel.NewQueries(ch.Open(t), "incidentd")
 	ctx := context.Background()
-	_, err := q.List(ctx, "acme", projector.ListQuery{})
-	if !errors.Is(err, projector.ErrNotReady) {
+	_, err := q.List(ctx, "acme", readmodel.ListQuery{})
+	if !errors.Is(err, readmodel.ErrNotReady) {
 		t.Errorf("List before migration: %v, want ErrNotReady", err)
 	}
-	if _, err := q.Version(ctx, "acme", "A"); !errors.Is(err, projector.ErrNotReady) {
+	if _, err := q.Version(ctx, "acme", "A"); !errors.Is(err, readmodel.ErrNotReady) {
 		t.Errorf("Version before migration: %v, want ErrNotReady", err)
 	}
-	if _, err := q.Get(ctx, "acme", "A"); !errors.Is(err, projector.ErrNotReady) {
+	if _, err := q.Get(ctx, "acme", "A"); !errors.Is(err, readmodel.ErrNotReady) {
 		t.Errorf("Get before migration: %v, want ErrNotReady", err)
 	}
 }
@@ -374,16 +376,16 @@ func TestListReadsOnlyTheLatestRow(t *testing.T) {
 	insert("X", 1, "disk full", "SEV1", "open", "U1")
 	insert("Y", 1, "disk slow", "SEV1", "open", "U1")
 	insert("X", 2, "renamed", "SEV3", "resolved", "U2") // a part of its own
-	q := projector.NewQueries(conn, db)
+	q := readmodel.NewQueries(conn, db)
 	for name, tc := range map[string]struct {
-		lq   projector.ListQuery
+		lq   readmodel.ListQuery
 		want []string
 	}{
-		"all":       {projector.ListQuery{Sort: projector.SortNewest}, []string{"Y", "X"}},
-		"open only": {projector.ListQuery{Status: []incident.Status{incident.StatusOpen}}, []string{"Y"}},
-		"SEV1":      {projector.ListQuery{Severity: []string{"SEV1"}}, []string{"Y"}},
-		"assignee":  {projector.ListQuery{Assignee: "U1"}, []string{"Y"}},
-		"search":    {projector.ListQuery{Search: "disk"}, []string{"Y"}},
+		"all":       {readmodel.ListQuery{Sort: readmodel.SortNewest}, []string{"Y", "X"}},
+		"open only": {readmodel.ListQuery{Status: []incident.Status{incident.StatusOpen}}, []string{"Y"}},
+		"SEV1":      {readmodel.ListQuery{Severity: []string{"SEV1"}}, []string{"Y"}},
+		"assignee":  {readmodel.ListQuery{Assignee: "U1"}, []string{"Y"}},
+		"search":    {readmodel.ListQuery{Search: "disk"}, []string{"Y"}},
 	} {
 		page, err := q.List(ctx, "acme", tc.lq)
 		if err != nil {
@@ -400,4 +402,13 @@ func TestListReadsOnlyTheLatestRow(t *testing.T) {
 			t.Errorf("%s: listed %v, want %v", name, got, tc.want)
 		}
 	}
+}
+
+// summary lists events as version:kind/tenant, for failure messages.
+func summary(evs []incident.Event) string {
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "%d:%s/%s ", e.Version, e.Kind, e.Tenant)
+	}
+	return b.String()
 }
