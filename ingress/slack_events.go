@@ -36,6 +36,11 @@ func (s *Server) slackEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeRefusal(w, r, refusal(http.StatusBadRequest, CodeMalformedBody, "not an Events API JSON body", err))
 		return
 	}
+	if outer.Type == "" {
+		// null, {} or an object without its type: no envelope Slack sends.
+		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "not an Events API JSON body: no type")
+		return
+	}
 	switch outer.Type {
 	case slackevents.URLVerification:
 		ev, err := slackevents.ParseEvent(body, slackevents.OptionNoVerifyToken())
