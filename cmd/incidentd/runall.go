@@ -66,6 +66,7 @@ func setupRunAll(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 				se := *e
 				se.Name = "run"
 				se.Logger = e.Logger.With("service", s.name)
+				se.Kafka.Service = s.name
 				if err := runs[i](svcCtx, &se); err != nil && !errors.Is(err, context.Canceled) {
 					errs[i] = fmt.Errorf("%s: %w", s.name, err)
 				}
