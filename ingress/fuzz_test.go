@@ -96,7 +96,7 @@ func FuzzSlackEvents(f *testing.F) {
 		[]byte(`{"type":"event_callback","team_id":"T0ACME","event_id":"E","event":null}`),
 		[]byte(`{"type":"event_callback","team_id":"T0ACME","event_id":"E","event":{"type":"app_mention","text":{"x":1}}}`),
 		[]byte(`{"type":"event_callback","event":{"type":"reaction_added","item":[]}}`),
-		[]byte(`[]`), []byte(`null`), []byte(`{}`), []byte(``), []byte("\xff"),
+		[]byte(`[]`), []byte(`null`), []byte(`{}`), []byte(`{"tYpe":"event_callback"}`), []byte(``), []byte("\xff"),
 	} {
 		f.Add(s)
 	}
@@ -150,7 +150,7 @@ func FuzzAPIWrites(f *testing.F) {
 	}
 	for i, b := range []string{
 		`{"title":"x","severity":"SEV1"}`, `{"severity":"SEV2"}`, `{"title":"t"}`, `{"role":"commander","person":"p"}`,
-		``, `{}`, `{"x":1}`, `[]`, `null`, `{"note":"n"}`, `{"at":"2026-01-02T15:04:05Z"}`, `{"at":"2026-13-02T15:04:05Z"}`,
+		``, `{}`, `{"x":1}`, `[]`, `null`, `{"note":"n"}`, `{"at":"2026-01-02T15:04:05Z"}`, `{"at":"2026-13-02T15:04:05Z"}`, `{"at":"2026-01-02T1:04:05Z"}`,
 		`{"title":"\u0000"}`, `{"title":"a"} x`, "\xff",
 		`{"title":"pay \u202eyap"}`, `{"note":"a\u2066b"}`, `{"note":"line\nline"}`, `{"role":"assignee","person":"b\u0007"}`,
 		`{"title":"` + strings.Repeat("é", incident.MaxTitle) + `"}`, `{"title":"` + strings.Repeat("é", incident.MaxTitle+1) + `"}`,
@@ -181,6 +181,7 @@ func FuzzAPIReads(f *testing.F) {
 		"", "status=open", "sort=newest&cursor=eyJzIjoibmV3ZXN0IiwiaSI6IngifQ", "cursor=garbage", "sort=oldest&cursor=eyJzIjoibmV3ZXN0IiwiaSI6IngifQ",
 		"q=%E2%80%AE", "q=db", "assignee=U1", "limit=0", "bucket=1h&from=2025-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
 		"bucket=1m", "bucket=366d", "bucket=1s", "from=2026-01-01T00:00:00Z", "to=2000-01-01T00:00:00Z", "%zz",
+		"from", "to=&limit=", "from=2026-01-01T0:00:00Z", "to=2026-01-01T00:00:00+24:00", "to=0000-01-01T00:00:00Z",
 	} {
 		f.Add(uint8(i), q)
 	}
