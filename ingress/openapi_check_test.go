@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -37,16 +38,37 @@ var openAPIRouter = sync.OnceValues(func() (routers.Router, error) {
 })
 
 func init() {
-	// The dashboard's pages and modules; their bodies are not checked
-	// beyond their content type.
-	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.FileBodyDecoder)
-	openapi3filter.RegisterBodyDecoder("text/javascript", openapi3filter.FileBodyDecoder)
+	// The dashboard's files; their bodies are not checked beyond their
+	// content type.
+	for _, ct := range []string{"text/html", "text/javascript", "text/css", "image/svg+xml"} {
+		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
+	}
 }
 
 func TestOpenAPIDocumentIsValid(t *testing.T) {
 	if _, err := openAPIRouter(); err != nil {
 		t.Fatalf("openapi.json: %v", err)
 	}
+}
+
+// TestDashboardFilesAsDocumented fetches every file of the dashboard, then
+// one again with its ETag and a range of one: the harness holds each answer
+// to the document's "/" operation.
+func TestDashboardFilesAsDocumented(t *testing.T) {
+	h := startHarness(t)
+	files, err := os.ReadDir("web/static")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		wantStatus(t, h.get("/"+f.Name(), ""), http.StatusOK)
+	}
+	etag := h.get("/app.js", "").Header.Get("ETag")
+	wantStatus(t, h.do(http.MethodGet, "/app.js", "", nil, "If-None-Match", etag), http.StatusNotModified)
+	wantStatus(t, h.do(http.MethodGet, "/app.css", "", nil, "Range", "bytes=0-9"), http.StatusPartialContent)
+	wantStatus(t, h.do(http.MethodGet, "/app.css", "", nil, "Range", "bytes=99999999-"), http.StatusRequestedRangeNotSatisfiable)
+	wantStatus(t, h.get("/no-such-file.js", ""), http.StatusNotFound)
+	wantStatus(t, h.get("/incidents/in-1", ""), http.StatusOK) // followed to the index
 }
 
 // TestOpenAPICheckRefusesWhatTheDocumentDoesNot proves the check the
