@@ -40,6 +40,7 @@ fuzz: ## run every fuzz target (each func Fuzz... in a package's _test.go files)
 			pkg=./$$(realpath --relative-to=. $$dir); n=$$((n+1)); \
 			echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
 			$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg; done; done; \
+		if [ $$n -eq 0 ]; then echo "fuzz: no fuzz targets found"; exit 1; fi; \
 		echo "fuzz: $$n targets passed"
 
 vet: ## go vet
