@@ -6,9 +6,6 @@ DATA      ?= ./data
 FUZZTIME  ?= 8s
 BENCHTIME ?= 1s
 
-# Fuzz targets run by "make test" for FUZZTIME each: package:target.
-FUZZ := ./incident:FuzzDecide ./incident:FuzzCheckText ./internal/wire:FuzzDecode ./ingress:FuzzDecodeBody ./ingress:FuzzAPIReads
-
 .PHONY: help run build test test-e2e test-web unit fuzz vet fmt bench setup test-setup clean
 
 help: ## list the targets
@@ -37,10 +34,14 @@ test-setup: ## install what the tests need from Debian if missing (ClickHouse, C
 unit: ## run every test (starts kfake and ClickHouse itself)
 	$(GO) test -count=1 -timeout=20m ./...
 
-fuzz: ## fuzz each decoder and the model for FUZZTIME
-	@set -e; for f in $(FUZZ); do pkg=$${f%%:*}; name=$${f##*:}; \
-		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg; done
+fuzz: ## run every fuzz target (each func Fuzz... in a package's _test.go files) for FUZZTIME each
+	@set -e; n=0; for dir in $$($(GO) list -f '{{.Dir}}' ./...); do \
+		for name in $$(cat $$dir/*_test.go 2>/dev/null | sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p'); do \
+			pkg=./$$(realpath --relative-to=. $$dir); n=$$((n+1)); \
+			echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+			$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg; done; done; \
+		if [ $$n -eq 0 ]; then echo "fuzz: no fuzz targets found"; exit 1; fi; \
+		echo "fuzz: $$n targets passed"
 
 vet: ## go vet
 	$(GO) vet ./...

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -245,11 +246,31 @@ func parseTimeParam(v url.Values, name string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := parseRFC3339(s)
 	if err != nil {
 		return time.Time{}, badParam("%s=%q: want an RFC 3339 time such as 2026-01-02T15:04:05Z", name, s)
 	}
 	return t, nil
+}
+
+// rfc3339 is the shape of RFC 3339's date-time (section 5.6), the
+// OpenAPI document's format date-time: two digits to each field and an
+// offset under 24 hours, which time.Parse does not insist on (it takes
+// "T0:00:00Z" and "+24:00").
+var rfc3339 = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`)
+
+// parseRFC3339 parses an RFC 3339 date-time of year 1 or later: year 0 is
+// no time of an incident, and the analytics range that ends there (30 days
+// back by default) would start before what an answer's JSON can hold.
+func parseRFC3339(s string) (time.Time, error) {
+	if !rfc3339.MatchString(s) {
+		return time.Time{}, errors.New("not an RFC 3339 date-time")
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err == nil && t.UTC().Year() < 1 {
+		return time.Time{}, errors.New("a time before year 1")
+	}
+	return t, err
 }
 
 // parseBucket accepts Go durations ("1h", "15m") and days ("1d", "7d").

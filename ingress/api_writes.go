@@ -103,7 +103,7 @@ var apiWrites = []apiWrite{
 		if err := required("at", v.At); err != nil {
 			return c, err
 		}
-		t, err := time.Parse(time.RFC3339Nano, v.At)
+		t, err := parseRFC3339(v.At)
 		if err != nil {
 			return c, fieldError("at must be an RFC 3339 time, such as 2026-01-02T15:04:05Z")
 		}

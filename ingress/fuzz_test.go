@@ -18,15 +18,13 @@ import (
 
 // serveSigned runs one correctly signed Slack request through the handler
 // (in process; the produce still goes to the kfake broker over TCP).
-func serveSigned(h *harness, path, contentType string, body []byte) *httptest.ResponseRecorder {
+func serveSigned(t *testing.T, h *harness, path, contentType string, body []byte) *httptest.ResponseRecorder {
 	stamp, sig := slackSign(signingSecret, time.Now(), body)
 	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("X-Slack-Request-Timestamp", stamp)
 	req.Header.Set("X-Slack-Signature", sig)
-	w := httptest.NewRecorder()
-	h.srv.Handler().ServeHTTP(w, req)
-	return w
+	return serveChecked(t, h.srv.Handler(), req, body)
 }
 
 // checkAnswer fails on any answer a decoder must not give: a status
@@ -99,12 +97,12 @@ func FuzzSlackEvents(f *testing.F) {
 		[]byte(`{"type":"event_callback","team_id":"T0ACME","event_id":"E","event":null}`),
 		[]byte(`{"type":"event_callback","team_id":"T0ACME","event_id":"E","event":{"type":"app_mention","text":{"x":1}}}`),
 		[]byte(`{"type":"event_callback","event":{"type":"reaction_added","item":[]}}`),
-		[]byte(`[]`), []byte(`null`), []byte(``), []byte("\xff"),
+		[]byte(`[]`), []byte(`null`), []byte(`{}`), []byte(`{"tYpe":"event_callback"}`), []byte(``), []byte("\xff"),
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		w := serveSigned(h, "/slack/events", "application/json", body)
+		w := serveSigned(t, h, "/slack/events", "application/json", body)
 		checkAnswer(t, w, body, http.StatusOK, http.StatusBadRequest, http.StatusRequestEntityTooLarge)
 	})
 }
@@ -122,7 +120,7 @@ func FuzzSlackCommands(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		w := serveSigned(h, "/slack/commands", form, body)
+		w := serveSigned(t, h, "/slack/commands", form, body)
 		checkAnswer(t, w, body, http.StatusOK, http.StatusBadRequest, http.StatusRequestEntityTooLarge)
 	})
 }
@@ -140,7 +138,7 @@ func FuzzSlackInteractions(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		w := serveSigned(h, "/slack/interactions", form, body)
+		w := serveSigned(t, h, "/slack/interactions", form, body)
 		checkAnswer(t, w, body, http.StatusOK, http.StatusBadRequest, http.StatusRequestEntityTooLarge)
 	})
 }
@@ -153,7 +151,7 @@ func FuzzAPIWrites(f *testing.F) {
 	}
 	for i, b := range []string{
 		`{"title":"x","severity":"SEV1"}`, `{"severity":"SEV2"}`, `{"title":"t"}`, `{"role":"commander","person":"p"}`,
-		``, `{}`, `{"x":1}`, `[]`, `null`, `{"note":"n"}`, `{"at":"2026-01-02T15:04:05Z"}`, `{"at":"2026-13-02T15:04:05Z"}`,
+		``, `{}`, `{"x":1}`, `[]`, `null`, `{"note":"n"}`, `{"at":"2026-01-02T15:04:05Z"}`, `{"at":"2026-13-02T15:04:05Z"}`, `{"at":"2026-01-02T1:04:05Z"}`,
 		`{"title":"\u0000"}`, `{"title":"a"} x`, "\xff",
 		`{"title":"pay \u202eyap"}`, `{"note":"a\u2066b"}`, `{"note":"line\nline"}`, `{"role":"assignee","person":"b\u0007"}`,
 		`{"title":"` + strings.Repeat("é", incident.MaxTitle) + `"}`, `{"title":"` + strings.Repeat("é", incident.MaxTitle+1) + `"}`,
@@ -165,8 +163,8 @@ func FuzzAPIWrites(f *testing.F) {
 		path := paths[int(route)%len(paths)]
 		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+acmeToken)
-		w := httptest.NewRecorder()
-		h.srv.Handler().ServeHTTP(w, req)
+		req.Header.Set("Content-Type", "application/json")
+		w := serveChecked(t, h.srv.Handler(), req, body)
 		checkAnswer(t, w, body, http.StatusAccepted, http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge)
 		if w.Code == http.StatusAccepted {
 			checkTextRule(t, body)
@@ -184,6 +182,7 @@ func FuzzAPIReads(f *testing.F) {
 		"", "status=open", "sort=newest&cursor=eyJzIjoibmV3ZXN0IiwiaSI6IngifQ", "cursor=garbage", "sort=oldest&cursor=eyJzIjoibmV3ZXN0IiwiaSI6IngifQ",
 		"q=%E2%80%AE", "q=db", "assignee=U1", "limit=0", "bucket=1h&from=2025-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
 		"bucket=1m", "bucket=366d", "bucket=1s", "from=2026-01-01T00:00:00Z", "to=2000-01-01T00:00:00Z", "%zz",
+		"from", "to=&limit=", "from=2026-01-01T0:00:00Z", "to=2026-01-01T00:00:00+24:00", "to=0000-01-01T00:00:00Z",
 	} {
 		f.Add(uint8(i), q)
 	}
@@ -191,8 +190,7 @@ func FuzzAPIReads(f *testing.F) {
 		req := httptest.NewRequest(http.MethodGet, paths[int(route)%len(paths)], nil)
 		req.URL.RawQuery = query
 		req.Header.Set("Authorization", "Bearer "+acmeToken)
-		w := httptest.NewRecorder()
-		h.srv.Handler().ServeHTTP(w, req)
+		w := serveChecked(t, h.srv.Handler(), req, nil)
 		checkAnswer(t, w, []byte(query), http.StatusOK, http.StatusBadRequest)
 	})
 }

@@ -199,6 +199,7 @@ func (h *harness) do(method, path, token string, body []byte, hdr ...string) res
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	checkOpenAPI(h.t, req, body, resp, b)
 	return response{resp, b}
 }
 

@@ -242,10 +242,10 @@ func TestRefusalLoggedWithRequestID(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.close()
-	req := httptest.NewRequest(http.MethodPost, "/api/v1/incidents", strings.NewReader(`{"title":5}`))
+	body := []byte(`{"title":5}`)
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/incidents", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+acmeToken)
-	w := httptest.NewRecorder()
-	srv.Handler().ServeHTTP(w, req)
+	w := serveChecked(t, srv.Handler(), req, body)
 	var p Problem
 	if w.Code != http.StatusBadRequest || json.Unmarshal(w.Body.Bytes(), &p) != nil || p.Detail != `field "title" must be a string` {
 		t.Fatalf("status %d, body %s", w.Code, w.Body.Bytes())

@@ -6,7 +6,8 @@ import (
 )
 
 // openAPI is the API's description. TestOpenAPIMatchesRoutes checks it
-// against the registered routes in both directions.
+// against the registered routes in both directions, and the tests hold
+// every request they send and answer they get to it (openapi_check_test.go).
 //
 //go:embed openapi.json
 var openAPI []byte

@@ -1,13 +1,13 @@
 package ingress
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	jsonv2 "github.com/goccy/go-json/v2"
 	"github.com/slack-go/slack/slackevents"
 
 	"github.com/incidentd/incidentd/incident"
@@ -32,8 +32,15 @@ type slackOuter struct {
 func (s *Server) slackEvents(w http.ResponseWriter, r *http.Request) {
 	body := slackBody(r)
 	var outer slackOuter
-	if err := json.Unmarshal(body, &outer); err != nil {
+	// Member names match exactly, as Slack sends them: "Type" is not
+	// "type" (encoding/json would take it).
+	if err := jsonv2.Unmarshal(body, &outer); err != nil {
 		s.writeRefusal(w, r, refusal(http.StatusBadRequest, CodeMalformedBody, "not an Events API JSON body", err))
+		return
+	}
+	if outer.Type == "" {
+		// null, {} or an object without its type: no envelope Slack sends.
+		writeProblem(w, http.StatusBadRequest, CodeMalformedBody, "not an Events API JSON body: no type")
 		return
 	}
 	switch outer.Type {

@@ -87,6 +87,7 @@ func (c *common) env(name string, args []string, stdout, stderr io.Writer) (*env
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	kc.Metrics, kc.Service = reg, name // every Kafka client's metrics, incidentd_kafka_*
 	e := &env{
 		Name: name, Args: args, Logger: logger.With("service", name), Registry: reg,
 		Kafka: kc, Policy: policy, DataDir: dir, Stdout: stdout,

@@ -260,6 +260,16 @@ func TestSlackMentionDeclares(t *testing.T) {
 		!strings.Contains(body, "incidentd_processor_") || !strings.Contains(body, "incidentd_notifier_") || !strings.Contains(body, "incidentd_ingress_") {
 		t.Fatalf("ingress /metrics: %d, lacks a part's metrics:\n%.500s", code, body)
 	}
+	// Every service's Kafka clients, side by side on the one registry
+	// (the projector's start only once ClickHouse answers, and this run
+	// has none; TestServicesObservableAlone shows the projector's).
+	for _, svc := range []string{"ingress", "processor", "notifier"} {
+		kafkaMetric := regexp.MustCompile(`(?m)^incidentd_kafka_connects_total\{[^}]*service="` + svc + `"`)
+		poll(t, 30*time.Second, svc+"'s Kafka client metrics on ingress's /metrics under run", func() bool {
+			_, body := httpGet(t, "http://"+addr+"/metrics")
+			return kafkaMetric.MatchString(body)
+		})
+	}
 	procRE := regexp.MustCompile(`incidentd processor:\s+http://([0-9.:]+) \(/healthz /readyz\)`)
 	m := procRE.FindStringSubmatch(out.String())
 	if m == nil {

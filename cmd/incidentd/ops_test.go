@@ -108,6 +108,12 @@ func TestServicesObservableAlone(t *testing.T) {
 			if code, body := httpGet(t, base+"/metrics"); code != http.StatusOK || !strings.Contains(body, svc.metric) {
 				t.Fatalf("/metrics: %d, no %s metric:\n%.500s", code, svc.metric, body)
 			}
+			// Its Kafka clients' metrics, once they have connected.
+			kafkaMetric := regexp.MustCompile(`(?m)^incidentd_kafka_connects_total\{[^}]*service="` + svc.name + `"`)
+			poll(t, 30*time.Second, svc.name+"'s Kafka client metrics", func() bool {
+				_, body := httpGet(t, base+"/metrics")
+				return kafkaMetric.MatchString(body)
+			})
 			stop()
 			if code := <-done; code != 0 {
 				t.Fatalf("%s: exit %d after stop:\n%s", svc.name, code, errOut.String())

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/incidentd/incidentd/internal/broker"
 	"github.com/incidentd/incidentd/internal/kafka"
@@ -57,25 +57,24 @@ func setupRunAll(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 			}
 		}
 
-		svcCtx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		errs := make([]error, len(svcs))
-		var wg sync.WaitGroup
+		// One part failing stops the others (the group's context); the
+		// broker stops only after every service has returned.
+		g, svcCtx := errgroup.WithContext(ctx)
+		errs := make([]error, len(svcs)) // every part's, not only the first
 		for i, s := range svcs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			g.Go(func() error {
 				se := *e
 				se.Name = "run"
 				se.Logger = e.Logger.With("service", s.name)
+				se.Kafka.Service = s.name
 				if err := runs[i](svcCtx, &se); err != nil && !errors.Is(err, context.Canceled) {
 					errs[i] = fmt.Errorf("%s: %w", s.name, err)
-					cancel() // one part failing stops the others
 				}
-			}()
+				return errs[i]
+			})
 		}
 		e.Announce("run", "all parts started; Ctrl-C stops them")
-		wg.Wait()
+		_ = g.Wait() // its error is the first of errs
 		cancelBroker()
 		if brokerDone != nil {
 			if err := <-brokerDone; err != nil && !errors.Is(err, context.Canceled) {

@@ -27,16 +27,19 @@ func NewClient(cfg Config, logger *slog.Logger, opts ...kgo.Opt) (*kgo.Client, e
 }
 
 // ClientOpts are the options every incidentd client starts from: seed
-// brokers from cfg and franz-go's logs through logger at warn level and
-// above (a nil logger discards). NewClient uses them; so do clients franz-go
-// builds itself, such as a GroupTransactSession.
+// brokers from cfg, franz-go's logs through logger at warn level and above
+// (a nil logger discards), and the client's metrics on cfg.Metrics when it
+// is set. NewClient uses them; so do clients franz-go builds itself, such
+// as a GroupTransactSession. They are for one client: call it again for
+// the next.
 func ClientOpts(cfg Config, logger *slog.Logger) []kgo.Opt {
 	h := slog.DiscardHandler
 	if logger != nil {
 		h = logger.Handler()
 	}
 	quiet := slog.New(minLevel{Handler: h, min: slog.LevelWarn})
-	return []kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(kslog.New(quiet))}
+	opts := []kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(kslog.New(quiet))}
+	return append(opts, metricsHooks(cfg)...)
 }
 
 // minLevel drops records below min before they reach the wrapped handler.

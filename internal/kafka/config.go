@@ -3,6 +3,8 @@ package kafka
 import (
 	"errors"
 	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults for Config.
@@ -25,6 +27,12 @@ type Config struct {
 	// in deploy/topics.txt). Zero means DefaultPartitions. It cannot be
 	// changed once the topics exist.
 	Partitions int32
+	// Metrics, when set, is the registry every client made from this
+	// config shows its franz-go client metrics on (incidentd_kafka_*), with
+	// Service as their service label. Nil: no client metrics.
+	Metrics prometheus.Registerer
+	// Service names the service whose clients these are, in their metrics.
+	Service string
 }
 
 // Defaults sets every zero field that has a default.

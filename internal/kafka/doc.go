@@ -1,7 +1,7 @@
 // Package kafka is the Kafka plumbing incidentd's services share: their
 // configuration, the names and definitions of incidentd's topics, creating
 // and checking those topics at start-up, and building a franz-go client
-// wired into slog.
+// wired into slog and, given a registry, Prometheus (franz-go's kprom).
 //
 // The topic definitions live in deploy/topics.txt (embedded as
 // deploy.Topics), the one place both this package and the compose set-up

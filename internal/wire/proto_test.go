@@ -2,75 +2,31 @@ package wire_test
 
 import (
 	"bytes"
-	"os"
 	"reflect"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/bufbuild/protocompile"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
-	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
-	_ "google.golang.org/protobuf/types/known/timestamppb" // registers google/protobuf/timestamp.proto
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/wire"
 )
 
-// loadProto reads incidentd.proto into a descriptor. It understands the
-// file's plain subset: messages of scalar, message and repeated fields.
+// loadProto compiles incidentd.proto (and the well-known types it imports)
+// into a descriptor, with a protobuf compiler written in Go.
 func loadProto(t *testing.T) protoreflect.FileDescriptor {
 	t.Helper()
-	src, err := os.ReadFile("incidentd.proto")
-	if err != nil {
-		t.Fatal(err)
+	c := protocompile.Compiler{
+		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{}),
 	}
-	text := regexp.MustCompile(`//[^\n]*`).ReplaceAllString(string(src), "")
-	fd := &descriptorpb.FileDescriptorProto{
-		Name:       proto.String("incidentd.proto"),
-		Package:    proto.String(regexp.MustCompile(`package ([\w.]+);`).FindStringSubmatch(text)[1]),
-		Syntax:     proto.String("proto3"),
-		Dependency: []string{"google/protobuf/timestamp.proto"},
-	}
-	scalars := map[string]descriptorpb.FieldDescriptorProto_Type{
-		"string": descriptorpb.FieldDescriptorProto_TYPE_STRING, "uint64": descriptorpb.FieldDescriptorProto_TYPE_UINT64,
-		"int64": descriptorpb.FieldDescriptorProto_TYPE_INT64, "bool": descriptorpb.FieldDescriptorProto_TYPE_BOOL,
-	}
-	field := regexp.MustCompile(`(repeated )?([\w.]+) (\w+) = (\d+);`)
-	for _, m := range regexp.MustCompile(`message (\w+) \{([^}]*)\}`).FindAllStringSubmatch(text, -1) {
-		msg := &descriptorpb.DescriptorProto{Name: proto.String(m[1])}
-		for _, f := range field.FindAllStringSubmatch(m[2], -1) {
-			num, _ := strconv.Atoi(f[4])
-			fp := &descriptorpb.FieldDescriptorProto{
-				Name: proto.String(f[3]), JsonName: proto.String(f[3]), Number: proto.Int32(int32(num)),
-				Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(),
-			}
-			if f[1] != "" {
-				fp.Label = descriptorpb.FieldDescriptorProto_LABEL_REPEATED.Enum()
-			}
-			if typ, ok := scalars[f[2]]; ok {
-				fp.Type = typ.Enum()
-			} else {
-				fp.Type = descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum()
-				name := f[2]
-				if !strings.Contains(name, ".") {
-					name = fd.GetPackage() + "." + name
-				}
-				fp.TypeName = proto.String("." + name)
-			}
-			msg.Field = append(msg.Field, fp)
-		}
-		fd.MessageType = append(fd.MessageType, msg)
-	}
-	file, err := protodesc.NewFile(fd, protoregistry.GlobalFiles)
+	files, err := c.Compile(t.Context(), "incidentd.proto")
 	if err != nil {
 		t.Fatalf("incidentd.proto: %v", err)
 	}
-	return file
+	return files[0]
 }
 
 // noUnknown fails if the message or one nested in it has fields the
