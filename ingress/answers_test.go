@@ -44,16 +44,18 @@ const (
 // outcome_unknown, retried with the key its answer gave, ends as exactly
 // one incident.
 //
-// Both claims are exercised by construction, for keyed and unkeyed writes.
-// Until the broker is known down only partitions 0 and 1 are written (keyed
-// writes), so partition 2 never had a record sent: a write there during the
-// outage can only be log_unavailable, and the test requires it to be. In
-// partition 0 or 1 a record sent to the broker and never answered (in flight
-// at the kill, or the first write after it, made on a connection the broker
-// had closed) stays with the producer until the broker is back, so the
-// writes behind it are outcome_unknown. The outage lasts until each of the
-// four (keyed, answer) pairs has been seen, which takes a few writes since
-// a write's partition is uniform over the three.
+// Both claims are exercised for keyed and unkeyed writes: the outage lasts
+// until each of the four (keyed, answer) pairs has been seen. Until the
+// broker is known down only partitions 0 and 1 are written (keyed writes),
+// so on kfake partition 2 never had a record sent and a write there during
+// the outage is log_unavailable; in partition 0 or 1 a record sent and
+// never answered (in flight at the kill, or the first write after it, made
+// on a connection the broker had closed) stays with the producer until the
+// broker is back, so the writes behind it are outcome_unknown. A write's
+// partition is uniform over the three, so each pair comes within a few
+// writes. (On Apache Kafka, which answers LEADER_NOT_AVAILABLE while it
+// shuts down, the producer may still hold a partition 2 record it sent; the
+// pairs then come from whichever partitions are clean.)
 func TestAnswersWhenBrokerKilledInFlight(t *testing.T) {
 	const clean = 2 // the partition nothing is written to until the broker is known down
 	h := startHarnessOn(t, testenv.StartKafka(t, testenv.WithDataDir(t.TempDir())),
@@ -170,10 +172,6 @@ func TestAnswersWhenBrokerKilledInFlight(t *testing.T) {
 			unknown = append(unknown, a)
 		default:
 			t.Fatalf("answer %d %s", a.status, a.code)
-		}
-		if a.phase == phaseKnownDown && a.partition == clean && a.code != CodeLogUnavailable {
-			t.Errorf("write (keyed %v) to partition %d, where nothing was ever sent, while the broker was known down: %d %s, want %s",
-				a.keyed, clean, a.status, a.code, CodeLogUnavailable)
 		}
 		seen[fmt.Sprintf("phase%d keyed=%v p%d %s", a.phase, a.keyed, a.partition, a.code)]++
 	}
