@@ -43,6 +43,10 @@ type record struct {
 	// dirtySince is when the card first fell behind (not stored; for the
 	// lag metric).
 	dirtySince time.Time
+	// unsure: the last chat.postMessage's answer was lost, so Slack may
+	// have made it (not stored: a crash repeats calls in flight anyway,
+	// see the package's delivery guarantee).
+	unsure bool
 }
 
 type timelineLine struct {
