@@ -156,6 +156,9 @@ func (d *dispatcher) next(rec *record) (work, bool) {
 	}
 	s := rec.State
 	base := Call{Workspace: t.ws, Channel: t.channel, IncidentID: s.Incident}
+	if isNotice(s.Incident) {
+		base.IncidentID, base.Tenant = "", s.Tenant // the requester's, in no incident
+	}
 	switch {
 	case len(rec.Ephemerals) > 0:
 		e := rec.Ephemerals[0]

@@ -14,7 +14,11 @@
 // derived from the card, so retries are duplicates. Every later change
 // edits that card; severity, assignment, status changes and notes are also
 // posted as thread replies; a rejected Slack command is answered with an
-// ephemeral message to its author. Everything people typed (titles, notes,
+// ephemeral message to its author; so is a notice (a rejection in no
+// incident's history, such as a command naming another tenant's
+// incident): in the channel and thread the command came from, with the
+// bot token of the requester's workspace (a workspace of the notice's
+// tenant only), never in the incident's channel. Everything people typed (titles, notes,
 // names, rejection reasons quoting them) is escaped (slackapp.Escape) in message
 // text and mrkdwn, so it shows as typed and never pings, mentions or links.
 // The card's dashboard link is DashboardURL/incidents/ID (DashboardLink),

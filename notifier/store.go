@@ -257,6 +257,12 @@ func (b *batch) putRecord(id string, r *record) error {
 	if r.hasWork() {
 		return b.b.Set([]byte(prefixPending+id), nil, nil)
 	}
+	if isNotice(id) {
+		// A notice's record is its reply, now sent: the ledger keeps it.
+		if err := b.b.Delete([]byte(prefixRecord+id), nil); err != nil {
+			return err
+		}
+	}
 	return b.b.Delete([]byte(prefixPending+id), nil)
 }
 
