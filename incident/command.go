@@ -87,7 +87,7 @@ type Command struct {
 
 	Title         string       // Declare, SetTitle
 	Severity      string       // Declare, SetSeverity
-	Source        Source       // Declare
+	Source        Source       // Declare: where it is declared; any other command: where it came from (Slack), for its notice
 	Role          Role         // Assign
 	Person        string       // Assign ("" unassigns)
 	Note          string       // AddNote

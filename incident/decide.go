@@ -78,11 +78,12 @@ func Decide(p Policy, s State, c Command, seen *Outcome) Decision {
 }
 
 // notice is the rejection of c outside any incident's history: version 0,
-// and nothing of the incident's state on it.
+// and nothing of the incident's state on it. It carries c's Source, where
+// the command came from, so that the requester can be told there.
 func notice(c Command, r *Rejection) Event {
 	return Event{
 		Incident: c.Incident, Command: c.ID, Tenant: c.Tenant, Actor: c.Actor, At: c.At,
-		Kind: Rejected, CommandKind: c.Kind, Rejection: r, Fingerprint: c.Fingerprint,
+		Kind: Rejected, CommandKind: c.Kind, Rejection: r, Fingerprint: c.Fingerprint, Source: c.Source,
 	}
 }
 

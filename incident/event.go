@@ -63,7 +63,7 @@ type Event struct {
 	Title         string       // Declared, TitleChanged
 	Severity      string       // Declared, SeverityChanged
 	Status        Status       // the status after the event
-	Source        Source       // Declared
+	Source        Source       // Declared; a notice: where the command came from
 	Role          Role         // Assigned
 	Person        string       // Assigned
 	Note          string       // NoteAdded

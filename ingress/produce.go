@@ -43,7 +43,8 @@ const produceSettle = 500 * time.Millisecond
 // The producer is idempotent, and franz-go fails an idempotent record only
 // while no request carrying it is unanswered (kgo.Client.Produce): a record
 // failed with its context's error, a delivery timeout or too many retries
-// was never written. A record the client still holds when the settle ends
+// was never written, nor was one failed with any error before a produce
+// request was written since it was buffered (the ledger). A record the client still holds when the settle ends
 // is known not to be in the log only in one case (sendLedger): no produce
 // request was written since it was buffered, and nothing held from before
 // a write was ahead of it in its partition. Then every record ahead of it
@@ -74,12 +75,12 @@ func (s *Server) submit(ctx context.Context, source string, c incident.Command) 
 	})
 	select {
 	case err = <-done:
-		err = classifyProduce(err)
+		err = s.failed(err, held)
 	case <-pctx.Done():
 		settle := time.NewTimer(min(s.cfg.ProduceTimeout, produceSettle))
 		select {
 		case err = <-done:
-			err = classifyProduce(err)
+			err = s.failed(err, held)
 		case <-settle.C:
 			if !behindSent && !s.sends.writtenSince(held) {
 				err = fmt.Errorf("%w: no produce request written within %v", errNotInLog, s.cfg.ProduceTimeout)
@@ -179,6 +180,19 @@ func (l *sendLedger) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, bytes int, _
 }
 
 var produceKey = (&kmsg.ProduceRequest{}).Key()
+
+// failed turns the error of a record the client finished into submit's
+// answer. A record the client failed is never sent afterwards, so if no
+// produce request was written since it was buffered (the ledger), it is
+// known not to be in the log whatever the error (a dial error, given once
+// its context is done, says nothing of the kind); otherwise classifyProduce
+// decides.
+func (s *Server) failed(err error, held heldKey) error {
+	if err != nil && !s.sends.writtenSince(held) {
+		return fmt.Errorf("%w: failed before any produce request was written: %w", errNotInLog, err)
+	}
+	return classifyProduce(err)
+}
 
 // classifyProduce turns a produce promise's error into submit's answer.
 // The failures that franz-go gives an idempotent record only before it is

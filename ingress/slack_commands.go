@@ -95,7 +95,8 @@ func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 		ephemeral(w, "%s", usageText(err, s.cfg.PinEmoji))
 		return
 	}
-	c := incident.Command{ID: cmdID, Incident: id, Tenant: ws.Tenant, Actor: sc.UserID, At: s.cfg.Now().UTC()}
+	c := incident.Command{ID: cmdID, Incident: id, Tenant: ws.Tenant, Actor: sc.UserID, At: s.cfg.Now().UTC(),
+		Source: incident.Source{Kind: incident.FromSlack, Team: ws.TeamID, Channel: sc.ChannelID}}
 	req.apply(&c)
 	if err := s.submit(r.Context(), "slack", c); err != nil {
 		setRetryAfter(w, s.cfg.RetryAfter)

@@ -140,9 +140,8 @@ func (s *Server) slackMention(w http.ResponseWriter, r *http.Request, ws slackap
 		ID: cmdID, Incident: id, Tenant: ws.Tenant, Actor: e.User, At: s.cfg.Now().UTC(),
 	}
 	req.apply(&c)
-	if c.Kind == incident.Declare {
-		c.Source = incident.Source{Kind: incident.FromSlack, Team: ws.TeamID, Channel: e.Channel, ThreadTS: thread}
-	}
+	// Where it is declared, or where a rejection is told to its author.
+	c.Source = incident.Source{Kind: incident.FromSlack, Team: ws.TeamID, Channel: e.Channel, ThreadTS: thread}
 	s.slackSubmit(w, r, c)
 }
 

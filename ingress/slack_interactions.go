@@ -67,6 +67,7 @@ func (s *Server) cardActions(w http.ResponseWriter, r *http.Request, ws slackapp
 		c := incident.Command{
 			ID:       incident.CommandIDFor("slack-action", ws.TeamID, cb.TriggerID, a.ActionTs, a.ActionID, a.BlockID),
 			Incident: id, Tenant: ws.Tenant, Actor: cb.User.ID, At: s.cfg.Now().UTC(),
+			Source: incident.Source{Kind: incident.FromSlack, Team: ws.TeamID, Channel: cb.Channel.ID},
 		}
 		switch a.ActionID {
 		case slackapp.ActionSeverity:

@@ -159,8 +159,11 @@ func TestSlackMentionDeclaresAndCommands(t *testing.T) {
 	if len(cmds) != len(steps) {
 		t.Fatalf("%d commands, want %d", len(cmds), len(steps))
 	}
+	// Every command says where it came from: where a rejection is told.
+	from := incident.Source{Kind: incident.FromSlack, Team: teamID, Channel: "C1", ThreadTS: thread}
 	for i, c := range cmds {
-		if c.Incident != id || c.Tenant != "acme" || c.Actor != "U0ALICE" || c.ID != incident.CommandIDFor("slack-event", steps[i].eventID) {
+		if c.Incident != id || c.Tenant != "acme" || c.Actor != "U0ALICE" || c.ID != incident.CommandIDFor("slack-event", steps[i].eventID) ||
+			c.Source != from {
 			t.Errorf("command %d: %+v", i, c)
 		}
 	}
@@ -324,10 +327,11 @@ func TestSlackSlashCommand(t *testing.T) {
 		c.Source != (incident.Source{Kind: incident.FromSlack, Team: teamID, Channel: channelID}) || c.ID != declareID {
 		t.Fatalf("declare %+v", c)
 	}
-	if c := cmds[1]; c.Kind != incident.SetSeverity || c.Severity != "SEV2" || c.Incident != id {
+	from := incident.Source{Kind: incident.FromSlack, Team: teamID, Channel: channelID} // where a rejection is told
+	if c := cmds[1]; c.Kind != incident.SetSeverity || c.Severity != "SEV2" || c.Incident != id || c.Source != from {
 		t.Fatalf("severity %+v", c)
 	}
-	if c := cmds[2]; c.Kind != incident.Resolve || c.Incident != id || c.Tenant != "acme" {
+	if c := cmds[2]; c.Kind != incident.Resolve || c.Incident != id || c.Tenant != "acme" || c.Source != from {
 		t.Fatalf("resolve %+v", c)
 	}
 }
@@ -392,7 +396,8 @@ func TestSlackInteractions(t *testing.T) {
 	}
 	wantKinds := []incident.CommandKind{incident.SetSeverity, incident.Assign, incident.Acknowledge, incident.Mitigate, incident.Resolve, incident.Reopen}
 	for i, k := range wantKinds {
-		if c := cmds[i]; c.Kind != k || c.Incident != id || c.Tenant != "acme" || c.Actor != "U0ALICE" {
+		if c := cmds[i]; c.Kind != k || c.Incident != id || c.Tenant != "acme" || c.Actor != "U0ALICE" ||
+			c.Source != (incident.Source{Kind: incident.FromSlack, Team: teamID, Channel: channelID}) {
 			t.Errorf("action %d: %+v", i, c)
 		}
 	}

@@ -156,6 +156,9 @@ func (d *dispatcher) next(rec *record) (work, bool) {
 	}
 	s := rec.State
 	base := Call{Workspace: t.ws, Channel: t.channel, IncidentID: s.Incident}
+	if isNotice(s.Incident) {
+		base.IncidentID, base.Tenant = "", s.Tenant // the requester's, in no incident
+	}
 	switch {
 	case len(rec.Ephemerals) > 0:
 		e := rec.Ephemerals[0]
@@ -168,6 +171,7 @@ func (d *dispatcher) next(rec *record) (work, bool) {
 		c := base
 		c.Method, c.ThreadTS = MethodPostMessage, t.thread
 		c.Text, c.Blocks = RenderCard(s, n.cfg.Policy, n.cfg.DashboardURL)
+		c.Post = Post{Kind: PostCard}
 		return work{call: c, kind: "card", version: s.Version, events: []string{incident.EventID(s.Incident, s.Version)}}, true
 	case rec.CardCmd:
 		return work{kind: "record"}, true
@@ -194,6 +198,7 @@ func (d *dispatcher) next(rec *record) (work, bool) {
 			w.call.Text += l.Text
 			w.events = append(w.events, l.Event)
 		}
+		w.call.Post = Post{Kind: PostTimeline, Events: w.events}
 		return w, true
 	}
 	return work{}, false
@@ -242,12 +247,15 @@ func (d *dispatcher) step(ctx context.Context, l *lane, id string) (bool, error)
 		return false, nil
 	}
 	defer func() { <-d.sem }()
+	n.mu.Lock()
+	unsure := rec.unsure
+	n.mu.Unlock()
 	// A call once started is not cut short by shutdown: a stop waits for
 	// it (CallTimeout at most) and stores its outcome, so a graceful stop
 	// never repeats a message.
 	ctx2, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.CallTimeout)
 	began := time.Now()
-	ts, retryable, serr := d.sender.Send(ctx2, w.call)
+	ts, retryable, serr := d.send(ctx2, &w, unsure)
 	cancel()
 	n.m.callSeconds.WithLabelValues(w.call.Method).Observe(time.Since(began).Seconds())
 
@@ -264,6 +272,7 @@ func (d *dispatcher) step(ctx context.Context, l *lane, id string) (bool, error)
 	switch {
 	case serr == nil:
 		l.failures = 0
+		rec.unsure = false
 		n.m.calls.WithLabelValues(w.call.Method, "ok").Inc()
 		return d.done(rec, id, w, ts)
 	case errors.As(serr, &ra):
@@ -272,6 +281,11 @@ func (d *dispatcher) step(ctx context.Context, l *lane, id string) (bool, error)
 		log.Debug("rate limited", "retry_after", ra.After)
 		return true, nil
 	case retryable:
+		if w.call.Method == MethodPostMessage {
+			// Slack may have made it (a timeout, a 5xx): look before
+			// posting again.
+			rec.unsure = true
+		}
 		n.m.calls.WithLabelValues(w.call.Method, "retry").Inc()
 		l.failures++
 		l.nextAt = time.Now().Add(max(d.backoff(l.failures), n.cfg.ChannelInterval))
@@ -292,7 +306,35 @@ func (d *dispatcher) step(ctx context.Context, l *lane, id string) (bool, error)
 	if err != nil {
 		return false, nil // ctx done; the work stays stored and is retried on start
 	}
+	rec.unsure = false
 	return d.drop(rec, id, w, serr)
+}
+
+// send makes w's call. A post that may already have been made (unsure:
+// an earlier attempt's answer was lost) is looked for first
+// (Finder): found, it is adopted as this call's outcome, w's events
+// becoming those it tells of, and a card's version unknown (0), so the
+// next update shows the latest state. A lookup Slack refuses for good
+// (the thread is gone) leaves the decision to the post.
+func (d *dispatcher) send(ctx context.Context, w *work, unsure bool) (string, bool, error) {
+	if f, ok := d.sender.(Finder); ok && unsure && w.call.Method == MethodPostMessage && w.call.Post.Kind != "" {
+		ts, events, found, retryable, err := f.Find(ctx, w.call)
+		switch {
+		case err != nil && retryable:
+			return "", true, err
+		case err != nil:
+			d.n.log.Warn("looking for a post whose answer was lost; posting it", "incident_id", w.call.IncidentID, "err", err)
+		case found:
+			d.n.m.calls.WithLabelValues(w.call.Method, "found").Inc()
+			if w.kind == "card" {
+				w.version = 0
+			} else {
+				w.events = events
+			}
+			return ts, false, nil
+		}
+	}
+	return d.sender.Send(ctx, w.call)
 }
 
 // backoff is the wait after the nth consecutive retryable failure, with

@@ -14,7 +14,11 @@
 // derived from the card, so retries are duplicates. Every later change
 // edits that card; severity, assignment, status changes and notes are also
 // posted as thread replies; a rejected Slack command is answered with an
-// ephemeral message to its author. Everything people typed (titles, notes,
+// ephemeral message to its author; so is a notice (a rejection in no
+// incident's history, such as a command naming another tenant's
+// incident): in the channel and thread the command came from, with the
+// bot token of the requester's workspace (a workspace of the notice's
+// tenant only), never in the incident's channel. Everything people typed (titles, notes,
 // names, rejection reasons quoting them) is escaped (slackapp.Escape) in message
 // text and mrkdwn, so it shows as typed and never pings, mentions or links.
 // The card's dashboard link is DashboardURL/incidents/ID (DashboardLink),
@@ -52,7 +56,13 @@
 //
 // 429 answers hold the channel for Retry-After; 5xx and network errors
 // back off (doubling, with jitter, MinBackoff to MaxBackoff) and retry
-// without limit, since they say nothing about the message. Permanent
+// without limit, since they say nothing about the message. Such an error
+// on a chat.postMessage (a timeout, an answer lost) may hide a message
+// Slack made, so every post carries Slack message metadata (incident,
+// card or timeline, the events its lines tell of) and the next attempt
+// first looks for it (conversations.replies in its thread, or the latest
+// messages of its channel) and adopts what it finds instead of posting
+// again. Permanent
 // errors (channel_not_found, not_in_channel, invalid_auth, ...) and
 // incidents whose workspace is not configured are written to the
 // dead-letter topic with the reason, counted, and dropped; the next change
@@ -67,8 +77,10 @@
 // write repeats the call on restart: at most Concurrency messages (default
 // 8) can be repeated per crash, each only once; for a card this leaves a
 // second, stale card in the thread (the recorded one is kept current).
-// Slack has no idempotency key for chat.postMessage, so this window cannot
-// be closed from here. A graceful stop waits for calls in flight and has
+// Slack has no idempotency key for chat.postMessage; the lookup by
+// metadata that follows a lost answer is not made after a crash (what
+// was in flight is not stored), so this window stays open. Ephemeral
+// replies are nobody's history: one whose answer was lost is sent again. A graceful stop waits for calls in flight and has
 // no window.
 //
 // Nothing is lost: an event's work is stored before its offset moves, and

@@ -8,7 +8,7 @@ import (
 // results, Slack method names, call results and errorCode's fixed set.
 type metrics struct {
 	events      *prometheus.CounterVec   // result: applied, duplicate, gap, history, malformed
-	calls       *prometheus.CounterVec   // method, result: ok, ratelimited, retry, permanent
+	calls       *prometheus.CounterVec   // method, result: ok, found, ratelimited, retry, permanent
 	callSeconds *prometheus.HistogramVec // method
 	deadLetters *prometheus.CounterVec   // reason
 	cardLag     prometheus.Histogram
@@ -26,7 +26,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"result"}),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "incidentd_notifier_slack_calls_total",
-			Help: "Slack Web API calls (or outbox writes), by method and result: ok, ratelimited, retry, permanent.",
+			Help: "Slack Web API calls (or outbox writes), by method and result: ok, found (a post whose answer was lost, found made; also counted ok), ratelimited, retry, permanent.",
 		}, []string{"method", "result"}),
 		callSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "incidentd_notifier_slack_call_duration_seconds",

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -316,12 +318,19 @@ func (n *Notifier) consume(ctx context.Context, d *dispatcher, dctx context.Cont
 				Reason: fmt.Sprintf("event at partition %d offset %d: %v", r.Partition, r.Offset, derr), Record: r.Value})
 			return
 		}
+		log := n.log.With("incident_id", e.Incident, "partition", r.Partition, "offset", r.Offset)
+		history := r.Offset < n.history[r.Partition]
+		if e.Notice() {
+			var rec *record
+			if rec, err = n.notice(log, e, history); err == nil && rec != nil {
+				touched[rec.State.Incident] = rec
+			}
+			return
+		}
 		var rec *record
 		if rec, err = n.load(e.Incident); err != nil {
 			return
 		}
-		log := n.log.With("incident_id", e.Incident, "partition", r.Partition, "offset", r.Offset)
-		history := r.Offset < n.history[r.Partition]
 		if incident.Sequence(rec.State.Version, e) == incident.Gap {
 			// Fold the versions the store missed from the log first.
 			for _, m := range n.missing(ctx, log, rec, e, r) {
@@ -399,6 +408,44 @@ func (n *Notifier) missing(ctx context.Context, log *slog.Logger, rec *record, e
 		log.Warn("version gap healed from the log", "have", gap.Have, "got", gap.Got, "events_read", len(evs))
 	}
 	return evs
+}
+
+// noticePrefix starts the key of a notice's record: a notice is in no
+// incident, so its reply to the requester is work of its own.
+const noticePrefix = "notice/"
+
+// isNotice reports whether a record key is a notice's.
+func isNotice(id string) bool { return strings.HasPrefix(id, noticePrefix) }
+
+// notice returns the record of a notice's reply: an ephemeral message to
+// the requester in the Slack channel (and thread) the command came from,
+// with the requester's workspace, or in the outbox as the requester's
+// tenant's. Never in the incident's channel, which may be another
+// tenant's. It returns nil when there is nobody in Slack to tell, the
+// reply was sent, or the command's team is not a workspace of its tenant
+// (logged). n.mu held.
+func (n *Notifier) notice(log *slog.Logger, e incident.Event, history bool) (*record, error) {
+	n.m.events.WithLabelValues("notice").Inc()
+	src := e.Source
+	if history || src.Kind != incident.FromSlack || src.Channel == "" || !slackapp.IsUserID(e.Actor) || e.CommandKind == incident.RecordSlackMessage {
+		return nil, nil
+	}
+	key := noticePrefix + e.Tenant + "/" + e.Command + "/" + strconv.FormatInt(e.At.UnixNano(), 36)
+	if sent, err := n.st.sent(key); err != nil || sent {
+		return nil, err
+	}
+	rec, err := n.load(key)
+	if err != nil || len(rec.Ephemerals) > 0 {
+		return rec, err // a notice delivered again while its reply waits
+	}
+	rec.State = incident.State{Incident: key, Tenant: e.Tenant, Source: src}
+	if _, err := n.route(rec.State); err != nil {
+		delete(n.recs, key)
+		log.Warn("notice not told: no workspace of its tenant for its Slack team", "team", src.Team, "tenant", e.Tenant, "err", err)
+		return nil, nil
+	}
+	rec.Ephemerals = []ephemeral{{Event: key, User: e.Actor, Text: RejectionText(e)}}
+	return rec, nil
 }
 
 // apply folds one event into its record and notes what it asks to send;
@@ -515,6 +562,10 @@ func (n *Notifier) route(s incident.State) (target, error) {
 		w, ok := n.byTeam[s.Source.Team]
 		if !ok {
 			return target{}, fmt.Errorf("notifier: incident %s: no workspace configured for Slack team %q", s.Incident, s.Source.Team)
+		}
+		if w.Tenant != s.Tenant {
+			// Never with another tenant's bot token.
+			return target{}, fmt.Errorf("notifier: incident %s: Slack team %q is not a workspace of tenant %q", s.Incident, s.Source.Team, s.Tenant)
 		}
 		t.ws = w
 		return t, nil

@@ -33,6 +33,36 @@ type Call struct {
 	Tenant string
 	Text   string
 	Blocks []slack.Block
+	// Post names what a chat.postMessage of an incident shows, so that
+	// the message can be found again (Finder); zero for other calls.
+	Post Post
+}
+
+// Post is what a posted message shows of its incident: its card, or
+// timeline lines (the events they tell of, oldest first). Every message
+// the notifier posts carries it as Slack message metadata.
+type Post struct {
+	Kind   string   // PostCard or PostTimeline
+	Events []string // the events a timeline reply tells of
+}
+
+// The kinds of Post.
+const (
+	PostCard     = "card"
+	PostTimeline = "timeline"
+)
+
+// Finder is a Sender that can look for a message it posted, by the Post
+// its metadata carries. A chat.postMessage whose answer was lost (a
+// timeout, a 5xx) may have been made: the dispatcher asks Find before
+// posting it again, so that people see it once.
+type Finder interface {
+	// Find looks in c's thread (c.ThreadTS), or among the latest
+	// messages of c's channel, for a message c.IncidentID's c.Post.Kind
+	// posted there: for a timeline reply, one whose events start with
+	// c.Post.Events[0]. It returns its ts and the events it tells of;
+	// found is false if there is none. retryable is as for Send.
+	Find(ctx context.Context, c Call) (ts string, events []string, found, retryable bool, err error)
 }
 
 // Sender delivers calls: to Slack (SlackSender) or to the local outbox

@@ -36,6 +36,9 @@ func (s *SlackSender) Send(ctx context.Context, c Call) (string, bool, error) {
 	if c.ThreadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(c.ThreadTS))
 	}
+	if c.Method == MethodPostMessage && c.Post.Kind != "" {
+		opts = append(opts, slack.MsgOptionMetadata(postMetadata(c)))
+	}
 	var ts string
 	var err error
 	switch c.Method {
@@ -83,4 +86,88 @@ func classify(method string, err error) (bool, error) {
 	}
 	// Network errors, timeouts, a body that is not JSON: try again.
 	return true, fmt.Errorf("notifier: slack %s: %w", method, err)
+}
+
+// metadataType is the event_type of the metadata on every message the
+// notifier posts: {"incident": id, "kind": Post.Kind, "events": [...]}.
+const metadataType = "incidentd_message"
+
+func postMetadata(c Call) slack.SlackMetadata {
+	events := make([]any, len(c.Post.Events))
+	for i, e := range c.Post.Events {
+		events[i] = e
+	}
+	return slack.SlackMetadata{EventType: metadataType,
+		EventPayload: map[string]any{"incident": c.IncidentID, "kind": c.Post.Kind, "events": events}}
+}
+
+// findPages bounds the pages of a thread Find reads, and findLatest the
+// latest messages of a channel it looks at: the lost post was made one
+// backoff (MaxBackoff at most) ago, and a channel gets about a message a
+// second.
+const (
+	findPages  = 10
+	findLatest = 200
+)
+
+// Find implements Finder with conversations.replies (a thread, oldest
+// first: the last match wins) or conversations.history (the channel's
+// latest messages, newest first: the first match wins).
+func (s *SlackSender) Find(ctx context.Context, c Call) (string, []string, bool, bool, error) {
+	api := s.clients.For(c.Workspace)
+	if c.ThreadTS == "" {
+		h, err := api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+			ChannelID: c.Channel, Limit: findLatest, IncludeAllMetadata: true})
+		if err != nil {
+			retryable, err := classify("conversations.history", err)
+			return "", nil, false, retryable, err
+		}
+		for _, m := range h.Messages {
+			if events, ok := posted(m.Metadata, c); ok {
+				return m.Timestamp, events, true, false, nil
+			}
+		}
+		return "", nil, false, false, nil
+	}
+	var ts string
+	var events []string
+	cursor := ""
+	for range findPages {
+		msgs, more, next, err := api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+			ChannelID: c.Channel, Timestamp: c.ThreadTS, Cursor: cursor, Limit: 200, IncludeAllMetadata: true})
+		if err != nil {
+			retryable, err := classify("conversations.replies", err)
+			return "", nil, false, retryable, err
+		}
+		for _, m := range msgs {
+			if e, ok := posted(m.Metadata, c); ok {
+				ts, events = m.Timestamp, e
+			}
+		}
+		if !more || next == "" {
+			break
+		}
+		cursor = next
+	}
+	return ts, events, ts != "", false, nil
+}
+
+// posted reports whether metadata is that of a message c's post made,
+// and returns the events it tells of.
+func posted(md slack.SlackMetadata, c Call) ([]string, bool) {
+	p := md.EventPayload
+	if md.EventType != metadataType || p["incident"] != c.IncidentID || p["kind"] != c.Post.Kind {
+		return nil, false
+	}
+	raw, _ := p["events"].([]any)
+	events := make([]string, 0, len(raw))
+	for _, e := range raw {
+		if s, ok := e.(string); ok {
+			events = append(events, s)
+		}
+	}
+	if c.Post.Kind == PostTimeline && (len(events) == 0 || len(c.Post.Events) == 0 || events[0] != c.Post.Events[0]) {
+		return nil, false
+	}
+	return events, true
 }

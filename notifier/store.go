@@ -43,6 +43,10 @@ type record struct {
 	// dirtySince is when the card first fell behind (not stored; for the
 	// lag metric).
 	dirtySince time.Time
+	// unsure: the last chat.postMessage's answer was lost, so Slack may
+	// have made it (not stored: a crash repeats calls in flight anyway,
+	// see the package's delivery guarantee).
+	unsure bool
 }
 
 type timelineLine struct {
@@ -252,6 +256,12 @@ func (b *batch) putRecord(id string, r *record) error {
 	}
 	if r.hasWork() {
 		return b.b.Set([]byte(prefixPending+id), nil, nil)
+	}
+	if isNotice(id) {
+		// A notice's record is its reply, now sent: the ledger keeps it.
+		if err := b.b.Delete([]byte(prefixRecord+id), nil); err != nil {
+			return err
+		}
 	}
 	return b.b.Delete([]byte(prefixPending+id), nil)
 }

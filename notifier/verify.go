@@ -25,6 +25,9 @@ func StoredStates(dir string) (map[string]incident.State, error) {
 	defer st.close()
 	out := map[string]incident.State{}
 	err = st.scan(prefixRecord, func(k, v []byte) error {
+		if isNotice(string(k[len(prefixRecord):])) {
+			return nil // a reply waiting to be sent, in no incident
+		}
 		r, err := decodeRecord(v)
 		if err != nil {
 			return fmt.Errorf("notifier: decode record %s: %w", k, err)

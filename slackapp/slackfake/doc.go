@@ -1,6 +1,7 @@
 // Package slackfake is a local HTTP server that behaves like the Slack Web
 // API where incidentd uses it: auth.test, chat.postMessage, chat.update,
-// chat.postEphemeral, views.open and conversations.replies. Tests point
+// chat.postEphemeral, views.open, conversations.replies and
+// conversations.history (with message metadata). Tests point
 // slack-go at it with slack.OptionAPIURL(server.APIURL()).
 //
 // It checks what Slack checks and answers the way Slack answers:
@@ -22,7 +23,8 @@
 //     Slack's per-workspace method tiers are not modelled.
 //
 // Tests can inject failures (SetChannelError for permanent ones such as
-// channel_not_found or not_in_channel, FailNext for 5xx answers) and read
+// channel_not_found or not_in_channel, FailNext for 5xx answers, AnswerLate
+// for a call that takes effect but is answered after the client gave up) and read
 // back every call (Calls) and the resulting messages (Messages, Message).
 // AddMessage puts in what people post, for conversations.replies to find.
 // A Server is safe for concurrent use.

@@ -53,6 +53,7 @@ type Message struct {
 	ThreadTS  string // parent's ts for a thread reply
 	Text      string
 	Blocks    json.RawMessage // as last posted or updated; nil without blocks
+	Metadata  json.RawMessage // chat.postMessage's metadata (event_type, event_payload); nil without
 	Updates   int             // successful chat.update calls on it
 	Ephemeral bool            // posted with chat.postEphemeral
 	User      string          // recipient of an ephemeral message
@@ -90,7 +91,8 @@ type Server struct {
 	order     []string            // message keys in creation order
 	lastSend  map[string]time.Time
 	chanErrs  map[string]string
-	failNext  map[string][]int // method -> HTTP statuses still to answer
+	failNext  map[string][]int           // method -> HTTP statuses still to answer
+	lateNext  map[string][]time.Duration // method -> delays of answers still to give late
 	tsCounter int64
 	views     int
 }
@@ -104,6 +106,7 @@ func New(opts ...Option) *Server {
 		lastSend: map[string]time.Time{},
 		chanErrs: map[string]string{},
 		failNext: map[string][]int{},
+		lateNext: map[string][]time.Duration{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -172,6 +175,17 @@ func (s *Server) FailNext(method string, n, status int) {
 	}
 }
 
+// AnswerLate makes the next n calls of method take effect at once and be
+// answered only after d, as when Slack's answer is lost or slow: a client
+// that gives up before d does not know that the call was made.
+func (s *Server) AnswerLate(method string, n int, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.lateNext[method] = append(s.lateNext[method], d)
+	}
+}
+
 // Calls returns every call received so far, in order.
 func (s *Server) Calls() []Call {
 	s.mu.Lock()
@@ -235,7 +249,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	params, perr := parseParams(r, body)
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	var late time.Duration
+	if q := s.lateNext[method]; len(q) > 0 {
+		late, s.lateNext[method] = q[0], q[1:]
+	}
 	call := Call{Seq: len(s.calls) + 1, At: time.Now(), Method: method, Params: params, Body: body, Status: http.StatusOK}
 	status, resp := s.handle(&call, r, perr)
 	call.Status = status
@@ -247,7 +264,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		call.Error = "ratelimited"
 	}
 	s.calls = append(s.calls, call)
+	s.mu.Unlock()
 
+	if late > 0 {
+		// The call has taken effect; its answer comes late, or never to
+		// a client that gave up.
+		t := time.NewTimer(late)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
 	if status >= 500 {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(status)
@@ -306,6 +335,8 @@ func (s *Server) handle(c *Call, r *http.Request, perr error) (int, response) {
 		return s.viewsOpen(c, team)
 	case "conversations.replies":
 		return s.replies(c, team)
+	case "conversations.history":
+		return s.history(c, team)
 	}
 	return fail("unknown_method")
 }
@@ -379,12 +410,24 @@ func (s *Server) postMessage(c *Call, team Team) (int, response) {
 	if code != "" {
 		return fail(code)
 	}
+	var meta json.RawMessage
+	if v := c.Params.Get("metadata"); v != "" {
+		var md struct {
+			EventType string         `json:"event_type"`
+			Payload   map[string]any `json:"event_payload"`
+		}
+		if json.Unmarshal([]byte(v), &md) != nil || md.EventType == "" || md.Payload == nil {
+			return fail("invalid_metadata_format")
+		}
+		meta = json.RawMessage(v)
+	}
 	if st, resp, ok := s.limited(c, ch); ok {
 		return st, resp
 	}
-	m := &Message{Team: team.ID, Channel: ch, TS: s.nextTS(), ThreadTS: c.Params.Get("thread_ts"), Text: text, Blocks: blocks, Seq: c.Seq}
+	m := &Message{Team: team.ID, Channel: ch, TS: s.nextTS(), ThreadTS: c.Params.Get("thread_ts"), Text: text, Blocks: blocks,
+		Metadata: meta, Seq: c.Seq}
 	s.add(m)
-	return http.StatusOK, response{"ok": true, "channel": ch, "ts": m.TS, "message": messageJSON(m, team)}
+	return http.StatusOK, response{"ok": true, "channel": ch, "ts": m.TS, "message": messageJSON(m, team, true)}
 }
 
 func (s *Server) update(c *Call, team Team) (int, response) {
@@ -408,7 +451,7 @@ func (s *Server) update(c *Call, team Team) (int, response) {
 	}
 	m.Text, m.Blocks = text, blocks
 	m.Updates++
-	return http.StatusOK, response{"ok": true, "channel": ch, "ts": ts, "text": text, "message": messageJSON(m, team)}
+	return http.StatusOK, response{"ok": true, "channel": ch, "ts": ts, "text": text, "message": messageJSON(m, team, false)}
 }
 
 func (s *Server) postEphemeral(c *Call, team Team) (int, response) {
@@ -476,14 +519,52 @@ func (s *Server) replies(c *Call, team Team) (int, response) {
 		}
 	}
 	limit, _ := strconv.Atoi(c.Params.Get("limit"))
+	withMeta := flag(c.Params.Get("include_all_metadata"))
 	var out []any
 	for _, m := range thread {
 		if within(m) && (limit <= 0 || len(out) < limit) {
-			out = append(out, messageJSON(m, team))
+			out = append(out, messageJSON(m, team, withMeta))
 		}
 	}
 	return http.StatusOK, response{"ok": true, "messages": out, "has_more": false}
 }
+
+// history is conversations.history: the channel's top-level messages (and
+// thread replies also sent to the channel, which the server does not
+// model), newest first, within oldest and latest (exclusive unless
+// inclusive is true) and at most limit (default 100) of them; metadata
+// only with include_all_metadata. Ephemeral messages are nobody's
+// history.
+func (s *Server) history(c *Call, team Team) (int, response) {
+	ch := c.Params.Get("channel")
+	if code := s.channelOK(ch); code != "" {
+		return fail(code)
+	}
+	inclusive := flag(c.Params.Get("inclusive"))
+	limit, _ := strconv.Atoi(c.Params.Get("limit"))
+	if limit <= 0 {
+		limit = 100
+	}
+	withMeta := flag(c.Params.Get("include_all_metadata"))
+	var out []any
+	for i := len(s.order) - 1; i >= 0 && len(out) < limit; i-- {
+		m := s.msgs[s.order[i]]
+		if m.Channel != ch || m.Ephemeral || m.ThreadTS != "" && m.ThreadTS != m.TS {
+			continue
+		}
+		if o := c.Params.Get("oldest"); o != "" && (m.TS < o || m.TS == o && !inclusive) {
+			continue
+		}
+		if l := c.Params.Get("latest"); l != "" && (m.TS > l || m.TS == l && !inclusive) {
+			continue
+		}
+		out = append(out, messageJSON(m, team, withMeta))
+	}
+	return http.StatusOK, response{"ok": true, "messages": out, "has_more": false}
+}
+
+// flag reads a boolean form field as Slack does ("true" or "1").
+func flag(v string) bool { return v == "true" || v == "1" }
 
 func (s *Server) add(m *Message) {
 	k := m.Channel + "/" + m.TS
@@ -491,7 +572,7 @@ func (s *Server) add(m *Message) {
 	s.order = append(s.order, k)
 }
 
-func messageJSON(m *Message, team Team) map[string]any {
+func messageJSON(m *Message, team Team, withMeta bool) map[string]any {
 	out := map[string]any{"type": "message", "user": team.BotUserID, "bot_id": team.BotID, "text": m.Text, "ts": m.TS}
 	if m.From != "" {
 		out["user"] = m.From
@@ -502,6 +583,9 @@ func messageJSON(m *Message, team Team) map[string]any {
 	}
 	if m.Blocks != nil {
 		out["blocks"] = m.Blocks
+	}
+	if withMeta && m.Metadata != nil {
+		out["metadata"] = m.Metadata
 	}
 	return out
 }
