@@ -9,7 +9,7 @@ BENCHTIME ?= 1s
 # Fuzz targets run by "make test" for FUZZTIME each: package:target.
 FUZZ := ./incident:FuzzDecide ./incident:FuzzCheckText ./internal/wire:FuzzDecode ./ingress:FuzzDecodeBody ./ingress:FuzzAPIReads
 
-.PHONY: help run build test test-e2e test-web unit fuzz vet fmt bench setup test-setup clean
+.PHONY: help run build test check test-e2e test-web unit fuzz vet fmt lint bench setup test-setup clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -20,7 +20,10 @@ run: setup build ## start incidentd with all its parts (embedded broker, local C
 build: ## build ./bin/incidentd
 	$(GO) build -o bin/incidentd ./cmd/incidentd
 
-test: test-setup vet fmt test-web unit fuzz test-e2e test-kafka test-chsql ## every test: installs what is missing, then vet, gofmt, the dashboard's types, go tests (kfake, ClickHouse 18.16), fuzzing, browser, Apache Kafka and chDB suites
+test: test-setup vet fmt lint test-web unit fuzz test-e2e test-kafka test-chsql ## every test: installs what is missing, then vet, gofmt, golangci-lint, the dashboard's types, go tests (kfake, ClickHouse 18.16), fuzzing, browser, Apache Kafka and chDB suites
+
+check: vet fmt lint ## while working: go vet, gofmt, golangci-lint and the short Go tests (go test -short)
+	$(GO) test -short -count=1 -timeout=10m ./...
 
 test-e2e: test-setup ## the dashboard in headless Chromium against a real incidentd run (npm ci, node --test)
 	@e2e/run.sh
@@ -44,6 +47,9 @@ fuzz: ## fuzz each decoder and the model for FUZZTIME
 
 vet: ## go vet
 	$(GO) vet ./...
+
+lint: ## golangci-lint with .golangci.yml (pinned by go.mod's tool directive, built from the Go module proxy)
+	$(GO) tool golangci-lint run ./...
 
 fmt: ## fail if any file is not gofmt-formatted
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
