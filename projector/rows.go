@@ -87,8 +87,6 @@ func (b *eventBlock) add(e incident.Event) {
 	b.rejReason = append(b.rejReason, reason)
 }
 
-func (b *eventBlock) len() int { return len(b.incident) }
-
 // columns returns the block's columns in eventColumns order.
 func (b *eventBlock) columns() []any {
 	return []any{
@@ -148,8 +146,6 @@ func (b *stateBlock) add(s incident.State) {
 	b.notes = append(b.notes, clampU32(s.Notes))
 	b.pins = append(b.pins, clampU32(s.Pins))
 }
-
-func (b *stateBlock) len() int { return len(b.incident) }
 
 func (b *stateBlock) columns() []any {
 	return []any{

@@ -370,7 +370,7 @@ func sqlList(t tableSet, tenant string, filters []listFilter, keys []sortKey, ke
 			b.WriteString(" ASC")
 		}
 	}
-	b.WriteString(fmt.Sprintf(" LIMIT %d", limit))
+	fmt.Fprintf(&b, " LIMIT %d", limit)
 	return b.String(), args
 }
 
