@@ -6,7 +6,7 @@ DATA      ?= ./data
 FUZZTIME  ?= 8s
 BENCHTIME ?= 1s
 
-.PHONY: help run build test test-e2e test-web unit fuzz vet fmt bench setup test-setup clean
+.PHONY: help run build test check test-e2e test-web unit fuzz vet fmt lint bench setup test-setup clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -17,7 +17,10 @@ run: setup build ## start incidentd with all its parts (embedded broker, local C
 build: ## build ./bin/incidentd
 	$(GO) build -o bin/incidentd ./cmd/incidentd
 
-test: test-setup vet fmt test-web unit fuzz test-e2e test-kafka test-chsql ## every test: installs what is missing, then vet, gofmt, the dashboard's types, go tests (kfake, ClickHouse 18.16), fuzzing, browser, Apache Kafka and chDB suites
+test: test-setup vet fmt lint test-web unit fuzz test-e2e test-kafka test-chsql ## every test: installs what is missing, then vet, gofmt, golangci-lint, the dashboard's types, go tests (kfake, ClickHouse 18.16), fuzzing, browser, Apache Kafka and chDB suites
+
+check: vet fmt lint ## while working: go vet, gofmt, golangci-lint and the short Go tests (go test -short)
+	$(GO) test -short -count=1 -timeout=10m ./...
 
 test-e2e: test-setup ## the dashboard in headless Chromium against a real incidentd run (npm ci, node --test)
 	@e2e/run.sh
@@ -45,6 +48,9 @@ fuzz: ## run every fuzz target (each func Fuzz... in a package's _test.go files)
 
 vet: ## go vet
 	$(GO) vet ./...
+
+lint: ## golangci-lint with .golangci.yml (pinned by go.mod's tool directive, built from the Go module proxy)
+	$(GO) tool golangci-lint run ./...
 
 fmt: ## fail if any file is not gofmt-formatted
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi

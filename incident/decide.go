@@ -138,6 +138,8 @@ func (d *decider) decide() *Rejection {
 		return reject(CodeUnknownIncident, "incident %s is not declared", c.Incident)
 	}
 	switch c.Kind {
+	case Declare:
+		// Decided above: the one command for an incident not declared yet.
 	case SetSeverity:
 		if !d.policy.validSeverity(c.Severity) {
 			return reject(CodeInvalidSeverity, "severity %q is not one of %s", c.Severity, strings.Join(d.policy.Severities, ", "))
@@ -165,6 +167,7 @@ func (d *decider) decide() *Rejection {
 			return reject(CodeNoChange, "incident is already acknowledged")
 		case StatusMitigated:
 			return reject(CodeInvalidTransition, "incident is already mitigated")
+		case StatusOpen:
 		}
 		d.emit(Acknowledged, func(e *Event) { e.Status = StatusAcknowledged })
 	case Mitigate:
@@ -173,6 +176,7 @@ func (d *decider) decide() *Rejection {
 			return reject(CodeAlreadyResolved, "incident is resolved")
 		case StatusMitigated:
 			return reject(CodeNoChange, "incident is already mitigated")
+		case StatusOpen, StatusAcknowledged:
 		}
 		d.emit(Mitigated, func(e *Event) { e.Status = StatusMitigated })
 	case Resolve:

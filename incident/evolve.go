@@ -60,6 +60,8 @@ func Evolve(s State, e Event) State {
 		s.ImpactStartedAt = e.ImpactStarted
 	case SlackMessageRecorded:
 		s.Card = SlackMessage{Channel: e.Message.Channel, TS: e.Message.TS}
+	case Rejected:
+		// Returned above: a rejection changes only the version.
 	}
 	return s
 }

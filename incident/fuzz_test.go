@@ -139,7 +139,7 @@ func TestIDs(t *testing.T) {
 	if incident.APIIncidentID("t1", "k") == incident.APIIncidentID("t2", "k") {
 		t.Fatal("idempotency keys of two tenants give the same incident")
 	}
-	if incident.CommandIDFor("slack", "Ev1") != incident.CommandIDFor("slack", "Ev1") {
+	if a, b := incident.CommandIDFor("slack", "Ev1"), incident.CommandIDFor("slack", "Ev1"); a != b {
 		t.Fatal("command id is not deterministic")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -125,7 +126,10 @@ func startHarnessOn(t testing.TB, k *testenv.Kafka, opts ...harnessOpt) *harness
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-done:
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("ingress stopped with %v, want its context's cancellation", err)
+			}
 		case <-time.After(20 * time.Second):
 			t.Errorf("ingress did not stop within 20s")
 		}

@@ -126,9 +126,13 @@ func rejectionStatus(c incident.Code) int {
 		incident.CodeInvalidRole, incident.CodeInvalidPerson, incident.CodeInvalidNote,
 		incident.CodeInvalidMessage, incident.CodeInvalidImpactStart, incident.CodeKeyReused:
 		return http.StatusUnprocessableEntity
-	default:
+	case incident.CodeAlreadyDeclared, incident.CodeAlreadyResolved, incident.CodeInvalidTransition,
+		incident.CodeNotResolved, incident.CodeNoChange:
 		return http.StatusConflict
 	}
+	// A code this build does not know (a newer model's, read off the log):
+	// the command was refused for the incident's state, as far as it can tell.
+	return http.StatusConflict
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

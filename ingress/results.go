@@ -185,15 +185,9 @@ func (t *tracker) cardIncident(channel, ts string) (string, bool) {
 
 func cardKey(channel, ts string) string { return channel + "/" + ts }
 
-// result returns the outcome of the request c if the tracker knows it: the
-// outcome of c's id, or, when the id was decided for another request, a
-// refusal as a reused key (CodeKeyReused).
-func (t *tracker) result(c incident.Command) (Outcome, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.resultLocked(c)
-}
-
+// resultLocked returns the outcome of the request c if the tracker knows it:
+// the outcome of c's id, or, when the id was decided for another request, a
+// refusal as a reused key (CodeKeyReused). t.mu is held.
 func (t *tracker) resultLocked(c incident.Command) (Outcome, bool) {
 	if o, ok := t.outcomes.get(c.ID); ok {
 		if o.answers(c) {

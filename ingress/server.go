@@ -165,12 +165,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.WriteTimeout)
 		err = srv.Shutdown(sctx)
 		cancel()
-		<-served
+		<-served //nolint:errcheck // http.ErrServerClosed, after Shutdown
 	}
 	close(s.bgStop)
 	s.bg.Wait()
 	stopTracker()
-	<-trackerDone
+	<-trackerDone //nolint:errcheck // its context's cancellation: run stops only when asked
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

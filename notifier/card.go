@@ -89,7 +89,7 @@ func controls(s incident.State, p incident.Policy) []slack.BlockElement {
 	switch s.Status {
 	case incident.StatusResolved:
 		els = append(els, button(slackapp.ActionReopen, "Reopen", ""))
-	default:
+	case incident.StatusOpen, incident.StatusAcknowledged, incident.StatusMitigated:
 		if s.Status == incident.StatusOpen {
 			els = append(els, button(slackapp.ActionAcknowledge, "Acknowledge", slack.StylePrimary))
 		}
@@ -103,6 +103,8 @@ func controls(s incident.State, p incident.Policy) []slack.BlockElement {
 
 func statusEmoji(s incident.Status) string {
 	switch s {
+	case incident.StatusOpen:
+		return "🔥"
 	case incident.StatusAcknowledged:
 		return "👀"
 	case incident.StatusMitigated:

@@ -82,7 +82,9 @@ func TestCardControls(t *testing.T) {
 	var buf strings.Builder
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	enc.Encode(blocks)
+	if err := enc.Encode(blocks); err != nil {
+		t.Fatal(err)
+	}
 	raw := buf.String()
 	for _, want := range []string{"http://dash.example/incidents/sl-abc", `"text":"🔥 SEV2: db <down> & out"`, "<@U2>", "<!date^1700000000^"} {
 		if !strings.Contains(raw, want) {

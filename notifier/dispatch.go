@@ -344,7 +344,7 @@ func (d *dispatcher) backoff(failures int) time.Duration {
 	if b > d.n.cfg.MaxBackoff || b <= 0 {
 		b = d.n.cfg.MaxBackoff
 	}
-	return b/2 + rand.N(b/2+1)
+	return b/2 + rand.N(b/2+1) //nolint:gosec // G404: the jitter of a retry, not a secret
 }
 
 // done records a successful call: the record loses the work, the ledger

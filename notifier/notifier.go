@@ -85,7 +85,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Notifier,
 // its senders and returns ctx's error. It returns early only if it cannot
 // start (store, broker, topics) or the store fails.
 func (n *Notifier) Run(ctx context.Context) error {
-	if err := os.MkdirAll(n.cfg.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(n.cfg.Dir, 0o750); err != nil {
 		return fmt.Errorf("notifier: data dir: %w", err)
 	}
 	st, err := openStore(filepath.Join(n.cfg.Dir, "store"), n.log)
@@ -504,7 +504,9 @@ func (n *Notifier) apply(log *slog.Logger, rec *record, e incident.Event, histor
 			rec.CardWant = rec.State.Version
 		}
 		rec.CardCmd = false
-	default:
+	case incident.Declared, incident.SeverityChanged, incident.TitleChanged, incident.Assigned,
+		incident.Acknowledged, incident.Mitigated, incident.Resolved, incident.Reopened,
+		incident.NoteAdded, incident.MessagePinned, incident.ImpactStartedSet:
 		if !rec.State.Declared {
 			return nil, nil
 		}

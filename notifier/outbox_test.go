@@ -42,13 +42,19 @@ func TestReadOutbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString(`{"time":"2026-01-01T00:00:09Z","meth`)
-	f.Close()
+	if _, err := f.WriteString(`{"time":"2026-01-01T00:00:09Z","meth`); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if es, err := notifier.ReadOutbox(path, 100); err != nil || len(es) != 5 || es[0].Text != "4" {
 		t.Fatalf("with a torn line: %d entries, %v", len(es), err)
 	}
 	// A malformed line in the middle is an error naming it.
-	os.WriteFile(path, []byte("{}\nnot json\n{}\n"), 0o644)
+	if err := os.WriteFile(path, []byte("{}\nnot json\n{}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := notifier.ReadOutbox(path, 100); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Fatalf("malformed line: %v", err)
 	}

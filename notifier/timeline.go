@@ -41,8 +41,12 @@ func TimelineLine(e incident.Event) (string, bool) {
 		what = "Reopened by " + by
 	case incident.NoteAdded:
 		what = fmt.Sprintf("Note from %s: %s", by, slackapp.Escape(truncate(e.Note, 1000)))
-	default:
+	case incident.Declared, incident.TitleChanged, incident.MessagePinned, incident.ImpactStartedSet,
+		incident.SlackMessageRecorded, incident.Rejected:
 		return "", false
+	}
+	if what == "" {
+		return "", false // a kind this build does not know
 	}
 	return fmt.Sprintf("• %s (v%d)", what, e.Version), true
 }
@@ -82,6 +86,14 @@ func humanKind(k string) string {
 		return "add the note"
 	case incident.Declare:
 		return "declare"
+	case incident.SetTitle:
+		return "change the title"
+	case incident.PinMessage:
+		return "pin the message"
+	case incident.SetImpactStarted:
+		return "set when the impact started"
+	case incident.RecordSlackMessage:
+		return "record the incident card"
 	}
 	return "apply " + slackapp.Escape(k)
 }

@@ -267,9 +267,6 @@ type dueBatch struct {
 	ids [][]byte
 }
 
-// batch is the batch's name.
-func (b dueBatch) batch() []byte { return b.key[5:] }
-
 // expiring returns a partition's batches whose latest time is before the
 // given time, oldest first, until they hold at least limit ids; with each,
 // the ids whose outcome is still stored and older than that time. next is

@@ -89,7 +89,7 @@ func (p *Processor) Owned() []int32 {
 // cannot go on: the store cannot be opened or written, or the Kafka
 // session failed and could not be re-created.
 func (p *Processor) Run(ctx context.Context) error {
-	if err := os.MkdirAll(p.cfg.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(p.cfg.Dir, 0o750); err != nil {
 		return fmt.Errorf("processor: create directory: %w", err)
 	}
 	id := p.cfg.InstanceID
@@ -335,7 +335,7 @@ func instanceID(dir string) (string, error) {
 	}
 	id := hex.EncodeToString(r[:])
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("processor: write instance id: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {

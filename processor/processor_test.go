@@ -121,7 +121,8 @@ func TestCrashBetweenCommitAndStoreWrite(t *testing.T) {
 	}
 	go func() {
 		defer close(crashed)
-		p.Run(context.Background())
+		err := p.Run(context.Background())
+		t.Errorf("the processor returned before the failpoint: %v", err)
 	}()
 	select {
 	case <-crashed:

@@ -246,6 +246,7 @@ func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, 
 				rep.Gaps++
 				rep.problem("event %s follows version %d: gap", e.ID(), st.state.Version)
 				return
+			case incident.InOrder:
 			}
 			st.state = incident.Evolve(st.state, e)
 			rep.Events++

@@ -91,6 +91,9 @@ func (h *harness) eventRows(database string) uint64 {
 // 1..N per incident, under its tenant) and every incidents row is the
 // fold of the log.
 func TestCatchUpWhileProcessorEmits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 90 s: run by make test, left out of make check (go test -short)")
+	}
 	t.Parallel() // owns its broker and ClickHouse server
 	h := newHarness(t)
 	h.runProcessor(t)

@@ -129,6 +129,7 @@ func (f *folder) fold(ctx context.Context, events []incident.Event) (folded, err
 			s = &cached
 		}
 		switch incident.Sequence(s.Version, e) {
+		case incident.InOrder:
 		case incident.Seen:
 			out.dups++
 			continue

@@ -297,7 +297,7 @@ func SQLList(t Tables, tenant string, filters []ListFilter, keys []SortKey, keyA
 			b.WriteString(" ASC")
 		}
 	}
-	b.WriteString(fmt.Sprintf(" LIMIT %d", limit))
+	fmt.Fprintf(&b, " LIMIT %d", limit)
 	return b.String(), args
 }
 

@@ -24,7 +24,7 @@ func TestClients(t *testing.T) {
 			t.Fatalf("auth.test with %s's client = %+v, %v", w.TeamID, res, err)
 		}
 	}
-	if cs.For(acme) != cs.For(acme) || cs.For(acme) == cs.For(globex) {
+	if first, again := cs.For(acme), cs.For(acme); first != again || first == cs.For(globex) {
 		t.Fatal("a workspace's client is not made once, or two workspaces share one")
 	}
 }

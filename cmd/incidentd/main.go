@@ -54,7 +54,7 @@ func subcommands() []subcommand {
 		{"slack-mention", "send a signed Slack app_mention (\"@fire TEXT\") to a local ingress running the dev workspace", setupSlackMention},
 	}
 	for _, s := range services() {
-		cmds = append(cmds, subcommand{s.name, s.help, s.setup})
+		cmds = append(cmds, subcommand(s))
 	}
 	cmds = append(cmds,
 		subcommand{"rebuild", "rebuild a view from the log: 'rebuild processor' or 'rebuild clickhouse'", setupRebuild},

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 )
 
 // service is a part of incidentd that runs alone ("incidentd NAME") or
@@ -19,15 +18,4 @@ type service struct {
 // order and stops them in reverse.
 func services() []service {
 	return []service{ingressService(), processorService(), projectorService(), notifierService()}
-}
-
-// notBuilt is what a part that a later issue fills in does: inside "run" it
-// says so and waits; alone it fails, so nobody mistakes it for working.
-func notBuilt(ctx context.Context, e *env, part, issue string) error {
-	e.Announce(part, "not built yet (%s)", issue)
-	if e.Name == "run" {
-		<-ctx.Done()
-		return nil
-	}
-	return fmt.Errorf("%s: not built yet (%s)", part, issue)
 }

@@ -26,7 +26,7 @@ import (
 const (
 	devSlackTeam      = "TDEV"
 	devSlackChannel   = "CDEV"
-	devSlackSecretRel = "ingress/dev-slack-signing-secret"
+	devSlackSecretRel = "ingress/dev-slack-signing-secret" //nolint:gosec // G101: the path of the secret's file, not a secret
 )
 
 // loadOrCreateSecret returns the secret stored at path: created once

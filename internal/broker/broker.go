@@ -23,7 +23,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr s
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("broker: data dir: %w", err)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -104,6 +104,7 @@ func (l *Log) add(e incident.Event) {
 		l.Incidents[e.Incident] = h
 	}
 	switch incident.Sequence(h.State.Version, e) {
+	case incident.InOrder:
 	case incident.Seen:
 		h.Repeated++
 		return

@@ -256,11 +256,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	call := Call{Seq: len(s.calls) + 1, At: time.Now(), Method: method, Params: params, Body: body, Status: http.StatusOK}
 	status, resp := s.handle(&call, r, perr)
 	call.Status = status
-	if status == http.StatusOK {
+	switch status {
+	case http.StatusOK:
 		if okv, _ := resp["ok"].(bool); !okv {
 			call.Error, _ = resp["error"].(string)
 		}
-	} else if status == http.StatusTooManyRequests {
+	case http.StatusTooManyRequests:
 		call.Error = "ratelimited"
 	}
 	s.calls = append(s.calls, call)
