@@ -1,0 +1,198 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/internal/wire"
+)
+
+// Condition is what Eventually polls: a func() bool that holds when true,
+// or a func() error / func() string that holds when it returns nil / "",
+// the non-nil error or non-empty string saying what is still missing.
+type Condition interface {
+	func() bool | func() error | func() string
+}
+
+// Eventually polls cond until it holds, and fails the test if it still does
+// not after d, naming what it waited for and the condition's last reason.
+// The polling interval starts at 5 ms and grows to 50 ms; it is a polling
+// interval, not synchronisation.
+func Eventually[C Condition](t testing.TB, d time.Duration, what string, cond C) {
+	t.Helper()
+	check := func() string {
+		switch c := any(cond).(type) {
+		case func() bool:
+			if c() {
+				return ""
+			}
+			return "condition false"
+		case func() error:
+			if err := c(); err != nil {
+				return err.Error()
+			}
+			return ""
+		case func() string:
+			return c()
+		}
+		panic("unreachable: Condition has three shapes")
+	}
+	deadline := time.Now().Add(d)
+	interval := 5 * time.Millisecond
+	for {
+		last := check()
+		if last == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s: %s", d, what, last)
+		}
+		time.Sleep(interval)
+		interval = min(2*interval, 50*time.Millisecond)
+	}
+}
+
+// CreateTopics applies cfg's defaults, creates incidentd's topics on the
+// broker (kafka.EnsureTopics, as incidentd does at start) and returns the
+// completed config.
+func CreateTopics(t testing.TB, cfg kafka.Config) kafka.Config {
+	t.Helper()
+	cfg.Defaults()
+	cl := NewClient(t, cfg)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := kafka.EnsureTopics(ctx, kadm.NewClient(cl), cfg); err != nil {
+		t.Fatalf("testenv: create topics: %v", err)
+	}
+	return cfg
+}
+
+// NewClient returns a client of cfg's brokers that produces without
+// lingering, with opts applied after; it is closed when the test ends
+// (closing it earlier is harmless).
+func NewClient(t testing.TB, cfg kafka.Config, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kafka.NewClient(cfg, nil, append([]kgo.Opt{kgo.ProducerLinger(0)}, opts...)...)
+	if err != nil {
+		t.Fatalf("testenv: kafka client: %v", err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// Produce sends records through cl and waits for the broker's acks.
+func Produce(t testing.TB, cl *kgo.Client, recs ...*kgo.Record) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("testenv: produce: %v", err)
+	}
+}
+
+// CommandRecord encodes c as ingress does: keyed by its incident id.
+func CommandRecord(t testing.TB, topic string, c incident.Command) *kgo.Record {
+	t.Helper()
+	b, err := wire.EncodeCommand(c)
+	if err != nil {
+		t.Fatalf("testenv: encode command %s: %v", c.ID, err)
+	}
+	return &kgo.Record{Topic: topic, Key: []byte(c.Incident), Value: b}
+}
+
+// EventRecord encodes e as the processor does: keyed by its incident id.
+func EventRecord(t testing.TB, topic string, e incident.Event) *kgo.Record {
+	t.Helper()
+	b, err := wire.EncodeEvent(e)
+	if err != nil {
+		t.Fatalf("testenv: encode event %s: %v", e.ID(), err)
+	}
+	return &kgo.Record{Topic: topic, Key: []byte(e.Incident), Value: b}
+}
+
+// ReadTopic reads topic, read committed, from the start to its current
+// stable end, and returns its records (control records left out).
+func ReadTopic(t testing.TB, cfg kafka.Config, topic string) []*kgo.Record {
+	t.Helper()
+	recs, err := readTopic(cfg, topic)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return recs
+}
+
+// ReadTopicN waits until topic holds at least n records, read committed,
+// and returns all it holds then.
+func ReadTopicN(t testing.TB, cfg kafka.Config, topic string, n int) []*kgo.Record {
+	t.Helper()
+	var recs []*kgo.Record
+	Eventually(t, 15*time.Second, fmt.Sprintf("%d records on %s", n, topic), func() error {
+		var err error
+		if recs, err = readTopic(cfg, topic); err != nil {
+			return err
+		}
+		if len(recs) < n {
+			return fmt.Errorf("%d records", len(recs))
+		}
+		return nil
+	})
+	return recs
+}
+
+func readTopic(cfg kafka.Config, topic string) ([]*kgo.Record, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := kafka.NewClient(cfg, nil, kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: stable ends: %w", topic, err)
+	}
+	target := map[int32]int64{}
+	from := map[int32]kgo.Offset{}
+	for _, lo := range ends[topic] {
+		if lo.Offset > 0 {
+			target[lo.Partition] = lo.Offset
+			from[lo.Partition] = kgo.NewOffset().AtStart()
+		}
+	}
+	if len(from) == 0 {
+		return nil, nil
+	}
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: from})
+	var out []*kgo.Record
+	for len(target) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("read %s: %w (still to read: %v)", topic, ctx.Err(), target)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			end, ok := target[r.Partition]
+			if !ok {
+				return
+			}
+			if r.Offset >= end-1 {
+				delete(target, r.Partition)
+			}
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
+		})
+	}
+	return out, nil
+}
