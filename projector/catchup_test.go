@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/processor"
 	"github.com/incidentd/incidentd/projector"
@@ -117,14 +118,14 @@ func TestCatchUpWhileProcessorEmits(t *testing.T) {
 		// lasts until 2,000 more are, or the catch-up is over.
 		progressed := func(what string, n uint64) {
 			t.Helper()
-			waitFor(t, 30*time.Second, what, func() error {
+			testenv.Eventually(t, 30*time.Second, what, func() error {
 				if got := h.eventRows(db); got < n && h.verify(db) != nil {
 					return fmt.Errorf("%d rows, want %d or the log's end", got, n)
 				}
 				return nil
 			})
 		}
-		waitFor(t, 30*time.Second, "first rows stored", func() error {
+		testenv.Eventually(t, 30*time.Second, "first rows stored", func() error {
 			if h.eventRows(db) == 0 {
 				return fmt.Errorf("no rows yet")
 			}
