@@ -99,11 +99,11 @@ func TestAnswersWhenBrokerKilledInFlight(t *testing.T) {
 		}()
 	}
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(answers) }
-	waitFor(t, "writes before the kill", 10*time.Second, func() bool { return count() >= 200 })
+	testenv.Eventually(t, 10*time.Second, "writes before the kill", func() bool { return count() >= 200 })
 	h.kafka.Stop()
 	killed.Store(true)
 	before := count()
-	waitFor(t, "answers during the outage", 20*time.Second, func() bool { return count() >= before+64 })
+	testenv.Eventually(t, 20*time.Second, "answers during the outage", func() bool { return count() >= before+64 })
 	close(stop)
 	wg.Wait()
 	h.kafka.Restart(t)
@@ -134,10 +134,10 @@ func TestAnswersWhenBrokerKilledInFlight(t *testing.T) {
 	}
 	// Whatever the producer still holds is delivered or failed before
 	// the log is read.
-	waitFor(t, "the producer drained", 20*time.Second, func() bool { return h.srv.producer.BufferedProduceRecords() == 0 })
+	testenv.Eventually(t, 20*time.Second, "the producer drained", func() bool { return h.srv.producer.BufferedProduceRecords() == 0 })
 	for _, a := range unknown {
 		var r response
-		waitFor(t, "retry of "+a.command, 20*time.Second, func() bool {
+		testenv.Eventually(t, 20*time.Second, "retry of "+a.command, func() bool {
 			r = h.post("/api/v1/incidents", acmeToken, a.body, "Idempotency-Key", a.key)
 			return r.StatusCode == http.StatusAccepted
 		})
@@ -165,7 +165,7 @@ func TestAnswersWhenBrokerKilledInFlight(t *testing.T) {
 
 	// Applied exactly once: one declared event per unknown command.
 	h.runProcessor(0)
-	evs := h.readTopic(h.kcfg.Topics().Events, len(acked)+len(unknown))
+	evs := h.readTopicN(h.kcfg.Topics().Events, len(acked)+len(unknown))
 	declared := map[string]int{}
 	for _, r := range evs {
 		e, err := wire.DecodeEvent(r.Value)

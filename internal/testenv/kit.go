@@ -133,18 +133,20 @@ func ReadTopic(t testing.TB, cfg kafka.Config, topic string) []*kgo.Record {
 // and returns all it holds then.
 func ReadTopicN(t testing.TB, cfg kafka.Config, topic string, n int) []*kgo.Record {
 	t.Helper()
-	var recs []*kgo.Record
+	cl := NewClient(t, cfg, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(100*time.Millisecond))
+	defer cl.Close()
+	seen := 0
 	Eventually(t, 15*time.Second, fmt.Sprintf("%d records on %s", n, topic), func() error {
-		var err error
-		if recs, err = readTopic(cfg, topic); err != nil {
-			return err
-		}
-		if len(recs) < n {
-			return fmt.Errorf("%d records", len(recs))
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		seen += cl.PollFetches(ctx).NumRecords()
+		if seen < n {
+			return fmt.Errorf("%d records", seen)
 		}
 		return nil
 	})
-	return recs
+	return ReadTopic(t, cfg, topic)
 }
 
 func readTopic(cfg kafka.Config, topic string) ([]*kgo.Record, error) {
