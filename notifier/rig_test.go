@@ -1,7 +1,6 @@
 package notifier_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -89,20 +88,7 @@ func (r *rig) startNotifierWith(cfg notifier.Config, reg *prometheus.Registry) (
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil && ctx.Err() == nil {
-				r.t.Errorf("notifier: %v", err)
-			}
-		})
-	}
-	r.t.Cleanup(stop)
-	return stop
+	return testenv.Go(r.t, "notifier", n.Run)
 }
 
 // send produces test commands to the commands topic.

@@ -55,25 +55,7 @@ func runProcessorWith(t testing.TB, cfg processor.Config, reg prometheus.Registe
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("processor Run: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Errorf("processor did not stop within 30s")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return p, stop
+	return p, testenv.Go(t, "processor Run", p.Run)
 }
 
 // workload generates commands over incidents: each declared first, then a

@@ -112,20 +112,7 @@ func (h *harness) runWithRegistry(t testing.TB, edit func(*projector.Config)) (s
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("projector Run: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop, reg
+	return testenv.Go(t, "projector Run", p.Run), reg
 }
 
 // produce writes events to the events topic, keyed by incident.

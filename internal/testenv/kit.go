@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,4 +199,31 @@ func readTopic(cfg kafka.Config, topic string) ([]*kgo.Record, error) {
 		})
 	}
 	return out, nil
+}
+
+// Go runs a service's blocking Run in a goroutine until the returned stop
+// is called or the test ends; stop cancels its context and waits for it,
+// at most 30 s. An error other than context.Canceled fails the test,
+// named by what.
+func Go(t testing.TB, what string, run func(ctx context.Context) error) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil && !errors.Is(err, context.Canceled) {
+					t.Errorf("%s: %v", what, err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("%s did not stop within 30s", what)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
