@@ -165,7 +165,7 @@ func TestAnswersWhenBrokerKilledInFlight(t *testing.T) {
 
 	// Applied exactly once: one declared event per unknown command.
 	h.runProcessor(0)
-	evs := h.readTopicN(h.kcfg.Topics().Events, len(acked)+len(unknown))
+	evs := testenv.ReadTopicN(t, h.kcfg, h.kcfg.Topics().Events, len(acked)+len(unknown))
 	declared := map[string]int{}
 	for _, r := range evs {
 		e, err := wire.DecodeEvent(r.Value)

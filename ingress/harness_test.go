@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/kafka"
@@ -224,13 +223,6 @@ func (h *harness) commands(n int) []incident.Command {
 	// time, so the edge's time is the order they were sent in.
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out
-}
-
-// readTopicN waits until topic holds at least n records and returns all
-// it holds then.
-func (h *harness) readTopicN(topic string, n int) []*kgo.Record {
-	h.t.Helper()
-	return testenv.ReadTopicN(h.t, h.kcfg, topic, n)
 }
 
 // runProcessor runs the kit's stand-in processor (the real model,

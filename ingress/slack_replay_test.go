@@ -71,7 +71,7 @@ func TestSlackDeclareReplayedIsOneIncident(t *testing.T) {
 		return okA && okB && a.State.Declared && b.State.Declared
 	})
 	declared := 0
-	for _, r := range h.readTopicN(h.kcfg.Topics().Events, 2) {
+	for _, r := range testenv.ReadTopicN(t, h.kcfg, h.kcfg.Topics().Events, 2) {
 		e, err := wire.DecodeEvent(r.Value)
 		if err != nil {
 			t.Fatal(err)

@@ -214,7 +214,7 @@ func TestSlackRetriesAreNoOps(t *testing.T) {
 		tr, ok := h.srv.tracker.incident(id)
 		return ok && tr.State.Declared
 	})
-	recs := h.readTopicN(h.kcfg.Topics().Events, 1)
+	recs := testenv.ReadTopicN(t, h.kcfg, h.kcfg.Topics().Events, 1)
 	if len(recs) != 1 {
 		t.Fatalf("%d events, want 1", len(recs))
 	}

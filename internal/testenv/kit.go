@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/eventlog"
 	"github.com/incidentd/incidentd/internal/kafka"
 	"github.com/incidentd/incidentd/internal/wire"
 )
@@ -154,51 +155,21 @@ func ReadTopicN(t testing.TB, cfg kafka.Config, topic string, n int) []*kgo.Reco
 func readTopic(cfg kafka.Config, topic string) ([]*kgo.Record, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cl, err := kafka.NewClient(cfg, nil, kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(100*time.Millisecond))
+	cl, err := kafka.NewClient(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
+	ends, err := eventlog.StableEnds(ctx, cl, topic)
+	cl.Close()
 	if err != nil {
-		return nil, fmt.Errorf("read %s: stable ends: %w", topic, err)
+		return nil, err
 	}
-	target := map[int32]int64{}
-	from := map[int32]kgo.Offset{}
-	for _, lo := range ends[topic] {
-		if lo.Offset > 0 {
-			target[lo.Partition] = lo.Offset
-			from[lo.Partition] = kgo.NewOffset().AtStart()
-		}
-	}
-	if len(from) == 0 {
-		return nil, nil
-	}
-	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: from})
 	var out []*kgo.Record
-	for len(target) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("read %s: %w (still to read: %v)", topic, ctx.Err(), target)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			end, ok := target[r.Partition]
-			if !ok {
-				return
-			}
-			if r.Offset >= end-1 {
-				delete(target, r.Partition)
-			}
-			if !r.Attrs.IsControl() {
-				out = append(out, r)
-			}
-		})
-	}
-	return out, nil
+	err = eventlog.Read(ctx, cfg, nil, topic, ends, func(r *kgo.Record) error {
+		out = append(out, r)
+		return nil
+	})
+	return out, err
 }
 
 // Go runs a service's blocking Run in a goroutine until the returned stop
