@@ -10,10 +10,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/eventlog"
 	"github.com/incidentd/incidentd/internal/kafka"
 	"github.com/incidentd/incidentd/internal/wire"
 )
@@ -193,22 +193,18 @@ func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, 
 // stableEnds returns the last stable offset of each non-empty partition of
 // topic, and their sum.
 func stableEnds(ctx context.Context, cl *kgo.Client, topic string) (map[int32]int64, int64, error) {
-	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
+	ends, err := eventlog.StableEnds(ctx, cl, topic)
 	if err != nil {
-		return nil, 0, fmt.Errorf("processor: rebuild: list %s end offsets: %w", topic, err)
+		return nil, 0, fmt.Errorf("processor: rebuild: %w", err)
 	}
-	target := map[int32]int64{}
 	var total int64
-	for _, lo := range ends[topic] {
-		if lo.Offset > 0 {
-			target[lo.Partition] = lo.Offset
-			total += lo.Offset
+	for p, end := range ends {
+		if end <= 0 {
+			delete(ends, p)
 		}
+		total += max(end, 0)
 	}
-	return target, total, nil
+	return ends, total, nil
 }
 
 // replayFlushEvery bounds the replay's overlay: states and outcomes are
