@@ -1,7 +1,6 @@
 package notifier_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/testenv"
-	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/notifier"
 )
 
@@ -211,17 +209,9 @@ func TestBadEvents(t *testing.T) {
 	var recs []*kgo.Record
 	recs = append(recs, &kgo.Record{Topic: r.kc.Topics().Events, Key: []byte("in-bad"), Value: []byte(`{"v":1,"type":"event","data":{"nope":1}}`)})
 	for _, e := range []incident.Event{decl, sev} {
-		v, err := wire.EncodeEvent(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, &kgo.Record{Topic: r.kc.Topics().Events, Key: []byte(e.Incident), Value: v})
+		recs = append(recs, testenv.EventRecord(t, r.kc.Topics().Events, e))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := r.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Produce(t, r.cl, recs...)
 	dl := testenv.ReadTopicN(t, r.kc, r.kc.Topics().DeadLetters, 1)
 	var d notifier.DeadLetter
 	if err := json.Unmarshal(dl[0].Value, &d); err != nil || d.Error != "malformed_event" || d.IncidentID != "in-bad" || len(d.Record) == 0 {
