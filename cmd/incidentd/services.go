@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 )
 
 // service is a part of incidentd that runs alone ("incidentd NAME") or
@@ -15,19 +14,8 @@ type service struct {
 	setup func(fs *flag.FlagSet) func(ctx context.Context, e *env) error
 }
 
-// services lists the parts in data-flow order; "run" starts them in this
-// order and stops them in reverse.
+// services lists the parts in data-flow order, the order "run" starts them
+// in; it stops them together (one context), and its broker after them.
 func services() []service {
 	return []service{ingressService(), processorService(), projectorService(), notifierService()}
-}
-
-// notBuilt is what a part that a later issue fills in does: inside "run" it
-// says so and waits; alone it fails, so nobody mistakes it for working.
-func notBuilt(ctx context.Context, e *env, part, issue string) error {
-	e.Announce(part, "not built yet (%s)", issue)
-	if e.Name == "run" {
-		<-ctx.Done()
-		return nil
-	}
-	return fmt.Errorf("%s: not built yet (%s)", part, issue)
 }
