@@ -141,44 +141,15 @@ func (d *decider) decide() *Rejection {
 	case Declare:
 		// Decided above: the one command for an incident not declared yet.
 	case SetSeverity:
-		if !d.policy.validSeverity(c.Severity) {
-			return reject(CodeInvalidSeverity, "severity %q is not one of %s", c.Severity, strings.Join(d.policy.Severities, ", "))
-		}
-		if c.Severity == s.Severity {
-			return reject(CodeNoChange, "severity is already %s", c.Severity)
-		}
-		d.emit(SeverityChanged, func(e *Event) { e.Severity = c.Severity })
+		return d.setSeverity()
 	case SetTitle:
-		title := strings.TrimSpace(c.Title)
-		if r := checkTitle(title); r != nil {
-			return r
-		}
-		if title == s.Title {
-			return reject(CodeNoChange, "title is already %q", title)
-		}
-		d.emit(TitleChanged, func(e *Event) { e.Title = title })
+		return d.setTitle()
 	case Assign:
 		return d.assign()
 	case Acknowledge:
-		switch s.Status {
-		case StatusResolved:
-			return reject(CodeAlreadyResolved, "incident is resolved")
-		case StatusAcknowledged:
-			return reject(CodeNoChange, "incident is already acknowledged")
-		case StatusMitigated:
-			return reject(CodeInvalidTransition, "incident is already mitigated")
-		case StatusOpen:
-		}
-		d.emit(Acknowledged, func(e *Event) { e.Status = StatusAcknowledged })
+		return d.acknowledge()
 	case Mitigate:
-		switch s.Status {
-		case StatusResolved:
-			return reject(CodeAlreadyResolved, "incident is resolved")
-		case StatusMitigated:
-			return reject(CodeNoChange, "incident is already mitigated")
-		case StatusOpen, StatusAcknowledged:
-		}
-		d.emit(Mitigated, func(e *Event) { e.Status = StatusMitigated })
+		return d.mitigate()
 	case Resolve:
 		if s.Status == StatusResolved {
 			return reject(CodeAlreadyResolved, "incident is already resolved")
@@ -190,42 +161,113 @@ func (d *decider) decide() *Rejection {
 		}
 		d.emit(Reopened, func(e *Event) { e.Status = StatusOpen })
 	case AddNote:
-		note := strings.TrimSpace(c.Note)
-		if note == "" {
-			return reject(CodeInvalidNote, "a note is 1 to %d characters of text", MaxNote)
-		}
-		if err := CheckText(note, MaxNote); err != nil {
-			return reject(CodeInvalidNote, "the note %s", err)
-		}
-		d.emit(NoteAdded, func(e *Event) { e.Note = note })
+		return d.addNote()
 	case PinMessage:
-		m := c.Message
-		if m.Channel == "" || m.TS == "" || m.At.IsZero() {
-			return reject(CodeInvalidMessage, "a pinned message needs its channel, ts and time")
-		}
-		if len(m.Text) > MaxNote || !utf8.ValidString(m.Text) {
-			return reject(CodeInvalidMessage, "a pinned message's text is at most %d bytes", MaxNote)
-		}
-		d.emit(MessagePinned, func(e *Event) { e.Message = m })
+		return d.pinMessage()
 	case SetImpactStarted:
-		t := c.ImpactStarted
-		switch {
-		case t.IsZero() || t.After(c.At):
-			return reject(CodeInvalidImpactStart, "impact must have started before now")
-		case t.Equal(s.ImpactStartedAt):
-			return reject(CodeNoChange, "impact start is already %s", t.UTC().Format("2006-01-02T15:04:05Z07:00"))
-		}
-		d.emit(ImpactStartedSet, func(e *Event) { e.ImpactStarted = t })
+		return d.setImpactStarted()
 	case RecordSlackMessage:
-		m := c.Message
-		if m.Channel == "" || m.TS == "" {
-			return reject(CodeInvalidMessage, "a card reference needs its channel and ts")
-		}
-		if m.Channel == s.Card.Channel && m.TS == s.Card.TS {
-			return reject(CodeNoChange, "card is already recorded")
-		}
-		d.emit(SlackMessageRecorded, func(e *Event) { e.Message = SlackMessage{Channel: m.Channel, TS: m.TS} })
+		return d.recordSlackMessage()
 	}
+	return nil
+}
+
+func (d *decider) setSeverity() *Rejection {
+	c, s := d.c, d.s
+	if !d.policy.validSeverity(c.Severity) {
+		return reject(CodeInvalidSeverity, "severity %q is not one of %s", c.Severity, strings.Join(d.policy.Severities, ", "))
+	}
+	if c.Severity == s.Severity {
+		return reject(CodeNoChange, "severity is already %s", c.Severity)
+	}
+	d.emit(SeverityChanged, func(e *Event) { e.Severity = c.Severity })
+	return nil
+}
+
+func (d *decider) setTitle() *Rejection {
+	title := strings.TrimSpace(d.c.Title)
+	if r := checkTitle(title); r != nil {
+		return r
+	}
+	if title == d.s.Title {
+		return reject(CodeNoChange, "title is already %q", title)
+	}
+	d.emit(TitleChanged, func(e *Event) { e.Title = title })
+	return nil
+}
+
+func (d *decider) acknowledge() *Rejection {
+	switch d.s.Status {
+	case StatusResolved:
+		return reject(CodeAlreadyResolved, "incident is resolved")
+	case StatusAcknowledged:
+		return reject(CodeNoChange, "incident is already acknowledged")
+	case StatusMitigated:
+		return reject(CodeInvalidTransition, "incident is already mitigated")
+	case StatusOpen:
+	}
+	d.emit(Acknowledged, func(e *Event) { e.Status = StatusAcknowledged })
+	return nil
+}
+
+func (d *decider) mitigate() *Rejection {
+	switch d.s.Status {
+	case StatusResolved:
+		return reject(CodeAlreadyResolved, "incident is resolved")
+	case StatusMitigated:
+		return reject(CodeNoChange, "incident is already mitigated")
+	case StatusOpen, StatusAcknowledged:
+	}
+	d.emit(Mitigated, func(e *Event) { e.Status = StatusMitigated })
+	return nil
+}
+
+func (d *decider) addNote() *Rejection {
+	note := strings.TrimSpace(d.c.Note)
+	if note == "" {
+		return reject(CodeInvalidNote, "a note is 1 to %d characters of text", MaxNote)
+	}
+	if err := CheckText(note, MaxNote); err != nil {
+		return reject(CodeInvalidNote, "the note %s", err)
+	}
+	d.emit(NoteAdded, func(e *Event) { e.Note = note })
+	return nil
+}
+
+func (d *decider) pinMessage() *Rejection {
+	m := d.c.Message
+	if m.Channel == "" || m.TS == "" || m.At.IsZero() {
+		return reject(CodeInvalidMessage, "a pinned message needs its channel, ts and time")
+	}
+	if len(m.Text) > MaxNote || !utf8.ValidString(m.Text) {
+		return reject(CodeInvalidMessage, "a pinned message's text is at most %d bytes", MaxNote)
+	}
+	d.emit(MessagePinned, func(e *Event) { e.Message = m })
+	return nil
+}
+
+func (d *decider) setImpactStarted() *Rejection {
+	t := d.c.ImpactStarted
+	switch {
+	case t.IsZero() || t.After(d.c.At):
+		return reject(CodeInvalidImpactStart, "impact must have started before now")
+	case t.Equal(d.s.ImpactStartedAt):
+		return reject(CodeNoChange, "impact start is already %s", t.UTC().Format("2006-01-02T15:04:05Z07:00"))
+	}
+	d.emit(ImpactStartedSet, func(e *Event) { e.ImpactStarted = t })
+	return nil
+}
+
+// recordSlackMessage records where the notifier posted the incident's card.
+func (d *decider) recordSlackMessage() *Rejection {
+	m := d.c.Message
+	if m.Channel == "" || m.TS == "" {
+		return reject(CodeInvalidMessage, "a card reference needs its channel and ts")
+	}
+	if m.Channel == d.s.Card.Channel && m.TS == d.s.Card.TS {
+		return reject(CodeNoChange, "card is already recorded")
+	}
+	d.emit(SlackMessageRecorded, func(e *Event) { e.Message = SlackMessage{Channel: m.Channel, TS: m.TS} })
 	return nil
 }
 

@@ -25,12 +25,6 @@ func APIIncidentID(tenant, idempotencyKey string) string {
 	return apiIDPrefix + digest("api", tenant, idempotencyKey)
 }
 
-// NewIncidentID turns 16 random bytes from the edge into a fresh id. The
-// model has no randomness of its own.
-func NewIncidentID(random [16]byte) string {
-	return apiIDPrefix + hex.EncodeToString(random[:10])
-}
-
 // CommandIDFor derives a command id from parts that identify a request
 // (a Slack event id, a tenant and idempotency key), so that a retried
 // request gets the same command id.

@@ -135,14 +135,14 @@ func TestAnswersWhenBrokerKilledInFlight(t *testing.T) {
 		}
 		return n, seen
 	}
-	waitFor(t, "writes before the kill", 10*time.Second, func() bool { n, _ := count(phaseUp); return n >= 200 })
+	testenv.Eventually(t, 10*time.Second, "writes before the kill", func() bool { n, _ := count(phaseUp); return n >= 200 })
 	h.kafka.Stop()
 	phase.Store(phaseKilled)
 	// A write begun after the kill and answered without an ack was given
 	// to the client, which wrote it on its connection (finding it closed)
 	// or failed to dial: from then on no connection to the broker is open
 	// and nothing can be sent.
-	waitFor(t, "answers after the kill", 10*time.Second, func() bool { n, _ := count(phaseKilled); return n >= 8 })
+	testenv.Eventually(t, 10*time.Second, "answers after the kill", func() bool { n, _ := count(phaseKilled); return n >= 8 })
 	phase.Store(phaseKnownDown)
 	claims := func() bool {
 		n, seen := count(phaseKnownDown)
@@ -155,7 +155,7 @@ func TestAnswersWhenBrokerKilledInFlight(t *testing.T) {
 		}
 		return n >= 64
 	}
-	waitFor(t, "each answer to keyed and unkeyed writes during the outage", 30*time.Second, claims)
+	testenv.Eventually(t, 30*time.Second, "each answer to keyed and unkeyed writes during the outage", claims)
 	close(stop)
 	wg.Wait()
 	h.kafka.Restart(t)
@@ -179,10 +179,10 @@ func TestAnswersWhenBrokerKilledInFlight(t *testing.T) {
 		len(answers), len(acked), len(notInLog), len(unknown), seen)
 	// Whatever the producer still holds is delivered or failed before
 	// the log is read.
-	waitFor(t, "the producer drained", 20*time.Second, func() bool { return h.srv.producer.BufferedProduceRecords() == 0 })
+	testenv.Eventually(t, 20*time.Second, "the producer drained", func() bool { return h.srv.producer.BufferedProduceRecords() == 0 })
 	for _, a := range unknown {
 		var r response
-		waitFor(t, "retry of "+a.command, 20*time.Second, func() bool {
+		testenv.Eventually(t, 20*time.Second, "retry of "+a.command, func() bool {
 			r = h.post("/api/v1/incidents", acmeToken, a.body, "Idempotency-Key", a.key)
 			return r.StatusCode == http.StatusAccepted
 		})
@@ -210,7 +210,7 @@ func TestAnswersWhenBrokerKilledInFlight(t *testing.T) {
 
 	// Applied exactly once: one declared event per unknown command.
 	h.runProcessor(0)
-	evs := h.readTopic(h.kcfg.Topics().Events, len(acked)+len(unknown))
+	evs := testenv.ReadTopicN(t, h.kcfg, h.kcfg.Topics().Events, len(acked)+len(unknown))
 	declared := map[string]int{}
 	for _, r := range evs {
 		e, err := wire.DecodeEvent(r.Value)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/testenv"
 )
 
 func TestAPIDeclareIsInLogBeforeAck(t *testing.T) {
@@ -214,7 +215,7 @@ func TestTenantIsolation(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	r.json(t, &res)
 	id := res.IncidentID
-	waitFor(t, "view of the incident", 5*time.Second, func() bool {
+	testenv.Eventually(t, 5*time.Second, "view of the incident", func() bool {
 		return h.get("/api/v1/incidents/"+id, acmeToken).StatusCode == http.StatusOK
 	})
 
@@ -362,7 +363,7 @@ func TestAnalytics(t *testing.T) {
 	h := startHarness(t)
 	h.runProcessor(0)
 	wantStatus(t, h.post("/api/v1/incidents?wait=5s", acmeToken, `{"title":"one","severity":"SEV2"}`), http.StatusOK)
-	waitFor(t, "analytics to count the incident", 5*time.Second, func() bool {
+	testenv.Eventually(t, 5*time.Second, "analytics to count the incident", func() bool {
 		var a AnalyticsJSON
 		r := h.get("/api/v1/analytics?bucket=1h", acmeToken)
 		if r.StatusCode != http.StatusOK {

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/processor"
 )
 
@@ -24,7 +25,7 @@ func TestEndToEndWithProcessor(t *testing.T) {
 	// The processor joins its group first; the declare is retried with its
 	// idempotency key until its outcome comes back.
 	var res WriteResult
-	waitFor(t, "the processor to apply a declare", 30*time.Second, func() bool {
+	testenv.Eventually(t, 30*time.Second, "the processor to apply a declare", func() bool {
 		r := h.post("/api/v1/incidents?wait=2s", acmeToken, `{"title":"e2e outage","severity":"SEV2"}`, "Idempotency-Key", "e2e-1")
 		if r.StatusCode == http.StatusOK {
 			r.json(t, &res)
@@ -100,7 +101,7 @@ func TestKeyReuseWithProcessor(t *testing.T) {
 	h := startHarness(t, withoutViews())
 	runProcessor(t, h)
 	var res WriteResult
-	waitFor(t, "the processor to apply a declare", 30*time.Second, func() bool {
+	testenv.Eventually(t, 30*time.Second, "the processor to apply a declare", func() bool {
 		r := h.post("/api/v1/incidents?wait=2s", acmeToken, `{"title":"reuse","severity":"SEV2"}`, "Idempotency-Key", "k-declare")
 		if r.StatusCode == http.StatusOK {
 			r.json(t, &res)

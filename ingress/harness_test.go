@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/kafka"
@@ -84,9 +82,7 @@ func startHarness(t testing.TB, opts ...harnessOpt) *harness {
 func startHarnessOn(t testing.TB, k *testenv.Kafka, opts ...harnessOpt) *harness {
 	t.Helper()
 	h := &harness{t: t, kafka: k, views: newMemViews(), reg: prometheus.NewRegistry()}
-	h.kcfg = kafka.Config{Brokers: []string{k.Addr()}, Partitions: 3}
-	h.kcfg.Defaults()
-	ensureTopics(t, h.kcfg)
+	h.kcfg = testenv.CreateTopics(t, kafka.Config{Brokers: []string{k.Addr()}, Partitions: 3})
 
 	h.slack = slackfake.Start(t, slackfake.WithMessageInterval(0),
 		slackfake.WithTeams(slackfake.Team{ID: teamID, Name: "acme", Token: botToken, BotUserID: "UBOT", BotID: "BBOT"}))
@@ -135,20 +131,6 @@ func startHarnessOn(t testing.TB, k *testenv.Kafka, opts ...harnessOpt) *harness
 		}
 	})
 	return h
-}
-
-func ensureTopics(t testing.TB, cfg kafka.Config) {
-	t.Helper()
-	cl, err := kafka.NewClient(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := kafka.EnsureTopics(ctx, kadm.NewClient(cl), cfg); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // response is an HTTP answer, body read.
@@ -229,7 +211,7 @@ func wantStatus(t testing.TB, r response, want int) {
 // command's incident id, and returns them in the order they were accepted.
 func (h *harness) commands(n int) []incident.Command {
 	h.t.Helper()
-	recs := h.readTopic(h.kcfg.Topics().Commands, n)
+	recs := testenv.ReadTopicN(h.t, h.kcfg, h.kcfg.Topics().Commands, n)
 	var out []incident.Command
 	for _, r := range recs {
 		c, err := wire.DecodeCommand(r.Value)
@@ -247,58 +229,22 @@ func (h *harness) commands(n int) []incident.Command {
 	return out
 }
 
-// readTopic consumes topic from the start until n records arrived, then
-// a little longer to catch extra ones.
-func (h *harness) readTopic(topic string, n int) []*kgo.Record {
-	h.t.Helper()
-	cl, err := kafka.NewClient(h.kcfg, nil, kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer cl.Close()
-	var out []*kgo.Record
-	deadline := time.Now().Add(15 * time.Second)
-	for len(out) < n && time.Now().Before(deadline) {
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		fs := cl.PollFetches(ctx)
-		cancel()
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
-	}
-	if len(out) < n {
-		h.t.Fatalf("topic %s: %d records, want %d", topic, len(out), n)
-	}
-	// Anything beyond n that is already there shows up in one more poll.
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { out = append(out, r) })
-	cancel()
-	return out
-}
-
-// runProcessor applies the commands topic with the real model
-// (incident.Decide) and produces the events, as the processor does, and
-// feeds h.views with them after viewLag. It stops when the test ends.
+// runProcessor runs the kit's stand-in processor (the real model,
+// incident.Decide, producing the events) and feeds h.views with its events
+// viewLag after they were produced, in order. It stops when the test ends.
 func (h *harness) runProcessor(viewLag time.Duration) {
 	t := h.t
 	t.Helper()
-	cl, err := kafka.NewClient(h.kcfg, nil, kgo.ConsumeTopics(h.kcfg.Topics().Commands),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(50*time.Millisecond),
-		kgo.ProducerLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	t.Cleanup(func() { cancel(); wg.Wait(); cl.Close() })
-	// The view applies each batch viewLag after it was produced, in order.
 	type batch struct {
 		due time.Time
 		evs []incident.Event
 	}
 	toViews := make(chan batch, 1024)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
 	go func() {
-		defer wg.Done()
+		defer close(done)
 		for {
 			select {
 			case <-ctx.Done():
@@ -319,41 +265,12 @@ func (h *harness) runProcessor(viewLag time.Duration) {
 			}
 		}
 	}()
-	go func() {
-		defer wg.Done()
-		states := map[string]incident.State{}
-		seen := incident.Memory{}
-		pol := incident.DefaultPolicy()
-		for ctx.Err() == nil {
-			fs := cl.PollFetches(ctx)
-			var out []*kgo.Record
-			var evs []incident.Event
-			fs.EachRecord(func(r *kgo.Record) {
-				c, err := wire.DecodeCommand(r.Value)
-				if err != nil {
-					return
-				}
-				d := seen.Decide(pol, states[c.Incident], c)
-				for _, e := range d.Events {
-					states[c.Incident] = incident.Evolve(states[c.Incident], e)
-					b, _ := wire.EncodeEvent(e)
-					out = append(out, &kgo.Record{Topic: h.kcfg.Topics().Events, Key: []byte(e.Incident), Value: b})
-					evs = append(evs, e)
-				}
-			})
-			if len(out) == 0 {
-				continue
-			}
-			if err := cl.ProduceSync(ctx, out...).FirstErr(); err != nil {
-				return
-			}
-			select {
-			case toViews <- batch{time.Now().Add(viewLag), evs}:
-			case <-ctx.Done():
-				return
-			}
+	testenv.StartStandInProcessor(t, h.kcfg, func(evs []incident.Event) {
+		select {
+		case toViews <- batch{time.Now().Add(viewLag), evs}:
+		case <-ctx.Done():
 		}
-	}()
+	})
 }
 
 // memViews is an in-memory Views over the events the test processor
@@ -457,16 +374,4 @@ func (h *harness) slackPost(path, contentType string, body []byte, hdr ...string
 	stamp, sig := slackSign(signingSecret, time.Now(), body)
 	all := append([]string{"Content-Type", contentType, "X-Slack-Request-Timestamp", stamp, "X-Slack-Signature", sig}, hdr...)
 	return h.do(http.MethodPost, path, "", body, all...)
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

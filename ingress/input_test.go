@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/testenv"
 )
 
 // goWords are pieces of Go error strings and type names that a problem
@@ -142,7 +143,7 @@ func TestSlackBadInputAndEscaping(t *testing.T) {
 	const thread = "1700000400.000100"
 	wantStatus(t, h.slackPost("/slack/events", "application/json",
 		mentionEvent("EvBad1", "C1", "U0ALICE", "<@UBOT> server\u202Edown", thread, "")), http.StatusOK)
-	waitFor(t, "the reply to a mention with a bidi override", 5*time.Second, func() bool {
+	testenv.Eventually(t, 5*time.Second, "the reply to a mention with a bidi override", func() bool {
 		for _, m := range h.slack.Messages("C1") {
 			if m.Ephemeral && m.ThreadTS == thread && strings.Contains(m.Text, "bidirectional formatting character") {
 				return true

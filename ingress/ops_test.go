@@ -166,7 +166,7 @@ func TestBrokerDown(t *testing.T) {
 	wantStatus(t, h.get("/readyz", ""), http.StatusServiceUnavailable)
 
 	h.kafka.Restart(t)
-	waitFor(t, "writes accepted again", 20*time.Second, func() bool {
+	testenv.Eventually(t, 20*time.Second, "writes accepted again", func() bool {
 		return h.post("/api/v1/incidents", acmeToken, `{"title":"after"}`, "Idempotency-Key", "up-1").StatusCode == http.StatusAccepted
 	})
 }

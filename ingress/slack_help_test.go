@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/slackapp"
 )
 
@@ -39,7 +40,7 @@ func TestSlackUnknownVerbsAnswerHelp(t *testing.T) {
 		ts := "1700000500.00010" + string(rune('0'+i))
 		wantStatus(t, h.slackPost("/slack/events", "application/json",
 			mentionEvent("EvHelp"+text, "C1", "U0ALICE", "<@UBOT> "+text, ts, "")), http.StatusOK)
-		waitFor(t, "help reply to @fire "+text, 5*time.Second, func() bool {
+		testenv.Eventually(t, 5*time.Second, "help reply to @fire "+text, func() bool {
 			for _, m := range h.slack.Messages("C1") {
 				if m.Ephemeral && m.ThreadTS == ts && strings.Contains(m.Text, "`"+text+"` is not a command") && strings.Contains(m.Text, "Commands") {
 					return true
@@ -60,7 +61,7 @@ func TestSlackUnknownVerbsAnswerHelp(t *testing.T) {
 	nobot := strings.Replace(string(mentionEvent("EvNoBot", "C9", "U0BOB", "<@UBOT> lsit", "1700000700.000100", "")), teamID, "T0NOBOT", 1)
 	wantStatus(t, h.slackPost("/slack/events", "application/json", []byte(nobot)), http.StatusOK)
 	var out OutboxJSON
-	waitFor(t, "the reply in globex's outbox", 5*time.Second, func() bool {
+	testenv.Eventually(t, 5*time.Second, "the reply in globex's outbox", func() bool {
 		r := h.get("/api/v1/outbox", globexToken)
 		wantStatus(t, r, http.StatusOK)
 		r.json(t, &out)

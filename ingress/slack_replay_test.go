@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/internal/wire"
 )
 
@@ -64,13 +65,13 @@ func TestSlackDeclareReplayedIsOneIncident(t *testing.T) {
 	if len(cmds) != 6 {
 		t.Fatalf("%d commands, want 6 (3 deliveries of 2 declares)", len(cmds))
 	}
-	waitFor(t, "both incidents declared", 5*time.Second, func() bool {
+	testenv.Eventually(t, 5*time.Second, "both incidents declared", func() bool {
 		a, okA := h.srv.tracker.incident(slashID)
 		b, okB := h.srv.tracker.incident(formID)
 		return okA && okB && a.State.Declared && b.State.Declared
 	})
 	declared := 0
-	for _, r := range h.readTopic(h.kcfg.Topics().Events, 2) {
+	for _, r := range testenv.ReadTopicN(t, h.kcfg, h.kcfg.Topics().Events, 2) {
 		e, err := wire.DecodeEvent(r.Value)
 		if err != nil {
 			t.Fatal(err)
@@ -94,7 +95,7 @@ func TestSlackDeclareReplayedIsOneIncident(t *testing.T) {
 	if err := h.srv.producer.ProduceSync(t.Context(), &kgo.Record{Key: []byte(slashID), Value: rec}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the card recorded", 5*time.Second, func() bool {
+	testenv.Eventually(t, 5*time.Second, "the card recorded", func() bool {
 		_, ok := h.srv.tracker.cardIncident(channelID, cardTS)
 		return ok
 	})

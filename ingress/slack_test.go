@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/slackapp"
 	"github.com/incidentd/incidentd/slackapp/slackfake"
@@ -212,11 +213,11 @@ func TestSlackRetriesAreNoOps(t *testing.T) {
 		wantStatus(t, h.slackPost("/slack/events", "application/json", body, hdr...), http.StatusOK)
 	}
 	id := incident.SlackIncidentID(teamID, "C1", "1700000100.000100")
-	waitFor(t, "the tracker to see the declaration", 5*time.Second, func() bool {
+	testenv.Eventually(t, 5*time.Second, "the tracker to see the declaration", func() bool {
 		tr, ok := h.srv.tracker.incident(id)
 		return ok && tr.State.Declared
 	})
-	recs := h.readTopic(h.kcfg.Topics().Events, 1)
+	recs := testenv.ReadTopicN(t, h.kcfg, h.kcfg.Topics().Events, 1)
 	if len(recs) != 1 {
 		t.Fatalf("%d events, want 1", len(recs))
 	}
@@ -239,7 +240,7 @@ func TestSlackMentionReplies(t *testing.T) {
 		{"EvH5", "<@UBOT> resolve", thread, "", "inside an incident's thread"},
 	} {
 		wantStatus(t, h.slackPost("/slack/events", "application/json", mentionEvent(tc.eventID, "C1", "U0ALICE", tc.text, tc.ts, tc.threadTS)), http.StatusOK)
-		waitFor(t, "ephemeral reply to "+tc.text, 5*time.Second, func() bool {
+		testenv.Eventually(t, 5*time.Second, "ephemeral reply to "+tc.text, func() bool {
 			for _, m := range h.slack.Messages("C1") {
 				if m.Ephemeral && m.User == "U0ALICE" && m.ThreadTS == thread && strings.Contains(m.Text, tc.want) {
 					return true
@@ -418,7 +419,7 @@ func TestSlackPinReaction(t *testing.T) {
 	const thread = "1700000400.000100"
 	id := incident.SlackIncidentID(teamID, "C1", thread)
 	wantStatus(t, h.slackPost("/slack/events", "application/json", mentionEvent("EvP0", "C1", "U1", "<@UBOT> cache stampede", thread, "")), http.StatusOK)
-	waitFor(t, "the tracker to know the incident", 5*time.Second, func() bool {
+	testenv.Eventually(t, 5*time.Second, "the tracker to know the incident", func() bool {
 		tr, ok := h.srv.tracker.incident(id)
 		return ok && tr.State.Declared
 	})
@@ -504,7 +505,7 @@ func TestSlackAnswersWithin3sWhenSlackHangs(t *testing.T) {
 	const thread = "1700000800.000100"
 	id := incident.SlackIncidentID(teamID, "C1", thread)
 	wantStatus(t, h.slackPost("/slack/events", "application/json", mentionEvent("EvS0", "C1", "U1", "<@UBOT> slack is slow", thread, "")), http.StatusOK)
-	waitFor(t, "the tracker to know the incident", 5*time.Second, func() bool {
+	testenv.Eventually(t, 5*time.Second, "the tracker to know the incident", func() bool {
 		tr, ok := h.srv.tracker.incident(id)
 		return ok && tr.State.Declared
 	})

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/notifier"
 	"github.com/incidentd/incidentd/slackapp/slackfake"
@@ -46,8 +47,8 @@ func benchRig(b *testing.B, k int) (*rig, []string) {
 // waitCards waits until every incident's card shows the processor's state.
 func waitCards(b *testing.B, r *rig, ids []string, d time.Duration) {
 	b.Helper()
-	eventually(b, d, func() string {
-		states, _, err := r.proc.snapshot()
+	testenv.Eventually(b, d, "convergence", func() string {
+		states, _, err := r.proc.Snapshot()
 		if err != nil {
 			return err.Error()
 		}
@@ -124,10 +125,10 @@ func BenchmarkCardLag(b *testing.B) {
 		last := burst[len(burst)-1]
 		var want string
 		var call slackfake.Call
-		eventually(b, 30*time.Second, func() string {
-			states, _, _ := r.proc.snapshot()
+		testenv.Eventually(b, 30*time.Second, "convergence", func() string {
+			states, _, _ := r.proc.Snapshot()
 			s := states[id]
-			if !r.proc.decided(last) {
+			if !r.proc.Decided(last) {
 				return "burst not applied yet"
 			}
 			want = notifier.CardText(s)
@@ -229,7 +230,7 @@ func BenchmarkNotifierOnly(b *testing.B) {
 		}
 		return ""
 	}
-	eventually(b, 30*time.Second, converged)
+	testenv.Eventually(b, 30*time.Second, "convergence", converged)
 
 	cmds := changes(ids, b.N, fmt.Sprintf("only%d", b.N))
 	// The last change of each incident is a unique title, so its final
@@ -241,7 +242,7 @@ func BenchmarkNotifierOnly(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	produce(cmds)
-	eventually(b, time.Minute, converged)
+	testenv.Eventually(b, time.Minute, "convergence", converged)
 	el := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(len(cmds))/el.Seconds(), "events/s")

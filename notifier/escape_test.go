@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/slackapp"
 )
 
@@ -46,7 +47,7 @@ func TestUserTextIsEscaped(t *testing.T) {
 	retitle.Title = hostile
 	r.send(declare, note, assign, retitle)
 
-	eventually(t, 20*time.Second, func() string {
+	testenv.Eventually(t, 20*time.Second, "convergence", func() string {
 		var card, noteLine, assignLine, reply bool
 		for _, m := range r.fake.Messages("CESC") {
 			if _, ok := cardIncident(m.Blocks); ok && strings.Contains(m.Text, "name &lt;!channel&gt;") {

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/internal/verify"
 	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/notifier"
@@ -57,7 +58,7 @@ func TestGapHealedFromLog(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	stop := r.startNotifierWith(r.config(dir), reg)
 	produce(evs[0])
-	eventually(t, 10*time.Second, func() string {
+	testenv.Eventually(t, 10*time.Second, "convergence", func() string {
 		if counter(t, reg, "incidentd_notifier_events_total", "applied") < 1 {
 			return "declaration not folded"
 		}
@@ -72,7 +73,7 @@ func TestGapHealedFromLog(t *testing.T) {
 	reg = prometheus.NewRegistry()
 	stop = r.startNotifierWith(r.config(dir), reg)
 	want := notifier.CardText(s)
-	eventually(t, 10*time.Second, func() string {
+	testenv.Eventually(t, 10*time.Second, "convergence", func() string {
 		for _, m := range r.fake.Messages("CINC3") {
 			if id, ok := cardIncident(m.Blocks); ok && id == "in-heal" && m.Text == want {
 				return ""

@@ -2,6 +2,7 @@ package notifier_test
 
 import (
 	"fmt"
+	"github.com/incidentd/incidentd/internal/testenv"
 	"testing"
 	"time"
 
@@ -35,8 +36,8 @@ func TestPostAnsweredTooLateIsNotRepeated(t *testing.T) {
 		Title: "late on the dashboard", Source: incident.Source{Kind: incident.FromDashboard}}
 	dashDecl.Incident = incident.APIIncidentID(dashDecl.Tenant, dashDecl.ID)
 	r.send(slackDecl, dashDecl)
-	eventually(t, 20*time.Second, func() string {
-		states, _, _ := r.proc.snapshot()
+	testenv.Eventually(t, 20*time.Second, "convergence", func() string {
+		states, _, _ := r.proc.Snapshot()
 		for _, id := range []string{slackDecl.Incident, dashDecl.Incident} {
 			if states[id].Card.TS == "" {
 				return "card of " + id + " not recorded"
@@ -51,7 +52,7 @@ func TestPostAnsweredTooLateIsNotRepeated(t *testing.T) {
 	// The notifier is done once it has looked for the reply too: in the
 	// thread for the Slack card and the reply, in the incidents channel
 	// for the dashboard card.
-	eventually(t, 20*time.Second, func() string {
+	testenv.Eventually(t, 20*time.Second, "convergence", func() string {
 		if n := len(r.fake.CallsTo("conversations.replies")); n < 2 {
 			return fmt.Sprintf("%d conversations.replies calls, want 2", n)
 		}

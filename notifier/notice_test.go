@@ -1,6 +1,7 @@
 package notifier_test
 
 import (
+	"github.com/incidentd/incidentd/internal/testenv"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,7 +37,7 @@ func TestNoticeToldToRequester(t *testing.T) {
 	at := time.Now().UTC()
 	a := tenantOnesIncident(at)
 	r.send(a)
-	eventually(t, 10*time.Second, func() string {
+	testenv.Eventually(t, 10*time.Second, "convergence", func() string {
 		if len(r.fake.Messages("CA")) == 0 {
 			return "no card in CA"
 		}
@@ -46,14 +47,14 @@ func TestNoticeToldToRequester(t *testing.T) {
 	r.send(b, b) // delivered twice: one notice
 
 	var told []slackfake.Message
-	eventually(t, 10*time.Second, func() string {
+	testenv.Eventually(t, 10*time.Second, "convergence", func() string {
 		told = r.fake.Messages("CB")
 		if len(told) == 0 {
 			return "nothing told in CB"
 		}
 		return ""
 	})
-	_, events, _ := r.proc.snapshot()
+	_, events, _ := r.proc.Snapshot()
 	for _, e := range events[a.Incident] {
 		if e.Kind == incident.Rejected {
 			t.Errorf("tenant1's incident has a rejection in its history: %+v", e)
@@ -93,7 +94,7 @@ func TestNoticeInRequestersOutbox(t *testing.T) {
 	r.send(a, b)
 	path := filepath.Join(cfg.Dir, notifier.OutboxFile)
 	var reply *notifier.OutboxEntry
-	eventually(t, 10*time.Second, func() string {
+	testenv.Eventually(t, 10*time.Second, "convergence", func() string {
 		es, err := notifier.ReadOutbox(path, 100)
 		if err != nil {
 			return err.Error()

@@ -94,19 +94,11 @@ func (n *Notifier) Run(ctx context.Context) error {
 	}
 	defer st.close()
 
-	sender := n.cfg.Sender
-	if sender == nil {
-		if n.cfg.OutboxMode() {
-			ob, err := OpenOutbox(filepath.Join(n.cfg.Dir, OutboxFile), n.cfg.Now)
-			if err != nil {
-				return err
-			}
-			defer ob.Close()
-			sender = ob
-		} else {
-			sender = NewSlackSender(n.cfg.SlackAPIURL, n.cfg.CallTimeout)
-		}
+	sender, closeSender, err := n.sender()
+	if err != nil {
+		return err
 	}
+	defer closeSender()
 
 	cl, err := kafka.NewClient(n.cfg.Kafka, n.log,
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -122,34 +114,9 @@ func (n *Notifier) Run(ctx context.Context) error {
 		return err
 	}
 
-	n.mu.Lock()
-	n.st = st
-	offsets, err := st.offsets()
-	if err != nil {
-		n.mu.Unlock()
-		return err
-	}
-	n.history, err = st.history()
-	if err != nil {
-		n.mu.Unlock()
-		return err
-	}
-	pending, err := st.pending()
-	n.mu.Unlock()
+	start, pending, err := n.resume(ctx, cl, st, parts)
 	if err != nil {
 		return err
-	}
-	if n.cfg.SkipHistory && len(offsets) == 0 && len(n.history) == 0 {
-		if err := n.markHistory(ctx, cl, st); err != nil {
-			return err
-		}
-	}
-	start := map[int32]kgo.Offset{}
-	for p := range parts {
-		start[p] = kgo.NewOffset().AtStart()
-		if next, ok := offsets[p]; ok {
-			start[p] = kgo.NewOffset().At(next)
-		}
 	}
 	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{n.topics.Events: start})
 
@@ -198,6 +165,61 @@ func (n *Notifier) Run(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// sender is where the notifier's messages go: cfg.Sender, the outbox
+// file in outbox mode, or the Slack Web API. The returned function closes
+// it.
+func (n *Notifier) sender() (Sender, func(), error) {
+	switch {
+	case n.cfg.Sender != nil:
+		return n.cfg.Sender, func() {}, nil
+	case n.cfg.OutboxMode():
+		ob, err := OpenOutbox(filepath.Join(n.cfg.Dir, OutboxFile), n.cfg.Now)
+		if err != nil {
+			return nil, nil, err
+		}
+		return ob, func() { ob.Close() }, nil
+	default:
+		return NewSlackSender(n.cfg.SlackAPIURL, n.cfg.CallTimeout), func() {}, nil
+	}
+}
+
+// resume loads what st remembers (each partition's next offset, where its
+// history ends, the incidents with messages still to send), marks the
+// history of a fresh store when cfg.SkipHistory asks to, and returns the
+// offset to consume each of parts from and the pending incidents.
+func (n *Notifier) resume(ctx context.Context, cl *kgo.Client, st *store, parts map[int32]bool) (map[int32]kgo.Offset, []string, error) {
+	n.mu.Lock()
+	n.st = st
+	offsets, err := st.offsets()
+	if err != nil {
+		n.mu.Unlock()
+		return nil, nil, err
+	}
+	n.history, err = st.history()
+	if err != nil {
+		n.mu.Unlock()
+		return nil, nil, err
+	}
+	pending, err := st.pending()
+	n.mu.Unlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	if n.cfg.SkipHistory && len(offsets) == 0 && len(n.history) == 0 {
+		if err := n.markHistory(ctx, cl, st); err != nil {
+			return nil, nil, err
+		}
+	}
+	start := map[int32]kgo.Offset{}
+	for p := range parts {
+		start[p] = kgo.NewOffset().AtStart()
+		if next, ok := offsets[p]; ok {
+			start[p] = kgo.NewOffset().At(next)
+		}
+	}
+	return start, pending, nil
 }
 
 // markHistory stores, for a fresh store, where each partition's history

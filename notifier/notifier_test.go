@@ -1,7 +1,6 @@
 package notifier_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,8 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
-	"github.com/incidentd/incidentd/internal/kafka"
-	"github.com/incidentd/incidentd/internal/wire"
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/notifier"
 )
 
@@ -32,7 +30,7 @@ func TestStorm(t *testing.T) {
 	r.startNotifier(r.config(t.TempDir()))
 	cmds := storm(50, 20, "s")
 	r.send(cmds[:50]...) // the declares: cards first, so the storm edits them
-	eventually(t, 20*time.Second, func() string {
+	testenv.Eventually(t, 20*time.Second, "convergence", func() string {
 		n := 0
 		for _, m := range r.fake.Messages("") {
 			if _, ok := cardIncident(m.Blocks); ok {
@@ -45,7 +43,7 @@ func TestStorm(t *testing.T) {
 		return ""
 	})
 	r.send(cmds[50:]...)
-	eventually(t, 40*time.Second, func() string {
+	testenv.Eventually(t, 40*time.Second, "convergence", func() string {
 		dups, p := check(r, 50)
 		if p == "" && dups != 0 {
 			t.Fatalf("%d duplicate messages", dups)
@@ -99,7 +97,7 @@ func TestFailuresGoOn(t *testing.T) {
 	}
 	r.send(decl("sl-broken", "T1", "CBROKEN"), decl("sl-noteam", "T9", "C1"), decl("sl-fine", "T1", "CFINE"))
 
-	dl := consumeAll(t, r.kc, r.kc.Topics().DeadLetters, 2)
+	dl := testenv.ReadTopicN(t, r.kc, r.kc.Topics().DeadLetters, 2)
 	byIncident := map[string]notifier.DeadLetter{}
 	for _, rec := range dl {
 		var d notifier.DeadLetter
@@ -117,7 +115,7 @@ func TestFailuresGoOn(t *testing.T) {
 	if d := byIncident["sl-noteam"]; d.Error != "no_workspace" || !strings.Contains(d.Reason, `no workspace configured for Slack team "T9"`) {
 		t.Errorf("dead letter for the unknown team = %+v", d)
 	}
-	eventually(t, 10*time.Second, func() string {
+	testenv.Eventually(t, 10*time.Second, "convergence", func() string {
 		for _, m := range r.fake.Messages("CFINE") {
 			if id, ok := cardIncident(m.Blocks); ok && id == "sl-fine" {
 				return ""
@@ -139,27 +137,6 @@ func TestFailuresGoOn(t *testing.T) {
 	}
 }
 
-// consumeAll reads n records of a topic from the start.
-func consumeAll(t *testing.T, kc kafka.Config, topic string, n int) []*kgo.Record {
-	t.Helper()
-	cl, err := kafka.NewClient(kc, nil, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var out []*kgo.Record
-	for len(out) < n {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("%d records in %s, want %d", len(out), topic, n)
-		}
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
-	}
-	return out
-}
-
 // TestOutbox: without workspaces, what would go to Slack goes to the
 // outbox file, and ReadOutbox returns the newest entries first.
 func TestOutbox(t *testing.T) {
@@ -171,8 +148,8 @@ func TestOutbox(t *testing.T) {
 	r.startNotifier(cfg)
 	r.send(storm(3, 4, "o")...)
 	path := filepath.Join(dir, notifier.OutboxFile)
-	eventually(t, 15*time.Second, func() string {
-		states, _, err := r.proc.snapshot()
+	testenv.Eventually(t, 15*time.Second, "convergence", func() string {
+		states, _, err := r.proc.Snapshot()
 		if err != nil {
 			return err.Error()
 		}
@@ -232,24 +209,16 @@ func TestBadEvents(t *testing.T) {
 	var recs []*kgo.Record
 	recs = append(recs, &kgo.Record{Topic: r.kc.Topics().Events, Key: []byte("in-bad"), Value: []byte(`{"v":1,"type":"event","data":{"nope":1}}`)})
 	for _, e := range []incident.Event{decl, sev} {
-		v, err := wire.EncodeEvent(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, &kgo.Record{Topic: r.kc.Topics().Events, Key: []byte(e.Incident), Value: v})
+		recs = append(recs, testenv.EventRecord(t, r.kc.Topics().Events, e))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := r.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	dl := consumeAll(t, r.kc, r.kc.Topics().DeadLetters, 1)
+	testenv.Produce(t, r.cl, recs...)
+	dl := testenv.ReadTopicN(t, r.kc, r.kc.Topics().DeadLetters, 1)
 	var d notifier.DeadLetter
 	if err := json.Unmarshal(dl[0].Value, &d); err != nil || d.Error != "malformed_event" || d.IncidentID != "in-bad" || len(d.Record) == 0 {
 		t.Fatalf("dead letter = %+v, %v", d, err)
 	}
 	want := notifier.CardText(incident.Fold(incident.State{}, decl, sev))
-	eventually(t, 10*time.Second, func() string {
+	testenv.Eventually(t, 10*time.Second, "convergence", func() string {
 		for _, m := range r.fake.Messages("CINC2") {
 			if id, ok := cardIncident(m.Blocks); ok && id == "in-gap" && m.Text == want {
 				return ""
@@ -302,8 +271,8 @@ func TestSkipHistory(t *testing.T) {
 	r.send(incident.Command{ID: "rec-0", Incident: inc0.Incident, Tenant: inc0.Tenant, Actor: "incidentd-notifier",
 		At: time.Now().UTC(), Kind: incident.RecordSlackMessage, Message: incident.SlackMessage{Channel: inc0.Source.Channel, TS: ts}})
 	var history int
-	eventually(t, 10*time.Second, func() string {
-		_, events, _ := r.proc.snapshot()
+	testenv.Eventually(t, 10*time.Second, "convergence", func() string {
+		_, events, _ := r.proc.Snapshot()
 		history = 0
 		for _, es := range events {
 			history += len(es)
@@ -316,7 +285,7 @@ func TestSkipHistory(t *testing.T) {
 	cfg := r.config(t.TempDir())
 	cfg.SkipHistory = true
 	r.startNotifierWith(cfg, reg)
-	eventually(t, 10*time.Second, func() string {
+	testenv.Eventually(t, 10*time.Second, "convergence", func() string {
 		if got := counter(t, reg, "incidentd_notifier_events_total", "history"); int(got) != history {
 			return fmt.Sprintf("%v history events folded, want %d", got, history)
 		}
@@ -332,8 +301,8 @@ func TestSkipHistory(t *testing.T) {
 		r.send(incident.Command{ID: fmt.Sprintf("retitle-%d", i), Incident: c.Incident, Tenant: c.Tenant, Actor: "U1", At: at,
 			Kind: incident.SetTitle, Title: fmt.Sprintf("new title %d", i)})
 	}
-	eventually(t, 10*time.Second, func() string {
-		states, _, _ := r.proc.snapshot()
+	testenv.Eventually(t, 10*time.Second, "convergence", func() string {
+		states, _, _ := r.proc.Snapshot()
 		if p := r.applied(); p != "" {
 			return p
 		}

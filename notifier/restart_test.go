@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/notifier"
 	"github.com/incidentd/incidentd/slackapp"
 )
@@ -84,7 +85,7 @@ func TestKillRestart(t *testing.T) {
 	cc := childConfig{Kafka: r.kc, Dir: t.TempDir(), APIURL: r.fake.APIURL(), Workspaces: r.ws, Concurrency: concurrency}
 	child := startChild(t, cc)
 	r.send(storm(20, 10, "a")...)
-	eventually(t, 20*time.Second, func() string {
+	testenv.Eventually(t, 20*time.Second, "convergence", func() string {
 		ok := 0
 		for _, c := range r.fake.Calls() {
 			if c.OK() {
@@ -105,7 +106,7 @@ func TestKillRestart(t *testing.T) {
 	r.send(storm(10, 10, "b")...)
 	startChild(t, cc)
 	var dups int
-	eventually(t, 40*time.Second, func() string {
+	testenv.Eventually(t, 40*time.Second, "convergence", func() string {
 		var p string
 		dups, p = check(r, 30)
 		return p

@@ -1,7 +1,6 @@
 package notifier_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -12,13 +11,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/kafka"
 	"github.com/incidentd/incidentd/internal/testenv"
-	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/notifier"
 	"github.com/incidentd/incidentd/slackapp"
 	"github.com/incidentd/incidentd/slackapp/slackfake"
@@ -47,7 +44,7 @@ type rig struct {
 	kc   kafka.Config
 	fake *slackfake.Server
 	ws   []slackapp.Workspace
-	proc *processor
+	proc *testenv.StandInProcessor
 	cl   *kgo.Client // produces the test's commands
 
 	mu   sync.Mutex
@@ -57,7 +54,7 @@ type rig struct {
 func newRig(t testing.TB, interval time.Duration) *rig {
 	t.Helper()
 	r := newBareRig(t, interval)
-	r.proc = startProcessor(t, r.kc)
+	r.proc = testenv.StartStandInProcessor(t, r.kc, nil)
 	return r
 }
 
@@ -66,20 +63,9 @@ func newRig(t testing.TB, interval time.Duration) *rig {
 func newBareRig(t testing.TB, interval time.Duration) *rig {
 	t.Helper()
 	k := testenv.StartKafka(t)
-	kc := kafka.Config{Brokers: []string{k.Addr()}, TopicPrefix: "nt.", Partitions: 3}
-	kc.Defaults()
-	cl, err := kafka.NewClient(kc, nil, kgo.ProducerLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := kafka.EnsureTopics(ctx, kadm.NewClient(cl), kc); err != nil {
-		t.Fatal(err)
-	}
+	kc := testenv.CreateTopics(t, kafka.Config{Brokers: []string{k.Addr()}, TopicPrefix: "nt.", Partitions: 3})
 	st, ws := teams()
-	return &rig{t: t, k: k, kc: kc, ws: ws, cl: cl,
+	return &rig{t: t, k: k, kc: kc, ws: ws, cl: testenv.NewClient(t, kc),
 		fake: slackfake.Start(t, slackfake.WithTeams(st...), slackfake.WithMessageInterval(interval))}
 }
 
@@ -102,20 +88,7 @@ func (r *rig) startNotifierWith(cfg notifier.Config, reg *prometheus.Registry) (
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil && ctx.Err() == nil {
-				r.t.Errorf("notifier: %v", err)
-			}
-		})
-	}
-	r.t.Cleanup(stop)
-	return stop
+	return testenv.Go(r.t, "notifier", n.Run)
 }
 
 // send produces test commands to the commands topic.
@@ -123,17 +96,9 @@ func (r *rig) send(cmds ...incident.Command) {
 	r.t.Helper()
 	var recs []*kgo.Record
 	for _, c := range cmds {
-		v, err := wire.EncodeCommand(c)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		recs = append(recs, &kgo.Record{Topic: r.kc.Topics().Commands, Key: []byte(c.Incident), Value: v})
+		recs = append(recs, testenv.CommandRecord(r.t, r.kc.Topics().Commands, c))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := r.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		r.t.Fatal(err)
-	}
+	testenv.Produce(r.t, r.cl, recs...)
 	r.mu.Lock()
 	r.sent = append(r.sent, cmds...)
 	r.mu.Unlock()
@@ -145,100 +110,11 @@ func (r *rig) applied() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, c := range r.sent {
-		if !r.proc.decided(c) {
+		if !r.proc.Decided(c) {
 			return fmt.Sprintf("command %s not applied yet", c.ID)
 		}
 	}
 	return ""
-}
-
-// processor is the test's stand-in for incidentd's processor: one
-// goroutine deciding every command with the real model, producing the
-// events in order.
-type processor struct {
-	mu     sync.Mutex
-	seen   incident.Memory
-	states map[string]incident.State
-	events map[string][]incident.Event
-	err    error
-}
-
-func startProcessor(t testing.TB, kc kafka.Config) *processor {
-	p := &processor{seen: incident.Memory{}, states: map[string]incident.State{}, events: map[string][]incident.Event{}}
-	cl, err := kafka.NewClient(kc, nil, kgo.ConsumeTopics(kc.Topics().Commands),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.ProducerLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done; cl.Close() })
-	policy := incident.DefaultPolicy()
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			fs := cl.PollFetches(ctx)
-			var out []*kgo.Record
-			fs.EachRecord(func(rec *kgo.Record) {
-				c, err := wire.DecodeCommand(rec.Value)
-				if err != nil {
-					p.fail(err)
-					return
-				}
-				p.mu.Lock()
-				d := p.seen.Decide(policy, p.states[c.Incident], c)
-				if len(d.Events) > 0 && !d.Events[0].Notice() {
-					p.states[c.Incident] = incident.Fold(p.states[c.Incident], d.Events...)
-					p.events[c.Incident] = append(p.events[c.Incident], d.Events...)
-				}
-				p.mu.Unlock()
-				for _, e := range d.Events {
-					v, err := wire.EncodeEvent(e)
-					if err != nil {
-						p.fail(err)
-						return
-					}
-					out = append(out, &kgo.Record{Topic: kc.Topics().Events, Key: []byte(e.Incident), Value: v})
-				}
-			})
-			if len(out) > 0 {
-				if err := cl.ProduceSync(ctx, out...).FirstErr(); err != nil && ctx.Err() == nil {
-					p.fail(err)
-				}
-			}
-		}
-	}()
-	return p
-}
-
-func (p *processor) fail(err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.err == nil {
-		p.err = err
-	}
-}
-
-// decided reports whether c has an outcome.
-func (p *processor) decided(c incident.Command) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	_, ok := p.seen.Outcome(c.Tenant, c.ID)
-	return ok
-}
-
-func (p *processor) snapshot() (map[string]incident.State, map[string][]incident.Event, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	st := make(map[string]incident.State, len(p.states))
-	ev := make(map[string][]incident.Event, len(p.events))
-	for k, v := range p.states {
-		st[k] = v
-	}
-	for k, v := range p.events {
-		ev[k] = append([]incident.Event(nil), v...)
-	}
-	return st, ev, p.err
 }
 
 // storm builds the commands of n incidents with perIncident commands each
@@ -306,7 +182,7 @@ func teamOf(i int) int {
 // difference, or of duplicates (with allowDup, duplicates are counted and
 // returned instead).
 func check(r *rig, want int) (dups int, problem string) {
-	states, events, err := r.proc.snapshot()
+	states, events, err := r.proc.Snapshot()
 	if err != nil {
 		return 0, "processor: " + err.Error()
 	}
@@ -410,20 +286,6 @@ func cardIncident(blocks json.RawMessage) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// eventually polls cond until it returns "" or the deadline passes.
-func eventually(t testing.TB, d time.Duration, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	last := ""
-	for time.Now().Before(deadline) {
-		if last = cond(); last == "" {
-			return
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
-	t.Fatalf("not converged after %s: %s", d, last)
 }
 
 func TestMain(m *testing.M) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/notifier"
 	"github.com/incidentd/incidentd/slackapp/slackfake"
 )
@@ -63,7 +64,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	cfg.ChannelInterval = time.Millisecond // too fast on purpose
 	r.startNotifier(cfg)
 	r.send(storm(5, 6, "r")...)
-	eventually(t, 30*time.Second, func() string {
+	testenv.Eventually(t, 30*time.Second, "convergence", func() string {
 		dups, p := check(r, 5)
 		if p == "" && dups != 0 {
 			t.Fatalf("%d duplicates", dups)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/testenv"
 )
 
 // TestSlackIncidentDeclaredWithoutThread: an incident declared by slash
@@ -23,7 +24,7 @@ func TestSlackIncidentDeclaredWithoutThread(t *testing.T) {
 		Kind: incident.AddNote, Note: "rolled back"})
 
 	var card string
-	eventually(t, 10*time.Second, func() string {
+	testenv.Eventually(t, 10*time.Second, "convergence", func() string {
 		card = ""
 		for _, m := range r.fake.Messages("CSLASH") {
 			if id, ok := cardIncident(m.Blocks); ok && id == "sl-slash" && m.ThreadTS == "" {

@@ -36,7 +36,7 @@ func uniqueCommands(t testing.TB, topic string, seed uint64, incidents, n int) (
 		if dup {
 			continue
 		}
-		rs = append(rs, commandRecord(t, topic, c))
+		rs = append(rs, testenv.CommandRecord(t, topic, c))
 		ids = append(ids, c.ID)
 	}
 	return rs, ids
@@ -108,7 +108,7 @@ func BenchmarkLatency(b *testing.B) {
 		index[id] = i
 	}
 	p, _ := runProcessor(b, processor.Config{Kafka: kc, Dir: b.TempDir(), InstanceID: "bench"})
-	waitFor(b, 30*time.Second, "the processor to be ready", func() bool { return p.Ready() && len(p.Owned()) == 6 })
+	testenv.Eventually(b, 30*time.Second, "the processor to be ready", func() bool { return p.Ready() && len(p.Owned()) == 6 })
 
 	sentAt := make([]time.Time, n)
 	latencies := make(chan time.Duration, n)
@@ -169,7 +169,7 @@ func BenchmarkRestore(b *testing.B) {
 	for range b.N {
 		start := time.Now()
 		p, stop := runProcessor(b, processor.Config{Kafka: kc, Dir: b.TempDir(), InstanceID: "bench"})
-		waitFor(b, 2*time.Minute, "the restore", func() bool { return p.Ready() && len(p.Owned()) == 6 })
+		testenv.Eventually(b, 2*time.Minute, "the restore", func() bool { return p.Ready() && len(p.Owned()) == 6 })
 		total += time.Since(start)
 		b.StopTimer()
 		stop()
@@ -219,7 +219,7 @@ func BenchmarkMemory(b *testing.B) {
 		}
 	}()
 	in := &instance{t: b, httpAddr: <-addr}
-	waitFor(b, 3*time.Minute, "the restore of 1M incidents", in.ready)
+	testenv.Eventually(b, 3*time.Minute, "the restore of 1M incidents", in.ready)
 	if rss, err := peakRSS(cmd.Process.Pid); err == nil {
 		b.Logf("peak RSS after the restore: %d MiB", rss>>20)
 	}
@@ -230,12 +230,12 @@ func BenchmarkMemory(b *testing.B) {
 	at := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 	for i := range commands {
 		id := fmt.Sprintf("in-%06d", (i*7919)%incidents)
-		rs = append(rs, commandRecord(b, kc.Topics().Commands, incident.Command{
+		rs = append(rs, testenv.CommandRecord(b, kc.Topics().Commands, incident.Command{
 			ID: fmt.Sprintf("m-%d", i), Incident: id, Tenant: "t1", Actor: "U1", At: at, Kind: incident.AddNote, Note: "note",
 		}))
 	}
 	produce(b, kc, rs...)
-	waitFor(b, 3*time.Minute, "the commands to be applied", func() bool { return caughtUp(b, kc, processor.DefaultGroup) })
+	testenv.Eventually(b, 3*time.Minute, "the commands to be applied", func() bool { return caughtUp(b, kc, processor.DefaultGroup) })
 	b.StopTimer()
 	rss, err := peakRSS(cmd.Process.Pid)
 	if err != nil {

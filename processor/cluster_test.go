@@ -24,6 +24,7 @@ import (
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/processor"
 )
 
@@ -245,7 +246,7 @@ func TestClusterKillsAndRebalances(t *testing.T) {
 				c, _ := w.next()
 				n++
 				sent[c.ID] = c
-				cl.Produce(context.Background(), commandRecord(t, kc.Topics().Commands, c), func(_ *kgo.Record, err error) {
+				cl.Produce(context.Background(), testenv.CommandRecord(t, kc.Topics().Commands, c), func(_ *kgo.Record, err error) {
 					if err != nil {
 						mu.Lock()
 						perr = err
@@ -322,7 +323,7 @@ loop:
 			// A graceful stop: the step in progress ends, the process
 			// exits cleanly (and, a static member, keeps its partitions).
 			// Its signal handler is installed once it has announced.
-			waitFor(t, 30*time.Second, in.name+" to start", func() bool {
+			testenv.Eventually(t, 30*time.Second, in.name+" to start", func() bool {
 				in.mu.Lock()
 				announced := in.httpAddr != ""
 				in.mu.Unlock()
@@ -370,7 +371,7 @@ loop:
 		t.Fatalf("chaos too mild to prove anything: %d kills, %d failpoint exits", kills, crashes)
 	}
 
-	waitFor(t, 60*time.Second, "the processors to apply every command", func() bool {
+	testenv.Eventually(t, 60*time.Second, "the processors to apply every command", func() bool {
 		return caughtUp(t, kc, processor.DefaultGroup) && ins[0].ready() && ins[1].ready() && ins[2].ready()
 	})
 

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/processor"
 )
@@ -68,17 +69,17 @@ func TestDedupWindowByTime(t *testing.T) {
 	}
 	topic := kc.Topics().Commands
 	var rs []*kgo.Record
-	rs = append(rs, commandRecord(t, topic, cmd(0, 0, incident.Declare, "")))
+	rs = append(rs, testenv.CommandRecord(t, topic, cmd(0, 0, incident.Declare, "")))
 	for i := 1; i <= notes; i++ {
-		rs = append(rs, commandRecord(t, topic, note(i)))
+		rs = append(rs, testenv.CommandRecord(t, topic, note(i)))
 	}
 	reused := note(2)
 	reused.Note, reused.Fingerprint = "another note", "f-other"
 	rs = append(rs,
-		commandRecord(t, topic, retry(note(1), 3*time.Hour)),                         // the first note, 10,000 commands later
-		commandRecord(t, topic, retry(cmd(0, 0, incident.Declare, ""), 3*time.Hour)), // the declaration
-		commandRecord(t, topic, retry(reused, 3*time.Hour)),                          // its id, another request
-		commandRecord(t, topic, retry(note(3), 25*time.Hour)),                        // after the window
+		testenv.CommandRecord(t, topic, retry(note(1), 3*time.Hour)),                         // the first note, 10,000 commands later
+		testenv.CommandRecord(t, topic, retry(cmd(0, 0, incident.Declare, ""), 3*time.Hour)), // the declaration
+		testenv.CommandRecord(t, topic, retry(reused, 3*time.Hour)),                          // its id, another request
+		testenv.CommandRecord(t, topic, retry(note(3), 25*time.Hour)),                        // after the window
 	)
 	produce(t, kc, rs...)
 
@@ -87,7 +88,7 @@ func TestDedupWindowByTime(t *testing.T) {
 	cfg := processor.Config{Kafka: kc, Dir: dir, InstanceID: "a", MaxBatch: batch}
 	reg := prometheus.NewRegistry()
 	_, stop := runProcessorWith(t, cfg, reg)
-	waitFor(t, 60*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
+	testenv.Eventually(t, 60*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
 	stop()
 
 	le := readEvents(t, kc)
@@ -141,7 +142,7 @@ func TestDedupWindowByTime(t *testing.T) {
 		t.Errorf("%d outcomes remembered, want %d", len(outcomes), 1+notes-expired)
 	}
 	tombstones := 0
-	for _, r := range readTopic(t, kc, kc.Topics().Changelog) {
+	for _, r := range testenv.ReadTopic(t, kc, kc.Topics().Changelog) {
 		if bytes.HasPrefix(r.Key, []byte("\x00d")) && r.Value == nil {
 			tombstones++
 		}
@@ -156,7 +157,7 @@ func TestDedupWindowByTime(t *testing.T) {
 	dir2 := t.TempDir()
 	cfg2 := processor.Config{Kafka: kc, Dir: dir2, InstanceID: "a"}
 	p2, stop2 := runProcessor(t, cfg2)
-	waitFor(t, 30*time.Second, "the restore", p2.Ready)
+	testenv.Eventually(t, 30*time.Second, "the restore", p2.Ready)
 	stop2()
 	restored := storeOutcomes(t, dir2)
 	if len(restored) != len(outcomes) {
@@ -170,8 +171,8 @@ func TestDedupWindowByTime(t *testing.T) {
 	// The restored window answers: a note within it is a duplicate, an
 	// expired one is decided afresh.
 	_, stop2 = runProcessor(t, cfg2)
-	produce(t, kc, commandRecord(t, topic, retry(note(9000), 26*time.Hour)), commandRecord(t, topic, retry(note(10), 26*time.Hour)))
-	waitFor(t, 30*time.Second, "the retries", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
+	produce(t, kc, testenv.CommandRecord(t, topic, retry(note(9000), 26*time.Hour)), testenv.CommandRecord(t, topic, retry(note(10), 26*time.Hour)))
+	testenv.Eventually(t, 30*time.Second, "the retries", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
 	stop2()
 	le = readEvents(t, kc)
 	if n := len(le.byCommand["c-9000"]); n != 1 {
@@ -199,7 +200,7 @@ func TestOtherTenantsCommands(t *testing.T) {
 	const id = "in-t1"
 	topic := kc.Topics().Commands
 	c := func(n int, tenant string, kind incident.CommandKind) *kgo.Record {
-		return commandRecord(t, topic, incident.Command{ID: fmt.Sprintf("c-%d", n), Incident: id, Tenant: tenant, Actor: "U" + tenant,
+		return testenv.CommandRecord(t, topic, incident.Command{ID: fmt.Sprintf("c-%d", n), Incident: id, Tenant: tenant, Actor: "U" + tenant,
 			At: at.Add(time.Duration(n) * time.Second), Kind: kind, Title: "title of " + tenant, Severity: "SEV1", Note: "note of " + tenant,
 			Source: incident.Source{Kind: incident.FromDashboard}})
 	}
@@ -209,7 +210,7 @@ func TestOtherTenantsCommands(t *testing.T) {
 		c(7, "t1", incident.Acknowledge))
 	dir := t.TempDir()
 	_, stop := runProcessor(t, processor.Config{Kafka: kc, Dir: dir, InstanceID: "a"})
-	waitFor(t, 30*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
+	testenv.Eventually(t, 30*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
 	stop()
 
 	le := readEvents(t, kc)
@@ -270,7 +271,7 @@ func TestRestoreSkipsMalformedOutcome(t *testing.T) {
 	}, true)
 	dir := t.TempDir()
 	p, stop := runProcessor(t, processor.Config{Kafka: kc, Dir: dir, InstanceID: "a"})
-	waitFor(t, 30*time.Second, "the restore", p.Ready)
+	testenv.Eventually(t, 30*time.Second, "the restore", p.Ready)
 	stop()
 	got := storeOutcomes(t, dir)
 	if len(got) != 2 || got["t1/c-good"] == nil || got["t1/c-also"] == nil {
@@ -298,17 +299,17 @@ func TestLargeStepSplitsOutcomes(t *testing.T) {
 	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	var rs []*kgo.Record
 	for i := range 10000 {
-		rs = append(rs, commandRecord(t, kc.Topics().Commands, incident.Command{
+		rs = append(rs, testenv.CommandRecord(t, kc.Topics().Commands, incident.Command{
 			ID: fmt.Sprintf("c-%d-%s", i, strings.Repeat("x", 40)), Incident: fmt.Sprintf("in-%d", i%50), Tenant: "t1", Actor: "U1",
 			At: at.Add(time.Duration(i) * time.Millisecond), Kind: incident.Declare, Title: "down", Source: incident.Source{Kind: incident.FromDashboard}}))
 	}
 	produce(t, kc, rs...)
 	dir := t.TempDir()
 	_, stop := runProcessor(t, processor.Config{Kafka: kc, Dir: dir, InstanceID: "a"})
-	waitFor(t, 30*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
+	testenv.Eventually(t, 30*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
 	stop()
 	batches := 0
-	for _, r := range readTopic(t, kc, kc.Topics().Changelog) {
+	for _, r := range testenv.ReadTopic(t, kc, kc.Topics().Changelog) {
 		if bytes.HasPrefix(r.Key, []byte("\x00d")) {
 			batches++
 			if len(r.Value) > 300<<10 {
@@ -322,7 +323,7 @@ func TestLargeStepSplitsOutcomes(t *testing.T) {
 	live := storeOutcomes(t, dir)
 	dir2 := t.TempDir()
 	p2, stop2 := runProcessor(t, processor.Config{Kafka: kc, Dir: dir2, InstanceID: "a"})
-	waitFor(t, 30*time.Second, "the restore", p2.Ready)
+	testenv.Eventually(t, 30*time.Second, "the restore", p2.Ready)
 	stop2()
 	restored := storeOutcomes(t, dir2)
 	if len(live) != 10000 || !maps.EqualFunc(live, restored, bytes.Equal) {

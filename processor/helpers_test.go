@@ -35,18 +35,7 @@ func startKafka(t testing.TB, partitions int32, opts ...testenv.KafkaOpt) (*test
 	topicSeq.n++
 	prefix := fmt.Sprintf("t%d.", topicSeq.n)
 	topicSeq.Unlock()
-	cfg := kafka.Config{Brokers: []string{k.Addr()}, TopicPrefix: prefix, Partitions: partitions}
-	cl, err := kafka.NewClient(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := kafka.EnsureTopics(ctx, kadm.NewClient(cl), cfg); err != nil {
-		t.Fatal(err)
-	}
-	return k, cfg
+	return k, testenv.CreateTopics(t, kafka.Config{Brokers: []string{k.Addr()}, TopicPrefix: prefix, Partitions: partitions})
 }
 
 // runProcessor runs a processor until the test ends (or stop is called)
@@ -66,37 +55,7 @@ func runProcessorWith(t testing.TB, cfg processor.Config, reg prometheus.Registe
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("processor Run: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Errorf("processor did not stop within 30s")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return p, stop
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return p, testenv.Go(t, "processor Run", p.Run)
 }
 
 // workload generates commands over incidents: each declared first, then a
@@ -152,82 +111,12 @@ func (w *workload) next() (incident.Command, bool) {
 	return c, false
 }
 
-// commandRecord encodes c as ingress does: keyed by incident id.
-func commandRecord(t testing.TB, topic string, c incident.Command) *kgo.Record {
-	t.Helper()
-	b, err := wire.EncodeCommand(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &kgo.Record{Topic: topic, Key: []byte(c.Incident), Value: b}
-}
-
 // produce sends records and waits for the broker's acks.
 func produce(t testing.TB, cfg kafka.Config, rs ...*kgo.Record) {
 	t.Helper()
-	cl, err := kafka.NewClient(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := testenv.NewClient(t, cfg)
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// readTopic reads a topic, read committed, from the start to its current
-// stable end, and returns its records.
-func readTopic(t testing.TB, cfg kafka.Config, topic string) []*kgo.Record {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cl, err := kafka.NewClient(cfg, nil, kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := map[int32]int64{}
-	from := map[int32]kgo.Offset{}
-	for _, lo := range ends[topic] {
-		if lo.Offset > 0 {
-			target[lo.Partition] = lo.Offset
-			from[lo.Partition] = kgo.NewOffset().AtStart()
-		}
-	}
-	if len(from) == 0 {
-		return nil
-	}
-	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: from})
-	var out []*kgo.Record
-	for len(target) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("reading %s: %v (still to read: %v)", topic, ctx.Err(), target)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			end, ok := target[r.Partition]
-			if !ok {
-				return
-			}
-			if r.Offset >= end-1 {
-				delete(target, r.Partition)
-			}
-			if !r.Attrs.IsControl() {
-				out = append(out, r)
-			}
-		})
-	}
-	return out
+	testenv.Produce(t, cl, rs...)
 }
 
 // logEvents is the events topic decoded: per incident, in log order.
@@ -240,7 +129,7 @@ type logEvents struct {
 func readEvents(t testing.TB, cfg kafka.Config) logEvents {
 	t.Helper()
 	le := logEvents{byIncident: map[string][]incident.Event{}, partition: map[string]int32{}, byCommand: map[string][]incident.Event{}}
-	for _, r := range readTopic(t, cfg, cfg.Topics().Events) {
+	for _, r := range testenv.ReadTopic(t, cfg, cfg.Topics().Events) {
 		e, err := wire.DecodeEvent(r.Value)
 		if err != nil {
 			t.Fatalf("events partition %d offset %d: %v", r.Partition, r.Offset, err)

@@ -26,7 +26,7 @@ func sendWorkload(t testing.TB, cfg kafka.Config, seed uint64, incidents, n int)
 	for range n {
 		c, _ := w.next()
 		sent[c.ID] = c
-		rs = append(rs, commandRecord(t, cfg.Topics().Commands, c))
+		rs = append(rs, testenv.CommandRecord(t, cfg.Topics().Commands, c))
 	}
 	produce(t, cfg, rs...)
 	return sent
@@ -36,9 +36,9 @@ func TestApplyCommandsOnceWithDeadLetters(t *testing.T) {
 	_, kc := startKafka(t, 3)
 	sent := sendWorkload(t, kc, 1, 30, 400)
 	// Bad input: undecodable, and a key that is not the incident id.
-	good := commandRecord(t, kc.Topics().Commands, incident.Command{ID: "c-x", Incident: "in-x", Tenant: "t1", At: time.Now(), Kind: incident.Acknowledge})
+	good := testenv.CommandRecord(t, kc.Topics().Commands, incident.Command{ID: "c-x", Incident: "in-x", Tenant: "t1", At: time.Now(), Kind: incident.Acknowledge})
 	good.Key = []byte("in-other")
-	noIncident := commandRecord(t, kc.Topics().Commands, incident.Command{ID: "c-y", Tenant: "t1", At: time.Now(), Kind: incident.Acknowledge})
+	noIncident := testenv.CommandRecord(t, kc.Topics().Commands, incident.Command{ID: "c-y", Tenant: "t1", At: time.Now(), Kind: incident.Acknowledge})
 	produce(t, kc, &kgo.Record{Topic: kc.Topics().Commands, Key: []byte("in-bad"), Value: []byte("{not json")}, good, noIncident)
 	sent2 := sendWorkload(t, kc, 2, 10, 50) // after the bad records: the partition goes on
 	resent := 400 - len(sent) + 50 - len(sent2)
@@ -47,7 +47,7 @@ func TestApplyCommandsOnceWithDeadLetters(t *testing.T) {
 	cfg := processor.Config{Kafka: kc, Dir: dir, InstanceID: "a"}
 	reg := prometheus.NewRegistry()
 	p, stop := runProcessorWith(t, cfg, reg)
-	waitFor(t, 30*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
+	testenv.Eventually(t, 30*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
 	if !p.Ready() {
 		t.Error("caught up but not ready")
 	}
@@ -74,7 +74,7 @@ func TestApplyCommandsOnceWithDeadLetters(t *testing.T) {
 		t.Error("no rejections counted")
 	}
 
-	dead := readTopic(t, kc, kc.Topics().DeadLetters)
+	dead := testenv.ReadTopic(t, kc, kc.Topics().DeadLetters)
 	if len(dead) != 3 {
 		t.Fatalf("%d dead letters, want 3", len(dead))
 	}
@@ -136,7 +136,7 @@ func TestCrashBetweenCommitAndStoreWrite(t *testing.T) {
 	for id, c := range more {
 		sent[id] = c
 	}
-	waitFor(t, 30*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
+	testenv.Eventually(t, 30*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
 	stop()
 	le := readEvents(t, kc)
 	le.check(t, sent)
@@ -155,7 +155,7 @@ func TestBrokerRestart(t *testing.T) {
 	for id, c := range sendWorkload(t, kc, 6, 30, 300) {
 		sent[id] = c
 	}
-	waitFor(t, 60*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
+	testenv.Eventually(t, 60*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
 	stop()
 	le := readEvents(t, kc)
 	le.check(t, sent)

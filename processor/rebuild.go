@@ -10,10 +10,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/eventlog"
 	"github.com/incidentd/incidentd/internal/kafka"
 	"github.com/incidentd/incidentd/internal/wire"
 )
@@ -123,74 +123,26 @@ func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, 
 		return nil, fmt.Errorf("processor: rebuild: new client: %w", err)
 	}
 	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
+	target, total, err := stableEnds(ctx, cl, topic)
 	if err != nil {
-		return nil, fmt.Errorf("processor: rebuild: list %s end offsets: %w", topic, err)
+		return nil, err
 	}
-	target := map[int32]int64{}
-	from := map[int32]kgo.Offset{}
-	var total int64
-	for _, lo := range ends[topic] {
-		if lo.Offset > 0 {
-			target[lo.Partition] = lo.Offset
-			from[lo.Partition] = kgo.NewOffset().AtStart()
-			total += lo.Offset
-		}
-	}
-	if len(from) == 0 {
+	if len(target) == 0 {
 		if progress != nil {
 			progress(0, 0)
 		}
 		return nil, nil
 	}
+	from := map[int32]kgo.Offset{}
+	for p := range target {
+		from[p] = kgo.NewOffset().AtStart()
+	}
 	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: from})
 
-	// Fold through a bounded overlay: states are written to Pebble every
-	// flushEvery events, so memory does not grow with the incident count.
-	const flushEvery = 20000
-	overlay := map[string]*staged{}
-	outcomes := map[string]*stagedOutcome{}
-	horizon := map[int32]time.Time{}
-	var flushes int64
-	flush := func() error {
-		w := store.newBatch()
-		defer w.discard()
-		for id, st := range overlay {
-			b, err := wire.EncodeState(st.state)
-			if err != nil {
-				return fmt.Errorf("processor: rebuild: encode state of %s: %w", id, err)
-			}
-			if err := w.setState(st.partition, id, b); err != nil {
-				return fmt.Errorf("processor: rebuild: %w", err)
-			}
-		}
-		clear(overlay)
-		// The expiry index of a rebuilt store is dropped at the end
-		// (expireAll): one batch per partition and flush, named by the
-		// flush, will do.
-		flushes++
-		batches := map[int32][]incident.Outcome{}
-		for _, so := range outcomes {
-			batches[so.partition] = append(batches[so.partition], so.outcome)
-		}
-		for part, os := range batches {
-			keys, records, err := outcomeRecords(part, os)
-			if err == nil {
-				err = w.setOutcomes(part, batchName(time.Time{}, flushes), keys, records)
-			}
-			if err != nil {
-				return fmt.Errorf("processor: rebuild: %w", err)
-			}
-		}
-		clear(outcomes)
-		return w.commit()
-	}
+	r := &replayer{store: store, rep: rep, overlay: map[string]*staged{}, outcomes: map[string]*stagedOutcome{},
+		horizon: map[int32]time.Time{}}
 	var done int64
 	last := time.Now()
-	pending := 0
 	for len(target) > 0 {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
@@ -209,73 +161,150 @@ func replay(ctx context.Context, cfg Config, logger *slog.Logger, store *Store, 
 			if rec.Offset >= end-1 {
 				delete(target, rec.Partition)
 			}
-			if rec.Attrs.IsControl() {
-				return
+			if !rec.Attrs.IsControl() {
+				ferr = r.apply(rec)
 			}
-			e, err := wire.DecodeEvent(rec.Value)
-			if err != nil {
-				rep.Undecodable++
-				rep.problem("partition %d offset %d: undecodable event: %v", rec.Partition, rec.Offset, err)
-				return
-			}
-			if h, ok := horizon[rec.Partition]; !ok || e.At.After(h) {
-				horizon[rec.Partition] = e.At
-			}
-			if ferr = rememberEvent(store, outcomes, rec.Partition, e); ferr != nil {
-				return
-			}
-			if e.Notice() {
-				return // in no history
-			}
-			st, ok := overlay[e.Incident]
-			if !ok {
-				s, err := store.State(rec.Partition, e.Incident)
-				if err != nil {
-					ferr = err
-					return
-				}
-				st = &staged{partition: rec.Partition, state: s}
-				overlay[e.Incident] = st
-			}
-			switch incident.Sequence(st.state.Version, e) {
-			case incident.Seen:
-				rep.DuplicateEvents++
-				rep.problem("event %s is a duplicate (incident at version %d)", e.ID(), st.state.Version)
-				return
-			case incident.Gap:
-				rep.Gaps++
-				rep.problem("event %s follows version %d: gap", e.ID(), st.state.Version)
-				return
-			case incident.InOrder:
-			}
-			st.state = incident.Evolve(st.state, e)
-			rep.Events++
-			pending++
 		})
 		if ferr != nil {
 			return nil, ferr
 		}
-		if pending+len(outcomes) >= flushEvery {
-			if err := flush(); err != nil {
+		if r.pending+len(r.outcomes) >= replayFlushEvery {
+			if err := r.flush(); err != nil {
 				return nil, err
 			}
-			pending = 0
 		}
 		if progress != nil && time.Since(last) >= time.Second {
 			progress(min(done, total), total)
 			last = time.Now()
 		}
 	}
-	if err := flush(); err != nil {
+	if err := r.flush(); err != nil {
 		return nil, err
 	}
-	if err := expireAll(store, horizon, cfg.DedupWindow); err != nil {
+	if err := expireAll(store, r.horizon, cfg.DedupWindow); err != nil {
 		return nil, err
 	}
 	if progress != nil {
 		progress(total, total)
 	}
-	return horizon, nil
+	return r.horizon, nil
+}
+
+// stableEnds returns the last stable offset of each non-empty partition of
+// topic, and their sum.
+func stableEnds(ctx context.Context, cl *kgo.Client, topic string) (map[int32]int64, int64, error) {
+	ends, err := eventlog.StableEnds(ctx, cl, topic)
+	if err != nil {
+		return nil, 0, fmt.Errorf("processor: rebuild: %w", err)
+	}
+	var total int64
+	for p, end := range ends {
+		if end <= 0 {
+			delete(ends, p)
+		}
+		total += max(end, 0)
+	}
+	return ends, total, nil
+}
+
+// replayFlushEvery bounds the replay's overlay: states and outcomes are
+// written to Pebble every replayFlushEvery events, so memory does not grow
+// with the incident count.
+const replayFlushEvery = 20000
+
+// replayer folds events into a store through a bounded overlay of states
+// and outcomes, and tracks each partition's horizon (its latest event's
+// time).
+type replayer struct {
+	store    *Store
+	rep      *RebuildReport
+	overlay  map[string]*staged
+	outcomes map[string]*stagedOutcome
+	horizon  map[int32]time.Time
+	flushes  int64
+	pending  int // events folded into overlay since the last flush
+}
+
+// apply folds one event record: an undecodable record, a duplicate or a
+// gap is reported in rep and skipped.
+func (r *replayer) apply(rec *kgo.Record) error {
+	rep := r.rep
+	e, err := wire.DecodeEvent(rec.Value)
+	if err != nil {
+		rep.Undecodable++
+		rep.problem("partition %d offset %d: undecodable event: %v", rec.Partition, rec.Offset, err)
+		return nil
+	}
+	if h, ok := r.horizon[rec.Partition]; !ok || e.At.After(h) {
+		r.horizon[rec.Partition] = e.At
+	}
+	if err := rememberEvent(r.store, r.outcomes, rec.Partition, e); err != nil {
+		return err
+	}
+	if e.Notice() {
+		return nil // in no history
+	}
+	st, ok := r.overlay[e.Incident]
+	if !ok {
+		s, err := r.store.State(rec.Partition, e.Incident)
+		if err != nil {
+			return err
+		}
+		st = &staged{partition: rec.Partition, state: s}
+		r.overlay[e.Incident] = st
+	}
+	switch incident.Sequence(st.state.Version, e) {
+	case incident.Seen:
+		rep.DuplicateEvents++
+		rep.problem("event %s is a duplicate (incident at version %d)", e.ID(), st.state.Version)
+		return nil
+	case incident.Gap:
+		rep.Gaps++
+		rep.problem("event %s follows version %d: gap", e.ID(), st.state.Version)
+		return nil
+	case incident.InOrder:
+	}
+	st.state = incident.Evolve(st.state, e)
+	rep.Events++
+	r.pending++
+	return nil
+}
+
+// flush writes the overlay's states and outcomes to the store in one batch
+// and empties the overlay.
+func (r *replayer) flush() error {
+	w := r.store.newBatch()
+	defer w.discard()
+	for id, st := range r.overlay {
+		b, err := wire.EncodeState(st.state)
+		if err != nil {
+			return fmt.Errorf("processor: rebuild: encode state of %s: %w", id, err)
+		}
+		if err := w.setState(st.partition, id, b); err != nil {
+			return fmt.Errorf("processor: rebuild: %w", err)
+		}
+	}
+	clear(r.overlay)
+	// The expiry index of a rebuilt store is dropped at the end
+	// (expireAll): one batch per partition and flush, named by the
+	// flush, will do.
+	r.flushes++
+	batches := map[int32][]incident.Outcome{}
+	for _, so := range r.outcomes {
+		batches[so.partition] = append(batches[so.partition], so.outcome)
+	}
+	for part, os := range batches {
+		keys, records, err := outcomeRecords(part, os)
+		if err == nil {
+			err = w.setOutcomes(part, batchName(time.Time{}, r.flushes), keys, records)
+		}
+		if err != nil {
+			return fmt.Errorf("processor: rebuild: %w", err)
+		}
+	}
+	clear(r.outcomes)
+	r.pending = 0
+	return w.commit()
 }
 
 // rememberEvent records e in the rebuilt dedup window: the start of its

@@ -13,6 +13,7 @@ import (
 
 	"github.com/incidentd/incidentd/incident"
 	"github.com/incidentd/incidentd/internal/kafka"
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/processor"
 )
@@ -94,7 +95,7 @@ func TestRestoreFromChangelog(t *testing.T) {
 	cfg := processor.Config{Kafka: kc, Dir: dir, InstanceID: "r"}
 	reg := prometheus.NewRegistry()
 	p, stop := runProcessorWith(t, cfg, reg)
-	waitFor(t, 30*time.Second, "the processor to be ready", p.Ready)
+	testenv.Eventually(t, 30*time.Second, "the processor to be ready", p.Ready)
 	if got := len(p.Owned()); got != 3 {
 		t.Fatalf("owns %d partitions, want 3", got)
 	}
@@ -113,7 +114,7 @@ func TestRestoreFromChangelog(t *testing.T) {
 	writeChangelog(t, kc, syntheticStates(0, 3000, 98), false)
 	reg = prometheus.NewRegistry()
 	p, stop = runProcessorWith(t, cfg, reg)
-	waitFor(t, 30*time.Second, "the processor to be ready again", p.Ready)
+	testenv.Eventually(t, 30*time.Second, "the processor to be ready again", p.Ready)
 	if got := restoreRecords(t, reg); got != 50 {
 		t.Errorf("restored %v records after the checkpoint, want 50", got)
 	}
@@ -196,13 +197,13 @@ func TestRestoreWaitsForStableChangelog(t *testing.T) {
 		for range n {
 			c, _ := w.next()
 			sent[c.ID] = c
-			rs = append(rs, commandRecord(t, kc.Topics().Commands, c))
+			rs = append(rs, testenv.CommandRecord(t, kc.Topics().Commands, c))
 		}
 		produce(t, kc, rs...)
 	}
 	send(100)
 	_, stop := runProcessor(t, cfg)
-	waitFor(t, 30*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
+	testenv.Eventually(t, 30*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
 
 	// A transaction opens on the changelog, and the processor commits
 	// after it: its checkpoint is past the stable offset.
@@ -225,7 +226,7 @@ func TestRestoreWaitsForStableChangelog(t *testing.T) {
 		t.Fatal(err)
 	}
 	send(100)
-	waitFor(t, 30*time.Second, "the processor to commit the commands", func() bool { return committedAll(t, kc, processor.DefaultGroup) })
+	testenv.Eventually(t, 30*time.Second, "the processor to commit the commands", func() bool { return committedAll(t, kc, processor.DefaultGroup) })
 	stop()
 
 	seen := make(chan struct{})
@@ -251,7 +252,7 @@ func TestRestoreWaitsForStableChangelog(t *testing.T) {
 			return false
 		}
 	}
-	waitFor(t, 30*time.Second, "the restore to wait, or to finish", func() bool { return waiting() || p.Ready() })
+	testenv.Eventually(t, 30*time.Second, "the restore to wait, or to finish", func() bool { return waiting() || p.Ready() })
 	if !waiting() {
 		t.Error("restored without waiting for the changelog to become stable up to the checkpoint")
 	} else if p.Ready() {
@@ -260,9 +261,9 @@ func TestRestoreWaitsForStableChangelog(t *testing.T) {
 	if err := open.EndTransaction(ctx, kgo.TryAbort); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the processor to be ready", p.Ready)
+	testenv.Eventually(t, 30*time.Second, "the processor to be ready", p.Ready)
 	send(100)
-	waitFor(t, 30*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
+	testenv.Eventually(t, 30*time.Second, "the processor to catch up", func() bool { return caughtUp(t, kc, processor.DefaultGroup) })
 	rcancel()
 	if err := <-done; err != nil {
 		t.Fatalf("processor Run: %v", err)

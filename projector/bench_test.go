@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/projector"
 	"github.com/incidentd/incidentd/readmodel"
@@ -41,7 +42,7 @@ func BenchmarkRebuild(b *testing.B) {
 	evs := w.run(events)
 	recs := h.records(b, evs)
 	for i := 0; i < len(recs); i += 20000 {
-		h.produceRecords(b, recs[i:min(i+20000, len(recs))]...)
+		testenv.Produce(b, h.prod, recs[i:min(i+20000, len(recs))]...)
 	}
 	ctx := context.Background()
 	var eventRates, rowRates []float64

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/processor"
 	"github.com/incidentd/incidentd/projector"
@@ -24,20 +25,7 @@ func (h *harness) runProcessor(t testing.TB) (stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("processor Run: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return testenv.Go(t, "processor Run", p.Run)
 }
 
 // sendCommands issues n more commands of w to the commands topic, in
@@ -120,14 +108,14 @@ func TestCatchUpWhileProcessorEmits(t *testing.T) {
 		// lasts until 2,000 more are, or the catch-up is over.
 		progressed := func(what string, n uint64) {
 			t.Helper()
-			waitFor(t, 30*time.Second, what, func() error {
+			testenv.Eventually(t, 30*time.Second, what, func() error {
 				if got := h.eventRows(db); got < n && h.verify(db) != nil {
 					return fmt.Errorf("%d rows, want %d or the log's end", got, n)
 				}
 				return nil
 			})
 		}
-		waitFor(t, 30*time.Second, "first rows stored", func() error {
+		testenv.Eventually(t, 30*time.Second, "first rows stored", func() error {
 			if h.eventRows(db) == 0 {
 				return fmt.Errorf("no rows yet")
 			}

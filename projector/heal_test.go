@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/projector"
 )
@@ -57,7 +58,7 @@ func (h *harness) produceAt(t testing.TB, e incident.Event) *kgo.Record {
 func (h *harness) waitCommitted(t testing.TB, group string, r *kgo.Record) {
 	t.Helper()
 	adm := kadm.NewClient(h.prod)
-	waitFor(t, 30*time.Second, "offset committed past the lost event", func() error {
+	testenv.Eventually(t, 30*time.Second, "offset committed past the lost event", func() error {
 		offs, err := adm.FetchOffsets(context.Background(), group)
 		if err != nil {
 			return err

@@ -23,7 +23,6 @@ import (
 	"github.com/incidentd/incidentd/internal/kafka"
 	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/internal/verify"
-	"github.com/incidentd/incidentd/internal/wire"
 	"github.com/incidentd/incidentd/projector"
 	"github.com/incidentd/incidentd/readmodel"
 )
@@ -67,25 +66,14 @@ func (r *logRecorder) logged(msg string) bool {
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{k: testenv.StartKafka(t), ch: testenv.StartClickHouse(t), db: "incidentd"}
-	h.kcfg = kafka.Config{Brokers: []string{h.k.Addr()}, Partitions: 3}
-	h.kcfg.Defaults()
+	h.kcfg = testenv.CreateTopics(t, kafka.Config{Brokers: []string{h.k.Addr()}, Partitions: 3})
 	conn, err := projector.OpenClickHouse(h.ch.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
 	h.conn = conn
-	prod, err := kafka.NewClient(h.kcfg, nil, kgo.ProducerLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(prod.Close)
-	h.prod = prod
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := kafka.EnsureTopics(ctx, kadm.NewClient(prod), h.kcfg); err != nil {
-		t.Fatal(err)
-	}
+	h.prod = testenv.NewClient(t, h.kcfg)
 	return h
 }
 
@@ -124,20 +112,7 @@ func (h *harness) runWithRegistry(t testing.TB, edit func(*projector.Config)) (s
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("projector Run: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop, reg
+	return testenv.Go(t, "projector Run", p.Run), reg
 }
 
 // produce writes events to the events topic, keyed by incident.
@@ -145,22 +120,9 @@ func (h *harness) produce(t testing.TB, events ...incident.Event) {
 	t.Helper()
 	recs := make([]*kgo.Record, 0, len(events))
 	for _, e := range events {
-		v, err := wire.EncodeEvent(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, &kgo.Record{Topic: h.kcfg.Topics().Events, Key: []byte(e.Incident), Value: v})
+		recs = append(recs, testenv.EventRecord(t, h.kcfg.Topics().Events, e))
 	}
-	h.produceRecords(t, recs...)
-}
-
-func (h *harness) produceRecords(t testing.TB, recs ...*kgo.Record) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := h.prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatalf("produce: %v", err)
-	}
+	testenv.Produce(t, h.prod, recs...)
 }
 
 // world generates a realistic event stream: commands of several tenants,
@@ -301,28 +263,12 @@ func (w *world) want(id string) (incident.State, []incident.Event) {
 	return s, mine
 }
 
-// waitFor polls cond until it returns nil or the deadline passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s: %v", what, d, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
-}
-
 // waitProjected waits until every declared incident of w is projected at
 // its latest version.
 func waitProjected(t testing.TB, q *readmodel.Queries, w *world, d time.Duration) {
 	t.Helper()
 	ctx := context.Background()
-	waitFor(t, d, "projection caught up", func() error {
+	testenv.Eventually(t, d, "projection caught up", func() error {
 		for _, id := range w.ids {
 			s := w.states[id]
 			if !s.Declared {
@@ -393,7 +339,7 @@ func summary(evs []incident.Event) string {
 // fault: refused rows, a version the log never had) are left out.
 func (h *harness) waitVerified(t testing.TB, database string, d time.Duration, except ...string) {
 	t.Helper()
-	waitFor(t, d, "verify clickhouse "+database, func() error { return h.verify(database, except...) })
+	testenv.Eventually(t, d, "verify clickhouse "+database, func() error { return h.verify(database, except...) })
 }
 
 // verify runs `verify clickhouse` on database once: nil when the tables
@@ -427,7 +373,7 @@ func (h *harness) verify(database string, except ...string) error {
 func (h *harness) waitGroupCommitted(t testing.TB, group string, n int64) {
 	t.Helper()
 	adm := kadm.NewClient(h.prod)
-	waitFor(t, 30*time.Second, "the group's offsets committed", func() error {
+	testenv.Eventually(t, 30*time.Second, "the group's offsets committed", func() error {
 		offs, err := adm.FetchOffsets(context.Background(), group)
 		if err != nil {
 			return err

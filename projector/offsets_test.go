@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/projector"
 )
 
@@ -55,7 +56,7 @@ func TestOffsetsOnlyAfterRowsStored(t *testing.T) {
 		return out
 	}
 	var before map[int32]int64
-	waitFor(t, 10*time.Second, "offsets of the stored rows committed", func() error {
+	testenv.Eventually(t, 10*time.Second, "offsets of the stored rows committed", func() error {
 		before = committed()
 		var sum int64
 		for _, o := range before {
@@ -70,7 +71,7 @@ func TestOffsetsOnlyAfterRowsStored(t *testing.T) {
 	sink.failing.Store(true)
 	h.produce(t, w.run(100)...)
 	from := sink.attempts.Load()
-	waitFor(t, 10*time.Second, "inserts retried", func() error {
+	testenv.Eventually(t, 10*time.Second, "inserts retried", func() error {
 		if sink.attempts.Load() < from+5 {
 			return fmt.Errorf("%d attempts", sink.attempts.Load()-from)
 		}
@@ -81,7 +82,7 @@ func TestOffsetsOnlyAfterRowsStored(t *testing.T) {
 	}
 	sink.failing.Store(false)
 	h.waitVerified(t, h.db, 30*time.Second)
-	waitFor(t, 10*time.Second, "offsets committed after the rows", func() error {
+	testenv.Eventually(t, 10*time.Second, "offsets committed after the rows", func() error {
 		if got := committed(); fmt.Sprint(got) == fmt.Sprint(before) {
 			return fmt.Errorf("offsets still %v", got)
 		}

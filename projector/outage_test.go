@@ -14,6 +14,7 @@ import (
 
 	"github.com/incidentd/incidentd/incident"
 
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/projector"
 	"github.com/incidentd/incidentd/readmodel"
 )
@@ -77,7 +78,7 @@ func TestClickHouseKilled(t *testing.T) {
 	h.produce(t, w.run(100)...)
 	h.ch.Kill(t)
 	h.produce(t, w.run(300)...)
-	waitFor(t, 20*time.Second, "projector reports ClickHouse down and the lag", func() error {
+	testenv.Eventually(t, 20*time.Second, "projector reports ClickHouse down and the lag", func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(status) == 0 || !strings.Contains(status[len(status)-1], "not reachable") {
@@ -148,7 +149,7 @@ func TestVersionGapReported(t *testing.T) {
 	want := w.states[id]
 	delete(w.states, id)
 	waitProjected(t, q, w, 30*time.Second)
-	waitFor(t, 20*time.Second, "gap reported", func() error {
+	testenv.Eventually(t, 20*time.Second, "gap reported", func() error {
 		if g := gauge(t, reg, "incidentd_projector_version_gaps_total"); g < 1 {
 			return fmt.Errorf("gaps %v", g)
 		}
@@ -169,7 +170,7 @@ func TestKafkaDownAtStart(t *testing.T) {
 	h.logs = &logRecorder{}
 	h.k.Stop()
 	h.run(t, func(c *projector.Config) { c.MinBackoff = 20 * time.Millisecond })
-	waitFor(t, 60*time.Second, "the projector finds Kafka down", func() error {
+	testenv.Eventually(t, 60*time.Second, "the projector finds Kafka down", func() error {
 		if !h.logs.logged("kafka unreachable, retrying") {
 			return errors.New("not yet")
 		}
@@ -177,7 +178,7 @@ func TestKafkaDownAtStart(t *testing.T) {
 	})
 	h.k.Restart(t) // without a data directory: the topics are gone, the projector makes them
 	w := newWorld(9, "acme")
-	waitFor(t, 20*time.Second, "topics created by the projector", func() error {
+	testenv.Eventually(t, 20*time.Second, "topics created by the projector", func() error {
 		td, err := kadm.NewClient(h.prod).ListTopics(context.Background(), h.kcfg.Topics().Events)
 		if err == nil {
 			err = td.Error()

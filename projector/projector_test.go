@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/incidentd/incidentd/incident"
+	"github.com/incidentd/incidentd/internal/testenv"
 	"github.com/incidentd/incidentd/projector"
 	"github.com/incidentd/incidentd/readmodel"
 )
@@ -71,7 +72,7 @@ func TestProjectionEqualsFold(t *testing.T) {
 	}
 	h.produce(t, dup...)
 	garbage := &kgo.Record{Topic: h.kcfg.Topics().Events, Key: []byte("in-0001"), Value: []byte(`{"v":1,"type":"event","data":{"incident":`)}
-	h.produceRecords(t, garbage)
+	testenv.Produce(t, h.prod, garbage)
 	q := readmodel.NewQueries(h.conn, h.db)
 	waitProjected(t, q, w, 30*time.Second)
 

@@ -14,8 +14,8 @@ type service struct {
 	setup func(fs *flag.FlagSet) func(ctx context.Context, e *env) error
 }
 
-// services lists the parts in data-flow order; "run" starts them in this
-// order and stops them in reverse.
+// services lists the parts in data-flow order, the order "run" starts them
+// in; it stops them together (one context), and its broker after them.
 func services() []service {
 	return []service{ingressService(), processorService(), projectorService(), notifierService()}
 }

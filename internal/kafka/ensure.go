@@ -48,33 +48,7 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("kafka: list topics: %w", err)
 	}
-	var existing, raced, created []string
-	var errs []error
-	for _, name := range names {
-		d, ok := details[name]
-		switch {
-		case ok && d.Err == nil:
-			existing = append(existing, name)
-			continue
-		case ok && !errors.Is(d.Err, kerr.UnknownTopicOrPartition):
-			errs = append(errs, fmt.Errorf("kafka: describe topic %q: %w", name, d.Err))
-			continue
-		}
-		s := byName[name]
-		configs := make(map[string]*string, len(s.Configs))
-		for k, v := range s.Configs {
-			configs[k] = kadm.StringPtr(v)
-		}
-		_, err := adm.CreateTopic(ctx, s.Partitions, -1, configs, name)
-		switch {
-		case errors.Is(err, kerr.TopicAlreadyExists):
-			raced = append(raced, name)
-		case err != nil:
-			errs = append(errs, fmt.Errorf("kafka: create topic %q: %w", name, err))
-		default:
-			created = append(created, name)
-		}
-	}
+	existing, raced, created, errs := createMissing(ctx, adm, byName, names, details)
 	// A broker acknowledges CreateTopics before every broker lists the
 	// topic (Apache Kafka in KRaft mode lists it 10-40 ms later, answering
 	// UNKNOWN_TOPIC_OR_PARTITION until then; kfake at once). Services
@@ -103,7 +77,49 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, cfg Config) error {
 	if len(existing) == 0 {
 		return errors.Join(errs...)
 	}
+	return errors.Join(append(errs, checkExisting(ctx, adm, byName, existing, details)...)...)
+}
 
+// createMissing creates the topics of names that details does not list.
+// It returns the topics that exist, those another process created first
+// (raced), those it created, and the errors of the others.
+func createMissing(ctx context.Context, adm *kadm.Client, byName map[string]TopicSpec, names []string,
+	details kadm.TopicDetails,
+) (existing, raced, created []string, errs []error) {
+	for _, name := range names {
+		d, ok := details[name]
+		switch {
+		case ok && d.Err == nil:
+			existing = append(existing, name)
+			continue
+		case ok && !errors.Is(d.Err, kerr.UnknownTopicOrPartition):
+			errs = append(errs, fmt.Errorf("kafka: describe topic %q: %w", name, d.Err))
+			continue
+		}
+		s := byName[name]
+		configs := make(map[string]*string, len(s.Configs))
+		for k, v := range s.Configs {
+			configs[k] = kadm.StringPtr(v)
+		}
+		_, err := adm.CreateTopic(ctx, s.Partitions, -1, configs, name)
+		switch {
+		case errors.Is(err, kerr.TopicAlreadyExists):
+			raced = append(raced, name)
+		case err != nil:
+			errs = append(errs, fmt.Errorf("kafka: create topic %q: %w", name, err))
+		default:
+			created = append(created, name)
+		}
+	}
+	return existing, raced, created, errs
+}
+
+// checkExisting checks the partition count and configs of the existing
+// topics against their specs and returns every difference.
+func checkExisting(ctx context.Context, adm *kadm.Client, byName map[string]TopicSpec, existing []string,
+	details kadm.TopicDetails,
+) []error {
+	var errs []error
 	for _, name := range existing {
 		s := byName[name]
 		if got := int32(len(details[name].Partitions)); got != s.Partitions {
@@ -116,8 +132,7 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, cfg Config) error {
 	}
 	rcs, err := adm.DescribeTopicConfigs(ctx, existing...)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("kafka: describe topic configs: %w", err))
-		return errors.Join(errs...)
+		return append(errs, fmt.Errorf("kafka: describe topic configs: %w", err))
 	}
 	for _, rc := range rcs {
 		if rc.Err != nil {
@@ -126,7 +141,7 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, cfg Config) error {
 		}
 		errs = append(errs, checkConfigs(rc, byName[rc.Name])...)
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // waitListed polls the cluster's metadata until every topic in names is

@@ -6,4 +6,11 @@
 // stopped by a t.Cleanup registered at start; helpers report failures with
 // t.Fatalf and never skip. Clients always talk to the components over TCP,
 // with the same wire protocols production uses.
+//
+// It is also the one test kit every package's rig builds on: topics
+// (CreateTopics), records (CommandRecord, EventRecord, Produce), reads
+// (ReadTopic, ReadTopicN: read committed, to the stable end), waiting
+// (Eventually: poll with a deadline), running a service until the test
+// ends (Go), and a stand-in processor (StartStandInProcessor) for tests
+// that need events from commands but not the processor itself.
 package testenv
