@@ -70,10 +70,12 @@ type stepRun struct {
 	floors       []floor                     // expiry floors the step's scans found
 	batches      []outcomeBatch              // the step's outcomes, per partition
 
-	wg         sync.WaitGroup
-	mu         sync.Mutex
-	produceErr error
-	changelog  map[int32]int64 // highest changelog offset produced, per partition
+	// produced holds the step's produce results: its Err waits for every
+	// record and gives the first failure, and that failure aborts the
+	// records still buffered (the step will not commit them).
+	produced  *kgo.FirstErrPromise
+	mu        sync.Mutex      // guards changelog, written by produce callbacks
+	changelog map[int32]int64 // highest changelog offset produced, per partition
 
 	commands, duplicates, events, deadLetters, expired int
 	rejections                                         map[incident.Code]int
@@ -88,6 +90,7 @@ func (p *Processor) step(ctx context.Context, sess *kgo.GroupTransactSession, st
 	s := &stepRun{
 		p: p, sess: sess, store: store, logger: logger,
 		states: map[string]*staged{}, changelog: map[int32]int64{}, rejections: map[incident.Code]int{},
+		produced: kgo.AbortingFirstErrPromise(sess.Client()),
 		outcomes: map[string]*stagedOutcome{}, horizon: map[int32]time.Time{},
 	}
 	cmds := make([]command, len(records))
@@ -150,9 +153,8 @@ func (p *Processor) step(ctx context.Context, sess *kgo.GroupTransactSession, st
 		if err := sess.Client().Flush(ectx); err != nil {
 			return fmt.Errorf("processor: flush: %w", err)
 		}
-		s.wg.Wait()
-		if s.produceErr != nil {
-			logger.Warn("produce failed; aborting the step", "err", s.produceErr)
+		if err := s.produced.Err(); err != nil {
+			logger.Warn("produce failed; aborting the step", "err", err)
 			commit = false
 		}
 	}
@@ -171,7 +173,7 @@ func (p *Processor) step(ctx context.Context, sess *kgo.GroupTransactSession, st
 		logger.Info("step aborted", "commands", len(records))
 		return nil
 	}
-	s.wg.Wait()
+	_ = s.produced.Err() // every record is acknowledged: the transaction committed
 	p.commits++
 	if p.cfg.AfterCommit != nil {
 		p.cfg.AfterCommit(p.commits)
@@ -461,18 +463,18 @@ func (s *stepRun) deadLetter(ctx context.Context, r *kgo.Record, reason error) {
 }
 
 func (s *stepRun) produce(ctx context.Context, r *kgo.Record) {
-	s.wg.Add(1)
+	done := s.produced.Promise()
 	s.sess.Produce(ctx, r, func(r *kgo.Record, err error) {
-		defer s.wg.Done()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if err != nil {
-			s.produceErr = errors.Join(s.produceErr, fmt.Errorf("produce to %s/%d: %w", r.Topic, r.Partition, err))
-			return
+		if err == nil && r.Topic == s.p.topics.Changelog {
+			s.mu.Lock()
+			if prev, ok := s.changelog[r.Partition]; !ok || r.Offset > prev {
+				s.changelog[r.Partition] = r.Offset
+			}
+			s.mu.Unlock()
+		} else if err != nil {
+			err = fmt.Errorf("produce to %s/%d: %w", r.Topic, r.Partition, err)
 		}
-		if prev, ok := s.changelog[r.Partition]; r.Topic == s.p.topics.Changelog && (!ok || r.Offset > prev) {
-			s.changelog[r.Partition] = r.Offset
-		}
+		done(r, err)
 	})
 }
 
@@ -484,7 +486,7 @@ func (s *stepRun) abort(ctx context.Context) {
 	if _, err := s.sess.End(ectx, kgo.TryAbort); err != nil {
 		s.logger.Warn("abort transaction", "err", err)
 	}
-	s.wg.Wait()
+	_ = s.produced.Err() // wait for every produce callback; the step is aborted anyway
 }
 
 // write stores the committed states and, per partition, the changelog
