@@ -135,14 +135,14 @@ func TestAnswersWhenBrokerKilledInFlight(t *testing.T) {
 		}
 		return n, seen
 	}
-	testenv.Eventually(t, 10*time.Second, "writes before the kill", func() bool { n, _ := count(phaseUp); return n >= 200 })
+	testenv.Eventually(t, 60*time.Second, "writes before the kill", func() bool { n, _ := count(phaseUp); return n >= 200 })
 	h.kafka.Stop()
 	phase.Store(phaseKilled)
 	// A write begun after the kill and answered without an ack was given
 	// to the client, which wrote it on its connection (finding it closed)
 	// or failed to dial: from then on no connection to the broker is open
 	// and nothing can be sent.
-	testenv.Eventually(t, 10*time.Second, "answers after the kill", func() bool { n, _ := count(phaseKilled); return n >= 8 })
+	testenv.Eventually(t, 60*time.Second, "answers after the kill", func() bool { n, _ := count(phaseKilled); return n >= 8 })
 	phase.Store(phaseKnownDown)
 	claims := func() bool {
 		n, seen := count(phaseKnownDown)
@@ -155,7 +155,7 @@ func TestAnswersWhenBrokerKilledInFlight(t *testing.T) {
 		}
 		return n >= 64
 	}
-	testenv.Eventually(t, 30*time.Second, "each answer to keyed and unkeyed writes during the outage", claims)
+	testenv.Eventually(t, 90*time.Second, "each answer to keyed and unkeyed writes during the outage", claims)
 	close(stop)
 	wg.Wait()
 	h.kafka.Restart(t)
@@ -179,10 +179,10 @@ func TestAnswersWhenBrokerKilledInFlight(t *testing.T) {
 		len(answers), len(acked), len(notInLog), len(unknown), seen)
 	// Whatever the producer still holds is delivered or failed before
 	// the log is read.
-	testenv.Eventually(t, 20*time.Second, "the producer drained", func() bool { return h.srv.producer.BufferedProduceRecords() == 0 })
+	testenv.Eventually(t, 60*time.Second, "the producer drained", func() bool { return h.srv.producer.BufferedProduceRecords() == 0 })
 	for _, a := range unknown {
 		var r response
-		testenv.Eventually(t, 20*time.Second, "retry of "+a.command, func() bool {
+		testenv.Eventually(t, 60*time.Second, "retry of "+a.command, func() bool {
 			r = h.post("/api/v1/incidents", acmeToken, a.body, "Idempotency-Key", a.key)
 			return r.StatusCode == http.StatusAccepted
 		})

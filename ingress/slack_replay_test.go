@@ -36,7 +36,7 @@ func declareView(viewID, title string) []byte {
 // command). With the broker down, a declare posts nothing either. A
 // mention in the thread the card starts changes that incident.
 func TestSlackDeclareReplayedIsOneIncident(t *testing.T) {
-	h := startHarness(t, withConfig(func(c *Config) { c.ProduceTimeout = 300 * time.Millisecond }))
+	h := startHarness(t, withConfig(func(c *Config) { c.ProduceTimeout = 2 * time.Second }))
 	h.runProcessor(0)
 	replay := func(path string, body []byte) {
 		t.Helper()
@@ -65,7 +65,7 @@ func TestSlackDeclareReplayedIsOneIncident(t *testing.T) {
 	if len(cmds) != 6 {
 		t.Fatalf("%d commands, want 6 (3 deliveries of 2 declares)", len(cmds))
 	}
-	testenv.Eventually(t, 5*time.Second, "both incidents declared", func() bool {
+	testenv.Eventually(t, 30*time.Second, "both incidents declared", func() bool {
 		a, okA := h.srv.tracker.incident(slashID)
 		b, okB := h.srv.tracker.incident(formID)
 		return okA && okB && a.State.Declared && b.State.Declared
@@ -95,7 +95,7 @@ func TestSlackDeclareReplayedIsOneIncident(t *testing.T) {
 	if err := h.srv.producer.ProduceSync(t.Context(), &kgo.Record{Key: []byte(slashID), Value: rec}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, 5*time.Second, "the card recorded", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the card recorded", func() bool {
 		_, ok := h.srv.tracker.cardIncident(channelID, cardTS)
 		return ok
 	})

@@ -140,7 +140,7 @@ func ReadTopicN(t testing.TB, cfg kafka.Config, topic string, n int) []*kgo.Reco
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(100*time.Millisecond))
 	defer cl.Close()
 	seen := 0
-	Eventually(t, 15*time.Second, fmt.Sprintf("%d records on %s", n, topic), func() error {
+	Eventually(t, 60*time.Second, fmt.Sprintf("%d records on %s", n, topic), func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		seen += cl.PollFetches(ctx).NumRecords()
