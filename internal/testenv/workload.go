@@ -24,6 +24,20 @@ type WorkloadConfig struct {
 	// incident). When zero the set grows: about one command in seven
 	// declares a new incident.
 	Incidents int
+	// DeclareFirst makes the first commands declare each incident of the
+	// fixed set once, in order, all valid: a suite that needs every
+	// incident to exist before the mix starts (a card to edit) sends them
+	// first.
+	DeclareFirst bool
+	// Place, if set, places the i-th incident of the fixed set: it sets the
+	// incident id, tenant and source on c, the incident's declare, and may
+	// change its title. By default an incident has a workload id, one of
+	// Tenants and a dashboard source.
+	Place func(i int, c *incident.Command)
+	// Kinds are the kinds of the commands sent to an incident after its
+	// declare; by default every kind a user sends, Declare included (a
+	// repeated declare, rejected).
+	Kinds []incident.CommandKind
 	// Rejects adds commands the model refuses beyond invalid transitions
 	// and repeated declares, which every workload has: declares with an
 	// empty title, commands for incidents never declared, and commands in
@@ -54,6 +68,7 @@ type Workload struct {
 	incidents []string          // every incident commands went to, first use first
 	tenant    map[string]string // incident -> the tenant it was (or will be) declared in
 	declared  map[string]bool
+	declares  map[string]incident.Command // incident of the fixed set -> its declare, as placed
 	sent      []incident.Command // every new command, retries excluded
 }
 
@@ -65,15 +80,28 @@ func NewWorkload(cfg WorkloadConfig) *Workload {
 	if cfg.Step <= 0 {
 		cfg.Step = time.Second
 	}
+	if len(cfg.Kinds) == 0 {
+		cfg.Kinds = workloadKinds
+	}
 	if cfg.Start.IsZero() {
 		cfg.Start = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 	}
 	w := &Workload{
 		cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), //nolint:gosec // G404: test data, reproducible by seed
-		clock: cfg.Start, tenant: map[string]string{}, declared: map[string]bool{},
+		clock: cfg.Start, tenant: map[string]string{}, declared: map[string]bool{}, declares: map[string]incident.Command{},
 	}
-	for range cfg.Incidents {
-		w.newIncident()
+	for i := range cfg.Incidents {
+		c := incident.Command{Incident: w.newIncident(), Source: incident.Source{Kind: incident.FromDashboard}}
+		c.Tenant = w.tenant[c.Incident]
+		w.declare(&c)
+		if cfg.Place != nil {
+			delete(w.tenant, c.Incident)
+			cfg.Place(i, &c)
+			w.incidents[i] = c.Incident
+			w.tenant[c.Incident] = c.Tenant
+		}
+		w.declared[c.Incident] = false
+		w.declares[c.Incident] = c
 	}
 	return w
 }
@@ -98,6 +126,11 @@ func (w *Workload) Next() (incident.Command, bool) {
 		return w.sent[w.rng.IntN(len(w.sent))], true
 	}
 	w.n++
+	if w.cfg.DeclareFirst && w.n <= w.cfg.Incidents {
+		c := w.declares[w.incidents[w.n-1]]
+		c.At, c.Actor = w.clock, fmt.Sprintf("U%d", w.rng.IntN(5))
+		return w.issue(c), false
+	}
 	c := incident.Command{At: w.clock, Actor: fmt.Sprintf("U%d", w.rng.IntN(5)), Source: incident.Source{Kind: incident.FromDashboard}}
 	switch {
 	case w.cfg.Incidents == 0 && (len(w.incidents) == 0 || w.rng.IntN(100) < 15):
@@ -116,14 +149,29 @@ func (w *Workload) Next() (incident.Command, bool) {
 	if w.cfg.Rejects && w.rng.IntN(12) == 0 {
 		c.Tenant = w.cfg.Tenants[w.rng.IntN(len(w.cfg.Tenants))]
 	}
-	if !w.declared[c.Incident] && (w.cfg.Incidents == 0 || w.rng.IntN(10) > 0) {
-		w.declare(&c)
-	} else {
+	switch d, placed := w.declares[c.Incident]; {
+	case w.declared[c.Incident] || (w.cfg.Incidents > 0 && w.rng.IntN(10) == 0):
 		w.edit(&c)
+	case placed && c.Tenant == d.Tenant:
+		d.At, d.Actor = c.At, c.Actor
+		c = d
+	default:
+		w.declare(&c)
 	}
+	if c.Kind == incident.Declare && w.cfg.Rejects && w.rng.IntN(20) == 0 {
+		c.Title = "" // rejected: invalid title; the incident stays undeclared
+	}
+	return w.issue(c), false
+}
+
+// issue gives c its id, records it as sent and returns it.
+func (w *Workload) issue(c incident.Command) incident.Command {
 	c.ID = incident.CommandIDFor(c.Tenant, strconv.FormatUint(w.cfg.Seed, 10), strconv.Itoa(w.n))
+	if c.Kind == incident.Declare && c.Title != "" && c.Tenant == w.tenant[c.Incident] {
+		w.declared[c.Incident] = true
+	}
 	w.sent = append(w.sent, c)
-	return c, false
+	return c
 }
 
 // Incidents returns every incident commands were or will be sent to, in
@@ -156,18 +204,11 @@ func (w *Workload) declare(c *incident.Command) {
 	if sev := incident.DefaultPolicy().Severities; w.rng.IntN(2) == 0 {
 		c.Severity = sev[w.rng.IntN(len(sev))]
 	}
-	if w.cfg.Rejects && w.rng.IntN(20) == 0 {
-		c.Title = "" // rejected: invalid title; the incident stays undeclared
-		return
-	}
-	if c.Tenant == w.tenant[c.Incident] {
-		w.declared[c.Incident] = true
-	}
 }
 
 func (w *Workload) edit(c *incident.Command) {
 	sev := incident.DefaultPolicy().Severities
-	c.Kind = workloadKinds[w.rng.IntN(len(workloadKinds))]
+	c.Kind = w.cfg.Kinds[w.rng.IntN(len(w.cfg.Kinds))]
 	c.Severity = sev[w.rng.IntN(len(sev))]
 	c.Title = "renamed " + workloadWords[w.rng.IntN(len(workloadWords))]
 	c.Role = []incident.Role{incident.Commander, incident.Assignee}[w.rng.IntN(2)]
