@@ -69,7 +69,7 @@ type Workload struct {
 	tenant    map[string]string // incident -> the tenant it was (or will be) declared in
 	declared  map[string]bool
 	declares  map[string]incident.Command // incident of the fixed set -> its declare, as placed
-	sent      []incident.Command // every new command, retries excluded
+	sent      []incident.Command          // every new command, retries excluded
 }
 
 // NewWorkload returns a workload shaped by cfg.
