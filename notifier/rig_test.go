@@ -3,6 +3,7 @@ package notifier_test
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"os"
 	"strings"
@@ -118,50 +119,36 @@ func (r *rig) applied() string {
 }
 
 // storm builds the commands of n incidents with perIncident commands each
-// (the declare included), spread over the rig's workspaces: four in five
-// declared in Slack threads (two incidents per channel), one in five on
-// the dashboard. Some commands are rejected by the model (no_change,
-// invalid transitions), as they would be in life.
+// on average (the declare included) from the test kit's workload: the n
+// declares first, then a random mix of changes. The incidents are spread
+// over the rig's workspaces: four in five declared in Slack threads (two
+// incidents per channel), one in five on the dashboard. Some commands are
+// rejected by the model (no_change, invalid transitions), as they would be
+// in life.
 func storm(n, perIncident int, seed string) []incident.Command {
-	at := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
-	var out []incident.Command
-	var ids []string
-	for i := range n {
-		team := teamOf(i)
-		c := incident.Command{ID: fmt.Sprintf("%s-%d-0", seed, i), Tenant: fmt.Sprintf("tenant%d", team), Actor: fmt.Sprintf("U%d", i%7+1),
-			At: at, Kind: incident.Declare, Title: fmt.Sprintf("%s incident %d <&>", seed, i), Severity: "SEV3"}
-		if i%5 == 4 {
-			c.Incident = incident.APIIncidentID(c.Tenant, c.ID)
-			c.Source = incident.Source{Kind: incident.FromDashboard}
-		} else {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(seed))
+	w := testenv.NewWorkload(testenv.WorkloadConfig{
+		Seed: h.Sum64(), Incidents: n, DeclareFirst: true, Start: time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC),
+		Kinds: []incident.CommandKind{incident.SetSeverity, incident.Assign, incident.AddNote, incident.Acknowledge,
+			incident.Mitigate, incident.Resolve, incident.Reopen},
+		Place: func(i int, c *incident.Command) {
+			team := teamOf(i)
+			c.Tenant, c.Title, c.Severity = fmt.Sprintf("tenant%d", team), fmt.Sprintf("%s incident %d <&>", seed, i), "SEV3"
+			if i%5 == 4 {
+				c.Incident = incident.APIIncidentID(c.Tenant, fmt.Sprintf("%s-%d", seed, i))
+				return
+			}
 			ch := fmt.Sprintf("C%s%02d", strings.ToUpper(seed), i/2)
 			thread := fmt.Sprintf("1600000000.%06d", i)
 			c.Incident = incident.SlackIncidentID(fmt.Sprintf("T%d", team), ch, thread)
 			c.Source = incident.Source{Kind: incident.FromSlack, Team: fmt.Sprintf("T%d", team), Channel: ch, ThreadTS: thread}
-		}
-		ids = append(ids, c.Incident)
+		},
+	})
+	out := make([]incident.Command, 0, n*perIncident)
+	for range n * perIncident {
+		c, _ := w.Next()
 		out = append(out, c)
-	}
-	kinds := []incident.CommandKind{incident.SetSeverity, incident.Assign, incident.AddNote, incident.Acknowledge,
-		incident.SetSeverity, incident.Assign, incident.Mitigate, incident.Acknowledge, incident.Resolve, incident.Reopen}
-	for k := 1; k < perIncident; k++ {
-		for i, id := range ids {
-			team := teamOf(i)
-			c := incident.Command{ID: fmt.Sprintf("%s-%d-%d", seed, i, k), Incident: id, Tenant: fmt.Sprintf("tenant%d", team),
-				Actor: fmt.Sprintf("U%d", (i+k)%7+1), At: at.Add(time.Duration(k) * time.Second), Kind: kinds[(k+i)%len(kinds)]}
-			switch c.Kind { //nolint:exhaustive // the arguments of the kinds this workload sends that take any
-			case incident.SetSeverity:
-				c.Severity = fmt.Sprintf("SEV%d", (k+i)%4+1)
-			case incident.Assign:
-				c.Role, c.Person = incident.Assignee, fmt.Sprintf("U%d", (k*i)%9+1)
-				if k%3 == 0 {
-					c.Role = incident.Commander
-				}
-			case incident.AddNote:
-				c.Note = fmt.Sprintf("note %d on %d", k, i)
-			}
-			out = append(out, c)
-		}
 	}
 	return out
 }

@@ -32,7 +32,7 @@ func uniqueCommands(t testing.TB, topic string, seed uint64, incidents, n int) (
 	rs := make([]*kgo.Record, 0, n)
 	ids := make([]string, 0, n)
 	for len(rs) < n {
-		c, dup := w.next()
+		c, dup := w.Next()
 		if dup {
 			continue
 		}

@@ -243,7 +243,7 @@ func TestClusterKillsAndRebalances(t *testing.T) {
 		for n := 0; n < commands; {
 			<-tick.C
 			for range 10 {
-				c, _ := w.next()
+				c, _ := w.Next()
 				n++
 				sent[c.ID] = c
 				cl.Produce(context.Background(), testenv.CommandRecord(t, kc.Topics().Commands, c), func(_ *kgo.Record, err error) {

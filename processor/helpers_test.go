@@ -3,7 +3,6 @@ package processor_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"sort"
 	"sync"
 	"testing"
@@ -58,57 +57,12 @@ func runProcessorWith(t testing.TB, cfg processor.Config, reg prometheus.Registe
 	return p, testenv.Go(t, "processor Run", p.Run)
 }
 
-// workload generates commands over incidents: each declared first, then a
-// random mix that is applied or rejected, some for incidents never
-// declared, and some re-sent (same id: duplicates).
-type workload struct {
-	rng      *rand.Rand
-	base     time.Time
-	n        int
-	sent     map[string][]incident.Command // per incident, what was sent
-	declared map[string]bool
-	ids      []string
-}
-
-func newWorkload(seed uint64, incidents int) *workload {
-	w := &workload{
-		rng:  rand.New(rand.NewPCG(seed, 7)),
-		base: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-		sent: map[string][]incident.Command{}, declared: map[string]bool{},
-	}
-	for i := range incidents {
-		w.ids = append(w.ids, fmt.Sprintf("in-%04d-%d", i, seed))
-	}
-	return w
-}
-
-// next returns the next command and whether it re-sends an earlier one.
-func (w *workload) next() (incident.Command, bool) {
-	id := w.ids[w.rng.IntN(len(w.ids))]
-	if prev := w.sent[id]; len(prev) > 0 && w.rng.IntN(20) == 0 {
-		return prev[len(prev)-1-w.rng.IntN(min(len(prev), 8))], true
-	}
-	w.n++
-	c := incident.Command{
-		ID: fmt.Sprintf("c-%d-%s", w.n, id), Incident: id, Tenant: "t1", Actor: "U1",
-		At: w.base.Add(time.Duration(w.n) * time.Second),
-	}
-	switch {
-	case !w.declared[id] && w.rng.IntN(10) > 0:
-		w.declared[id] = true
-		c.Kind, c.Title, c.Source = incident.Declare, "server down "+id, incident.Source{Kind: incident.FromDashboard}
-	default:
-		kinds := []incident.CommandKind{incident.SetSeverity, incident.SetTitle, incident.Assign, incident.Acknowledge,
-			incident.Mitigate, incident.Resolve, incident.Reopen, incident.AddNote, incident.Declare}
-		c.Kind = kinds[w.rng.IntN(len(kinds))]
-		c.Title = fmt.Sprintf("title %d", w.rng.IntN(3))
-		c.Severity = fmt.Sprintf("SEV%d", 1+w.rng.IntN(4))
-		c.Role, c.Person = incident.Commander, fmt.Sprintf("U%d", w.rng.IntN(3))
-		c.Note = fmt.Sprintf("note %d", w.n)
-		c.Source = incident.Source{Kind: incident.FromDashboard}
-	}
-	w.sent[id] = append(w.sent[id], c)
-	return c, false
+// newWorkload returns the suite's workload: one tenant, a fixed set of
+// incidents (most declared by their first command), a mix of commands the
+// model applies or rejects, and about one in twenty re-sent (same id:
+// duplicates).
+func newWorkload(seed uint64, incidents int) *testenv.Workload {
+	return testenv.NewWorkload(testenv.WorkloadConfig{Seed: seed, Incidents: incidents, RetryOneIn: 20})
 }
 
 // produce sends records and waits for the broker's acks.

@@ -24,7 +24,7 @@ func sendWorkload(t testing.TB, cfg kafka.Config, seed uint64, incidents, n int)
 	sent := map[string]incident.Command{}
 	var rs []*kgo.Record
 	for range n {
-		c, _ := w.next()
+		c, _ := w.Next()
 		sent[c.ID] = c
 		rs = append(rs, testenv.CommandRecord(t, cfg.Topics().Commands, c))
 	}

@@ -195,7 +195,7 @@ func TestRestoreWaitsForStableChangelog(t *testing.T) {
 	send := func(n int) {
 		var rs []*kgo.Record
 		for range n {
-			c, _ := w.next()
+			c, _ := w.Next()
 			sent[c.ID] = c
 			rs = append(rs, testenv.CommandRecord(t, kc.Topics().Commands, c))
 		}

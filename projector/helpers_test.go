@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"reflect"
 	"slices"
@@ -125,100 +124,42 @@ func (h *harness) produce(t testing.TB, events ...incident.Event) {
 	testenv.Produce(t, h.prod, recs...)
 }
 
-// world generates a realistic event stream: commands of several tenants,
-// decided by the model, including rejections (wrong tenant, invalid
-// transitions, unknown ids).
+// world is the event stream of the test kit's workload (several tenants,
+// time advancing up to ten minutes a command, rejections: wrong tenant,
+// invalid transitions, unknown ids; retried commands) decided by the model,
+// with what the projection of each incident should be.
 type world struct {
-	rng      *rand.Rand
+	gen      *testenv.Workload
 	policy   incident.Policy
 	tenants  []string
 	states   map[string]incident.State
 	outcomes incident.Memory    // for retried commands
 	ids      []string           // every id commands were sent to, first use first
-	cmds     []incident.Command // every command issued, in order
+	cmds     []incident.Command // every command issued, in order, retries included
 	events   []incident.Event
-	clock    int64 // ms since epoch
-	n        int
 }
 
 func newWorld(seed uint64, tenants ...string) *world {
 	return &world{
-		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), policy: incident.DefaultPolicy(),
-		tenants: tenants, states: map[string]incident.State{}, outcomes: incident.Memory{},
-		clock: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC).UnixMilli(),
+		gen: testenv.NewWorkload(testenv.WorkloadConfig{Seed: seed, Tenants: tenants, Rejects: true, RetryOneIn: 30,
+			Step: time.Second, MaxStep: time.Second + 10*time.Minute}),
+		policy: incident.DefaultPolicy(), tenants: tenants, states: map[string]incident.State{}, outcomes: incident.Memory{},
 	}
 }
 
-var titleWords = []string{"database", "Checkout", "latency", "EU", "outage", "payments", "DNS", "login", "Ünïcode", "queue"}
+// now is the time of the latest command.
+func (w *world) now() time.Time { return w.gen.Now() }
 
-func (w *world) now() time.Time { return time.UnixMilli(w.clock).UTC() }
-
-// step issues one random command and returns the events it produced.
+// step issues one command and returns the events it produced (none for a
+// retry).
 func (w *world) step() []incident.Event {
-	w.n++
-	w.clock += 1000 + w.rng.Int64N(600_000)
-	c := incident.Command{ID: fmt.Sprintf("c%d", w.n), At: w.now(), Actor: fmt.Sprintf("U%d", w.rng.IntN(5))}
-	r := w.rng.IntN(100)
-	switch {
-	case r < 15 || len(w.ids) == 0:
-		c.Incident = fmt.Sprintf("in-%04d", len(w.ids))
-		w.ids = append(w.ids, c.Incident)
-		c.Tenant = w.tenants[w.rng.IntN(len(w.tenants))]
-		c.Kind = incident.Declare
-		c.Title = titleWords[w.rng.IntN(len(titleWords))] + " " + titleWords[w.rng.IntN(len(titleWords))]
-		c.Source = incident.Source{Kind: incident.FromDashboard}
-		if w.rng.IntN(2) == 0 {
-			c.Severity = w.policy.Severities[w.rng.IntN(len(w.policy.Severities))]
-		}
-		if w.rng.IntN(20) == 0 {
-			c.Title = "" // rejected: invalid title; the id stays undeclared for now
-		}
-	default:
-		if w.rng.IntN(25) == 0 {
-			c.Incident = fmt.Sprintf("in-ghost-%d", w.rng.IntN(3))
-			if !w.seen(c.Incident) {
-				w.ids = append(w.ids, c.Incident)
-			}
-		} else {
-			c.Incident = w.ids[w.rng.IntN(len(w.ids))]
-		}
-		s := w.states[c.Incident]
-		c.Tenant = s.Tenant
-		if c.Tenant == "" || w.rng.IntN(12) == 0 {
-			c.Tenant = w.tenants[w.rng.IntN(len(w.tenants))]
-		}
-		kinds := []incident.CommandKind{
-			incident.SetSeverity, incident.SetTitle, incident.Assign, incident.Acknowledge, incident.Acknowledge,
-			incident.Mitigate, incident.Resolve, incident.Resolve, incident.Reopen, incident.AddNote,
-			incident.SetImpactStarted, incident.PinMessage, incident.RecordSlackMessage, incident.Declare,
-		}
-		c.Kind = kinds[w.rng.IntN(len(kinds))]
-		c.Severity = w.policy.Severities[w.rng.IntN(len(w.policy.Severities))]
-		c.Title = "renamed " + titleWords[w.rng.IntN(len(titleWords))]
-		c.Source = incident.Source{Kind: incident.FromDashboard}
-		c.Role = []incident.Role{incident.Commander, incident.Assignee}[w.rng.IntN(2)]
-		c.Person = fmt.Sprintf("person-%d", w.rng.IntN(4))
-		c.Note = "note " + fmt.Sprint(w.n)
-		c.ImpactStarted = time.UnixMilli(w.clock - w.rng.Int64N(3_600_000)).UTC()
-		c.Message = incident.SlackMessage{Channel: "C1", TS: fmt.Sprintf("%d.000100", w.n), Author: "U1", Text: "pinned", At: w.now()}
-	}
-	if w.rng.IntN(30) == 0 && len(w.events) > 0 {
-		c.ID = w.events[w.rng.IntN(len(w.events))].Command // a retried command: a duplicate, no events
-	}
+	c, _ := w.gen.Next()
+	w.ids = w.gen.Incidents()
 	w.cmds = append(w.cmds, c)
 	d := w.outcomes.Decide(w.policy, w.states[c.Incident], c)
 	w.states[c.Incident] = incident.Fold(w.states[c.Incident], d.Events...)
 	w.events = append(w.events, d.Events...)
 	return d.Events
-}
-
-func (w *world) seen(id string) bool {
-	for _, x := range w.ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // projected is how many of the world's events are projected: all but the

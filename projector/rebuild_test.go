@@ -68,7 +68,7 @@ func takeSnapshot(t testing.TB, q *readmodel.Queries, w *world) snapshot {
 			}
 			lq.Cursor = p.NextCursor
 		}
-		a, err := q.Analytics(ctx, tenant, readmodel.AnalyticsQuery{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.UnixMilli(w.clock + 1), Bucket: 24 * time.Hour})
+		a, err := q.Analytics(ctx, tenant, readmodel.AnalyticsQuery{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: w.now().Add(time.Millisecond), Bucket: 24 * time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +103,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 	h.produceTxn(t, true, w.run(200)...)
 	// An aborted transaction: a declaration nobody may ever see.
 	ghost := incident.Event{Incident: "in-aborted", Version: 1, Command: "c-aborted", Tenant: "acme",
-		At: time.UnixMilli(w.clock).UTC(), Kind: incident.Declared, Title: "aborted", Severity: "SEV1", Status: incident.StatusOpen,
+		At: w.now(), Kind: incident.Declared, Title: "aborted", Severity: "SEV1", Status: incident.StatusOpen,
 		Source: incident.Source{Kind: incident.FromDashboard}}
 	h.produceTxn(t, false, ghost)
 	h.produce(t, w.run(100)...)

@@ -11,6 +11,7 @@
 // (CreateTopics), records (CommandRecord, EventRecord, Produce), reads
 // (ReadTopic, ReadTopicN: read committed, to the stable end), waiting
 // (Eventually: poll with a deadline), running a service until the test
-// ends (Go), and a stand-in processor (StartStandInProcessor) for tests
-// that need events from commands but not the processor itself.
+// ends (Go), a stand-in processor (StartStandInProcessor) for tests
+// that need events from commands but not the processor itself, and one
+// generator of commands (Workload) for the suites that send many.
 package testenv
