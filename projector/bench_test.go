@@ -44,6 +44,14 @@ func BenchmarkRebuild(b *testing.B) {
 	for i := 0; i < len(recs); i += 20000 {
 		testenv.Produce(b, h.prod, recs[i:min(i+20000, len(recs))]...)
 	}
+	// Notices (rejections in no incident's history) are in the topic but
+	// no view stores them.
+	stored := int64(0)
+	for _, e := range evs {
+		if !e.Notice() {
+			stored++
+		}
+	}
 	ctx := context.Background()
 	var eventRates, rowRates []float64
 	for b.Loop() {
@@ -52,8 +60,8 @@ func BenchmarkRebuild(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if p.Events != int64(len(evs)) {
-				b.Fatalf("rebuilt %d events, want %d", p.Events, len(evs))
+			if p.Events != stored {
+				b.Fatalf("rebuilt %d events, want %d", p.Events, stored)
 			}
 			eventRates = append(eventRates, float64(p.Events)/p.Elapsed.Seconds())
 			rowRates = append(rowRates, float64(p.Events+p.States)/p.Elapsed.Seconds())
