@@ -147,11 +147,16 @@ func (p *Processor) runSession(ctx context.Context, store *Store, id string, log
 	p.metrics.owned.Set(0)
 	p.metrics.ready.Set(0)
 
-	sess, err := kgo.NewGroupTransactSession(p.clientOpts(id, logger)...)
+	// The client runs on a context of its own, not ctx: the step in
+	// progress at shutdown still ends its transaction. It is cancelled
+	// when closing overruns closeTimeout.
+	cctx, cancelClient := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelClient()
+	sess, err := kgo.NewGroupTransactSession(append(p.clientOpts(id, logger), kgo.WithContext(cctx))...)
 	if err != nil {
 		return fatal(fmt.Errorf("processor: new kafka session: %w", err))
 	}
-	defer sess.Close()
+	defer closeSession(sess, cancelClient, logger)
 
 	// Initialise the producer id now: with our transactional id this
 	// fences a previous incarnation of this instance and aborts its open
@@ -194,6 +199,26 @@ func (p *Processor) runSession(ctx context.Context, store *Store, id string, log
 		}
 	}
 	return nil
+}
+
+// closeTimeout bounds closing a session. Close leaves the group, and
+// franz-go lets a group join or sync in flight finish first; the broker
+// may hold a join for the group's whole rebalance timeout (a minute by
+// default), waiting for a member that went away without leaving, as a
+// static member does. Past the bound the client's context is cancelled,
+// which fails the request in flight; the group then sees this instance
+// go at its session timeout, as after a crash.
+const closeTimeout = 5 * time.Second
+
+// closeSession closes sess, cancelling its client's context (cancel) if
+// Close takes longer than closeTimeout.
+func closeSession(sess *kgo.GroupTransactSession, cancel context.CancelFunc, logger *slog.Logger) {
+	t := time.AfterFunc(closeTimeout, func() {
+		logger.Warn("leaving the group takes too long; closing the kafka client without waiting", "timeout", closeTimeout)
+		cancel()
+	})
+	defer t.Stop()
+	sess.Close()
 }
 
 func (p *Processor) clientOpts(id string, logger *slog.Logger) []kgo.Opt {
