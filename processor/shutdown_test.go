@@ -30,15 +30,10 @@ func TestStopDuringRebalance(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(time.Minute):
-		}
-	})
+	var runErr error
+	done := make(chan struct{})
+	go func() { runErr = p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
 	testenv.Eventually(t, 30*time.Second, "the processor to own the partitions", p.Ready)
 
 	cl, err := kafka.NewClient(kc, nil)
@@ -70,9 +65,9 @@ func TestStopDuringRebalance(t *testing.T) {
 	start := time.Now()
 	cancel()
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
+	case <-done:
+		if runErr != nil {
+			t.Fatalf("Run: %v", runErr)
 		}
 		t.Logf("Run returned %v after its context was cancelled", time.Since(start).Round(time.Millisecond))
 	case <-time.After(20 * time.Second):
