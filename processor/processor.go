@@ -205,20 +205,26 @@ func (p *Processor) runSession(ctx context.Context, store *Store, id string, log
 // franz-go lets a group join or sync in flight finish first; the broker
 // may hold a join for the group's whole rebalance timeout (a minute by
 // default), waiting for a member that went away without leaving, as a
-// static member does. Past the bound the client's context is cancelled,
-// which fails the request in flight; the group then sees this instance
-// go at its session timeout, as after a crash.
+// static member does. Past the bound the client's context is cancelled
+// and Close goes on in the background until the broker answers or the
+// request's own deadline passes; the group sees this instance go at its
+// session timeout at the latest, as after a crash.
 const closeTimeout = 5 * time.Second
 
-// closeSession closes sess, cancelling its client's context (cancel) if
-// Close takes longer than closeTimeout.
+// closeSession closes sess, waiting at most closeTimeout; then it
+// cancels its client's context (cancel) and returns.
 func closeSession(sess *kgo.GroupTransactSession, cancel context.CancelFunc, logger *slog.Logger) {
-	t := time.AfterFunc(closeTimeout, func() {
-		logger.Warn("leaving the group takes too long; closing the kafka client without waiting", "timeout", closeTimeout)
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		sess.Close()
+	}()
+	select {
+	case <-closed:
+	case <-time.After(closeTimeout):
+		logger.Warn("leaving the group takes too long; closing the kafka client in the background", "timeout", closeTimeout)
 		cancel()
-	})
-	defer t.Stop()
-	sess.Close()
+	}
 }
 
 func (p *Processor) clientOpts(id string, logger *slog.Logger) []kgo.Opt {
