@@ -87,6 +87,13 @@
 // that timeout. Two processes must never share an instance id: the second
 // fences the first's producer.
 //
+// Stopping (Run's context cancelled) is bounded: the step in progress
+// ends its transaction (at most 30 s), then the session closes within
+// 5 s. A group join or sync the broker still holds then (it may hold one
+// for the rebalance timeout, a minute, waiting for a member that is gone)
+// is abandoned to the client's background close, and the group sees the
+// instance go at its session timeout, as after a crash.
+//
 // Metrics are named incidentd_processor_<what>_<unit>: commands,
 // duplicates, rejections by code, outcomes expired, events, dead letters, batch size,
 // transaction and Pebble write durations, lag per partition, restore

@@ -147,11 +147,16 @@ func (p *Processor) runSession(ctx context.Context, store *Store, id string, log
 	p.metrics.owned.Set(0)
 	p.metrics.ready.Set(0)
 
-	sess, err := kgo.NewGroupTransactSession(p.clientOpts(id, logger)...)
+	// The client runs on a context of its own, not ctx: the step in
+	// progress at shutdown still ends its transaction. It is cancelled
+	// when closing overruns closeTimeout.
+	cctx, cancelClient := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelClient()
+	sess, err := kgo.NewGroupTransactSession(append(p.clientOpts(id, logger), kgo.WithContext(cctx))...)
 	if err != nil {
 		return fatal(fmt.Errorf("processor: new kafka session: %w", err))
 	}
-	defer sess.Close()
+	defer closeSession(sess, cancelClient, logger)
 
 	// Initialise the producer id now: with our transactional id this
 	// fences a previous incarnation of this instance and aborts its open
@@ -194,6 +199,32 @@ func (p *Processor) runSession(ctx context.Context, store *Store, id string, log
 		}
 	}
 	return nil
+}
+
+// closeTimeout bounds closing a session. Close leaves the group, and
+// franz-go lets a group join or sync in flight finish first; the broker
+// may hold a join for the group's whole rebalance timeout (a minute by
+// default), waiting for a member that went away without leaving, as a
+// static member does. Past the bound the client's context is cancelled
+// and Close goes on in the background until the broker answers or the
+// request's own deadline passes; the group sees this instance go at its
+// session timeout at the latest, as after a crash.
+const closeTimeout = 5 * time.Second
+
+// closeSession closes sess, waiting at most closeTimeout; then it
+// cancels its client's context (cancel) and returns.
+func closeSession(sess *kgo.GroupTransactSession, cancel context.CancelFunc, logger *slog.Logger) {
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		sess.Close()
+	}()
+	select {
+	case <-closed:
+	case <-time.After(closeTimeout):
+		logger.Warn("leaving the group takes too long; closing the kafka client in the background", "timeout", closeTimeout)
+		cancel()
+	}
 }
 
 func (p *Processor) clientOpts(id string, logger *slog.Logger) []kgo.Opt {

@@ -80,7 +80,7 @@ func (h *harness) eventRows(database string) uint64 {
 // fold of the log.
 func TestCatchUpWhileProcessorEmits(t *testing.T) {
 	if testing.Short() {
-		t.Skip("about 90 s: run by make test, left out of make check (go test -short)")
+		t.Skip("20 to 55 s: run by make test, left out of make check (go test -short)")
 	}
 	t.Parallel() // owns its broker and ClickHouse server
 	h := newHarness(t)

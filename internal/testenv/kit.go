@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -175,7 +177,8 @@ func readTopic(cfg kafka.Config, topic string) ([]*kgo.Record, error) {
 // Go runs a service's blocking Run in a goroutine until the returned stop
 // is called or the test ends; stop cancels its context and waits for it,
 // at most 30 s. An error other than context.Canceled fails the test,
-// named by what.
+// named by what. A service that does not stop in time fails the test with
+// the stacks of every goroutine of the process, which show where it hangs.
 func Go(t testing.TB, what string, run func(ctx context.Context) error) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -191,10 +194,20 @@ func Go(t testing.TB, what string, run func(ctx context.Context) error) (stop fu
 					t.Errorf("%s: %v", what, err)
 				}
 			case <-time.After(30 * time.Second):
-				t.Errorf("%s did not stop within 30s", what)
+				t.Errorf("%s did not stop within 30s; goroutines:\n%s", what, goroutines())
 			}
 		})
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// goroutines returns the stacks of every goroutine of the process, in
+// runtime/pprof's debug=2 form (the form of an unrecovered panic).
+func goroutines() string {
+	var b strings.Builder
+	if err := pprof.Lookup("goroutine").WriteTo(&b, 2); err != nil {
+		return "goroutine stacks: " + err.Error()
+	}
+	return b.String()
 }
