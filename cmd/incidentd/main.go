@@ -59,7 +59,9 @@ func subcommands() []subcommand {
 	cmds = append(cmds,
 		subcommand{"rebuild", "rebuild a view from the log: 'rebuild processor' or 'rebuild clickhouse'", setupRebuild},
 		subcommand{"events", "print the events (or -events.topic=commands) of the log as JSON lines, read committed", setupEvents},
-		subcommand{"verify", "compare a view with the fold of the log, print the differences, exit 1 on any: 'verify clickhouse' or 'verify notifier'", setupVerify})
+		subcommand{"verify", "compare a view with the fold of the log, print the differences, exit 1 on any: 'verify clickhouse' or 'verify notifier'", setupVerify},
+		subcommand{"slackfake", "test/dev tool: serve the Slack Web API stand-in, its API URL on the first line of stdout", setupSlackFake},
+		subcommand{"slack-sign", "test/dev tool: sign the body on stdin as Slack does, print timestamp and signature", setupSlackSign})
 	return cmds
 }
 

@@ -83,8 +83,9 @@ async function listenFlags(bin) {
 let built = null;
 
 // build compiles ./cmd/incidentd once per test process, into its own
-// temporary directory. E2E_INCIDENTD_BIN runs a binary built beforehand.
-function build() {
+// temporary directory; every part of the suite that runs the binary shares
+// it. E2E_INCIDENTD_BIN runs a binary built beforehand.
+export function build() {
   if (process.env.E2E_INCIDENTD_BIN) return Promise.resolve(process.env.E2E_INCIDENTD_BIN);
   built ??= (async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'incidentd-e2e-bin-'));

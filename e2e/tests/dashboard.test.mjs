@@ -40,7 +40,7 @@ let browser;
 let slack;
 
 before(async () => {
-  slack = await fakeSlackAPI([PINNED]);
+  slack = await fakeSlackAPI([{ team_id: 'T0E2E', bot_token: 'xoxb-e2e' }], [{ team: 'T0E2E', channel: 'C0INCIDENTS', ...PINNED }]);
   // All at once; each kept as soon as it is up, so after() stops
   // whichever started even when another did not.
   const started = await Promise.allSettled([

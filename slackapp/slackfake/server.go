@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"mime"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -79,10 +80,17 @@ func WithMessageInterval(d time.Duration) Option {
 	return func(s *Server) { s.interval = d }
 }
 
+// WithListener serves on l (a chosen address) instead of a kernel-chosen
+// loopback port; the server closes l.
+func WithListener(l net.Listener) Option {
+	return func(s *Server) { s.listener = l }
+}
+
 // Server is a running fake Slack Web API.
 type Server struct {
 	srv      *httptest.Server
 	interval time.Duration
+	listener net.Listener
 
 	mu        sync.Mutex
 	teams     map[string]Team // by token
@@ -97,7 +105,7 @@ type Server struct {
 	views     int
 }
 
-// New starts a server on a loopback port. Close stops it.
+// New starts a server on a loopback port (or WithListener's). Close stops it.
 func New(opts ...Option) *Server {
 	s := &Server{
 		interval: DefaultMessageInterval,
@@ -111,7 +119,12 @@ func New(opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	if s.listener != nil {
+		_ = s.srv.Listener.Close()
+		s.srv.Listener = s.listener
+	}
+	s.srv.Start()
 	return s
 }
 
