@@ -125,26 +125,13 @@ func setupBroker(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 	}
 }
 
-func setupTopics(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
+func setupTopics(*flag.FlagSet) func(ctx context.Context, e *env) error {
 	return func(ctx context.Context, e *env) error {
 		if len(e.Kafka.Brokers) == 0 {
 			e.Kafka.Brokers = []string{"127.0.0.1:9092"}
 		}
 		if err := ensureTopics(ctx, e); err != nil {
 			return err
-		}
-		// Ingress listens before any service starts: the notifier's
-		// card links are derived from the address it got.
-		if f := fs.Lookup("ingress.addr"); f != nil {
-			ln, err := net.Listen("tcp", f.Value.String())
-			if err != nil {
-				return fmt.Errorf("ingress: listen: %w", err)
-			}
-			defer ln.Close() // ingress closes it when it serves; this covers a failed start
-			e.IngressListener = ln
-			if err := f.Value.Set(ln.Addr().String()); err != nil {
-				return err
-			}
 		}
 		t := kafka.NewTopics(e.Kafka.TopicPrefix)
 		e.Announce("topics", "%s, %s, %s, %s ready with %d partitions", t.Commands, t.Events, t.Changelog, t.DeadLetters, e.Kafka.Partitions)
